@@ -1,0 +1,62 @@
+// lwsp/memlink.hpp — an in-process link: the test (or benchmark) is the
+// network.  Frames the stack transmits are captured in order; frames the
+// test injects are delivered to the stack synchronously, so by the time
+// inject() returns the stack has processed the frame and any immediate
+// answer is already captured.
+//
+// Threading: any thread may inject, take or wait.  inject() takes the
+// stack's core lock, so never call it while holding that lock.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "lwsp/link.hpp"
+
+namespace lwsp {
+
+class memlink final : public link {
+public:
+    using frame = std::vector<std::uint8_t>;
+
+    explicit memlink(mac_address mac, std::size_t mtu = 1500);
+
+    // link
+    std::size_t mtu() const override { return mtu_; }
+    mac_address mac() const override { return mac_; }
+    void start(link_sink& sink) override;
+    bool transmit(const frame_part* parts, std::size_t count) override;
+    void stop() override;
+
+    // The network side.
+    // Delivers `f` to the stack.  Returns false if the link is not started.
+    bool inject(const frame& f);
+    // Frames the stack sent since the last take(), oldest first.
+    std::vector<frame> take();
+    // Waits (real time) until at least `count` frames are waiting to be
+    // taken; returns whether they arrived in time.
+    bool wait_for(std::size_t count, std::chrono::milliseconds timeout);
+    // Carrier up/down, as seen by the stack.
+    void set_link_up(bool up);
+    // Optional hook on every transmitted frame, called under the core lock
+    // (keep it cheap; it must not call back into the stack).
+    void on_transmit(std::function<void(const frame&)> hook);
+    std::size_t frames_sent() const;
+
+private:
+    const mac_address mac_;
+    const std::size_t mtu_;
+    mutable std::mutex mu_;  // leaf lock: never held while taking the core lock
+    std::condition_variable cv_;
+    link_sink* sink_ = nullptr;
+    std::deque<frame> sent_;
+    std::size_t total_sent_ = 0;
+    std::function<void(const frame&)> hook_;
+};
+
+}  // namespace lwsp

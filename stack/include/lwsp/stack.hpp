@@ -1,0 +1,156 @@
+// lwsp/stack.hpp — the stack core: one lwIP instance per process, its core
+// lock, its clock and timers, and the network interfaces attached to it.
+//
+// Plugging in: construct one `stack`, attach each port's `link` with its
+// addresses (`attach`), use endpoints or the WSP shim on top, destroy (or
+// `stop`) the stack when done.  A loopback interface (127.0.0.1, ::1) always
+// exists, so sockets of one stack can talk with no port at all.
+//
+// Threading: every call into lwIP happens with the core lock held (`lock()`).
+// The stack runs a driver thread that fires lwIP's timers (sleeping exactly
+// until the next one is due) and drains loopback queues; ports deliver frames
+// from their own threads through `link_sink`, which takes the same lock.
+// Blocking callers wait with `wait()`, which releases the lock while
+// sleeping and returns early when the stack stops.
+//
+// Time: the stack owns one clock.  By default it is a steady clock; with
+// `options::manual_clock` time stands still until `advance_time()` moves it,
+// running every lwIP timer that falls due on the way — tests run a 30-second
+// linger in microseconds, the same way every time.
+//
+// lwIP keeps its state in globals: only one stack may exist at a time in a
+// process (a second constructor throws).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lwsp/address.hpp"
+#include "lwsp/link.hpp"
+
+namespace lwsp {
+
+using millis = std::chrono::milliseconds;
+
+struct ipv4_config {
+    ipv4_address address;
+    ipv4_address netmask;
+    ipv4_address gateway;  // 0.0.0.0: none
+};
+
+struct interface_config {
+    std::optional<ipv4_config> ipv4;
+    // Global or unique-local addresses; a link-local address derived from the
+    // MAC is always added.  At most two (lwIP keeps three per interface).
+    std::vector<ipv6_address> ipv6;
+    // Make this interface the default route.
+    bool default_route = true;
+};
+
+using interface_id = int;
+
+// Counts of live lwIP objects, for leak checks and memory benchmarks.
+struct stack_stats {
+    std::size_t tcp_pcbs = 0;         // all TCP pcbs, LISTEN and TIME_WAIT included
+    std::size_t tcp_listen_pcbs = 0;
+    std::size_t tcp_time_wait_pcbs = 0;
+    std::size_t udp_pcbs = 0;
+    std::size_t pbufs = 0;            // pool pbufs in use (PBUF_RAM pbufs count in heap_bytes)
+    std::size_t heap_bytes = 0;       // lwIP heap bytes in use, its timer entries excluded
+    std::size_t timers = 0;           // lwIP timeouts queued
+    std::size_t tcp_segments = 0;
+};
+
+class stack;
+
+// The core lock.  Holding one means the thread may call lwIP.  Releasing it
+// (destructor or unlock) lets the driver thread notice work the holder
+// created: an earlier timer, loopback packets to deliver.
+class core_lock {
+public:
+    explicit core_lock(stack& s);
+    ~core_lock();
+    core_lock(const core_lock&) = delete;
+    core_lock& operator=(const core_lock&) = delete;
+    void unlock();
+    void lock();
+    bool owns_lock() const { return lk_.owns_lock(); }
+
+private:
+    friend class stack;
+    stack* stack_;
+    std::unique_lock<std::mutex> lk_;
+};
+
+class stack {
+public:
+    struct options {
+        bool manual_clock = false;
+        // Start value of the manual clock (ms).
+        std::uint64_t manual_clock_start = 0;
+    };
+
+    enum class wait_status { ready, timed_out, stopped };
+
+    stack();
+    explicit stack(const options& opts);
+    ~stack();
+    stack(const stack&) = delete;
+    stack& operator=(const stack&) = delete;
+
+    // The stack of this process, or nullptr.
+    static stack* current();
+
+    // Stops the driver thread, detaches every interface (ports stopped),
+    // releases every lwIP pcb without sending anything, and wakes every
+    // thread blocked in wait().  Idempotent; the destructor calls it.
+    void stop();
+    bool stopped() const;
+
+    // Adds an interface for `l` (which must outlive the attachment) and
+    // starts the link.  Throws std::invalid_argument for a bad config and
+    // std::runtime_error if lwIP refuses the interface.
+    interface_id attach(link& l, const interface_config& cfg);
+    // Removes the interface and stops its link.  Unknown ids are ignored.
+    void detach(interface_id id);
+
+    // The stack clock (ms since the stack started, or the manual value).
+    millis now() const;
+    // Manual clock only: moves time forward by `d`, running every lwIP timer
+    // due on the way at its exact time, then wakes waiters whose deadline
+    // passed.  Throws std::logic_error on a steady-clock stack.
+    void advance_time(millis d);
+    bool manual_clock() const;
+
+    core_lock lock() { return core_lock(*this); }
+
+    // Waits on `cv` (with `lk` held on entry and on return) until `ready()`
+    // is true, the stack clock reaches `deadline`, or the stack stops.
+    // Whoever makes `ready()` true must notify `cv` under the core lock.
+    wait_status wait(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+                     std::optional<millis> deadline = std::nullopt);
+
+    // Wakes every thread blocked in wait() so it re-checks its condition.
+    // Call with the core lock held.
+    void wake_all_waiters();
+
+    stack_stats stats();
+
+    // lwsp's own translation units reach the internals through this.
+    struct impl;
+    impl& internals() { return *impl_; }
+
+private:
+    friend class core_lock;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace lwsp

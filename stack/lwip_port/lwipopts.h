@@ -1,0 +1,117 @@
+/*
+ * lwipopts.h — lwsp's one file of lwIP tuning.
+ *
+ * Every option that departs from lwIP's src/include/lwip/opt.h says why.
+ * lwIP runs with NO_SYS=1 under the stack's single core mutex (see
+ * stack/src/stack.cpp); nothing here may assume lwIP's own threading.
+ * Included by C (lwIP) and C++ (stack/) translation units alike.
+ */
+#ifndef LWSP_LWIPOPTS_H
+#define LWSP_LWIPOPTS_H
+
+/* ---- System model --------------------------------------------------- */
+/* No OS layer: application threads call the raw API under the core lock,
+ * the driver thread runs timers and input under the same lock. */
+#define NO_SYS                          1
+#define LWIP_TIMERS                     1
+/* The raw API is the only API: the WSP shim is our sockets layer.  (init.c
+ * refuses NO_SYS with either of these on.) */
+#define LWIP_NETCONN                    0
+#define LWIP_SOCKET                     0
+/* Every lwIP entry holds the core mutex, so lwIP needs no protection of its
+ * own. */
+#define SYS_LIGHTWEIGHT_PROT            0
+/* Checked in tcp_*, udp_*, netif_*, timeouts: aborts if the calling thread
+ * does not own the core lock (STYLE: "one lock, asserted"). */
+#define LWIP_ASSERT_CORE_LOCKED()       lwsp_assert_core_locked()
+
+/* ---- Memory --------------------------------------------------------- */
+/* Hosts and firmware with a heap: every pool and the lwIP heap come from
+ * malloc, so the number of connections is bounded by memory, not by
+ * compile-time pool sizes.  Stats stay on so tests can prove nothing
+ * leaks. */
+#define MEM_LIBC_MALLOC                 1
+#define MEMP_MEM_MALLOC                 1
+#define MEM_ALIGNMENT                   8
+#define LWIP_STATS                      1
+#define MEMP_STATS                      1
+#define MEM_STATS                       1
+#define LWIP_STATS_DISPLAY              0
+/* init.c insists on at least the internal count; our own timeouts ride on
+ * top (pools are malloc-backed, so this is only that check). */
+#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
+
+/* ---- Interfaces ----------------------------------------------------- */
+#define LWIP_ETHERNET                   1
+#define LWIP_ARP                        1
+/* Keep packets queued while ARP/ND resolves instead of dropping them: the
+ * first segment of a connection otherwise waits for a retransmission. */
+#define ARP_QUEUEING                    1
+#define ARP_QUEUE_LEN                   16
+/* 127.0.0.1 and ::1 exist without any port, so two sockets of one stack
+ * can talk; the driver thread runs netif_poll for queued loop packets. */
+#define LWIP_HAVE_LOOPIF                1
+#define LWIP_NETIF_LOOPBACK             1
+#define LWIP_LOOPBACK_MAX_PBUFS         0
+#define LWIP_SINGLE_NETIF               0
+#define LWIP_NETIF_HOSTNAME             0
+#define LWIP_NETIF_STATUS_CALLBACK      0
+#define LWIP_NETIF_LINK_CALLBACK        0
+
+/* ---- IPv4 ----------------------------------------------------------- */
+#define LWIP_IPV4                       1
+#define LWIP_ICMP                       1
+#define IP_REASSEMBLY                   1
+#define IP_FRAG                         1
+/* Address configuration is the application's: no DHCP, AutoIP, IGMP or DNS
+ * in the core (they would only add timers and traffic to tests). */
+#define LWIP_DHCP                       0
+#define LWIP_AUTOIP                     0
+#define LWIP_IGMP                       0
+#define LWIP_DNS                        0
+#define LWIP_RAW                        0
+
+/* ---- IPv6 ----------------------------------------------------------- */
+#define LWIP_IPV6                       1
+/* Required on 64-bit hosts: lwip_init asserts that the reassembly helper
+ * fits in the fragment header otherwise. */
+#define IPV6_FRAG_COPYHEADER            1
+#define LWIP_IPV6_FRAG                  1
+#define LWIP_IPV6_REASS                 1
+#define LWIP_ICMP6                      1
+#define LWIP_IPV6_MLD                   1
+/* Addresses come from the application, and the stack marks them preferred
+ * at once (see stack.cpp): no SLAAC, no DHCPv6, no router solicitations. */
+#define LWIP_IPV6_AUTOCONFIG            0
+#define LWIP_IPV6_DHCP6                 0
+#define LWIP_IPV6_SEND_ROUTER_SOLICIT   0
+#define LWIP_ND6_QUEUEING               1
+
+/* ---- UDP ------------------------------------------------------------ */
+#define LWIP_UDP                        1
+
+/* ---- TCP ------------------------------------------------------------ */
+#define LWIP_TCP                        1
+#define TCP_MSS                         1460
+/* 64 KiB windows: the measured knee for a host link (ref/lwip-notes §7);
+ * a smaller window caps throughput far below the TAP ceiling. */
+#define TCP_WND                         65535
+#define TCP_SND_BUF                     65535
+#define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
+#define TCP_QUEUE_OOSEQ                 1
+/* Backlog accounting for WSPListen, so extra SYNs wait instead of being
+ * accepted past the application's backlog. */
+#define TCP_LISTEN_BACKLOG              1
+#define TCP_DEFAULT_LISTEN_BACKLOG      0xff
+/* Per-pcb keepalive timing (SO_KEEPALIVE, SIO_KEEPALIVE_VALS). */
+#define LWIP_TCP_KEEPALIVE              1
+/* SO_REUSEADDR. */
+#define SO_REUSE                        1
+/* Fold the checksum into the copy made by tcp_write. */
+#define LWIP_CHECKSUM_ON_COPY           1
+
+/* ---- Debugging ------------------------------------------------------ */
+/* Assertions stay on: an lwIP assert is a bug in the shim's use of lwIP,
+ * and cc.h routes it to a clear abort message. */
+
+#endif /* LWSP_LWIPOPTS_H */

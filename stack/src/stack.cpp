@@ -1,0 +1,372 @@
+// The stack core: lwIP start-up, the core lock, the clock, the driver thread
+// and interface attachment.  Design notes: docs/design.md ("Stack core").
+#include "lwsp/stack.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "lwip/etharp.h"
+#include "lwip/ethip6.h"
+#include "lwip/init.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/priv/memp_priv.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/stats.h"
+#include "lwip/tcp.h"
+#include "lwip/timeouts.h"
+#include "lwip/udp.h"
+#include "netif/ethernet.h"
+#include "stack_impl.hpp"
+
+namespace lwsp {
+
+namespace {
+
+std::atomic<stack*> g_current{nullptr};
+bool g_lwip_initialised = false;  // lwip_init() may run once per process
+
+bool loop_queues_pending() {
+    struct netif* n;
+    NETIF_FOREACH(n) {
+        if (n->loop_first != nullptr) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+// ---- interfaces -----------------------------------------------------------
+
+// One attached link: owns the lwIP netif and is the link's sink.
+class interface final : public link_sink {
+public:
+    interface(stack& s, link& l, interface_config cfg) : stack_(s), link_(l), cfg_(std::move(cfg)) {}
+
+    void deliver(const void* frame, std::size_t size) override {
+        if (size == 0 || size > 0xffff) return;
+        core_lock lk(stack_);
+        if (!active) return;
+        struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(size), PBUF_RAM);
+        if (p == nullptr) return;  // out of memory: dropped, as a NIC would
+        pbuf_take(p, frame, static_cast<u16_t>(size));
+        if (nif.input(p, &nif) != ERR_OK) pbuf_free(p);
+    }
+
+    void set_link_up(bool up) override {
+        core_lock lk(stack_);
+        if (!active) return;
+        if (up)
+            netif_set_link_up(&nif);
+        else
+            netif_set_link_down(&nif);
+    }
+
+    static err_t init_netif(struct netif* n) {
+        auto* self = static_cast<interface*>(n->state);
+        n->name[0] = 'l';
+        n->name[1] = 'w';
+        const mac_address mac = self->link_.mac();
+        std::memcpy(n->hwaddr, mac.bytes.data(), 6);
+        n->hwaddr_len = 6;
+        n->mtu = static_cast<u16_t>(std::min<std::size_t>(self->link_.mtu(), 0xffff));
+        n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_MLD6;
+        n->output = etharp_output;
+        n->output_ip6 = ethip6_output;
+        n->linkoutput = &interface::link_output;
+        return ERR_OK;
+    }
+
+    static err_t link_output(struct netif* n, struct pbuf* p) {
+        auto* self = static_cast<interface*>(n->state);
+        constexpr std::size_t max_parts = 16;
+        frame_part parts[max_parts];
+        std::size_t count = 0;
+        for (struct pbuf* q = p; q != nullptr && count < max_parts; q = q->next) parts[count++] = {q->payload, q->len};
+        if (pbuf_clen(p) > max_parts) {  // rare: a long chain is flattened
+            std::vector<unsigned char> flat(p->tot_len);
+            pbuf_copy_partial(p, flat.data(), p->tot_len, 0);
+            frame_part one{flat.data(), flat.size()};
+            return self->link_.transmit(&one, 1) ? ERR_OK : ERR_IF;
+        }
+        return self->link_.transmit(parts, count) ? ERR_OK : ERR_IF;
+    }
+
+    stack& stack_;
+    link& link_;
+    interface_config cfg_;
+    struct netif nif {};
+    bool active = false;  // under the core lock
+};
+
+stack::impl::impl(stack& s, const options& o) : self(s), opts(o) {}
+stack::impl::~impl() = default;
+
+// ---- core lock ------------------------------------------------------------
+
+core_lock::core_lock(stack& s) : stack_(&s), lk_(s.impl_->mu) { s.impl_->mark_owner(); }
+
+core_lock::~core_lock() {
+    if (lk_.owns_lock()) unlock();
+}
+
+void core_lock::unlock() {
+    stack_->impl_->before_unlock();
+    stack_->impl_->clear_owner();
+    lk_.unlock();
+}
+
+void core_lock::lock() {
+    lk_.lock();
+    stack_->impl_->mark_owner();
+}
+
+void stack::impl::before_unlock() {
+    if (stopping || std::this_thread::get_id() == driver_id) return;
+    bool kick = loop_queues_pending();
+    if (!kick && !opts.manual_clock) {
+        const u32_t sleep = sys_timeouts_sleeptime();
+        if (sleep != SYS_TIMEOUTS_SLEEPTIME_INFINITE && now_ms() + sleep < driver_wake_at) kick = true;
+    }
+    if (kick) {
+        driver_kick = true;
+        driver_cv.notify_one();
+    }
+}
+
+// ---- driver thread --------------------------------------------------------
+
+void stack::impl::run_due_work() {
+    if (!opts.manual_clock) sys_check_timeouts();
+    // Each pass may queue more loopback packets (replies, ACKs); a bound
+    // keeps one busy pair of loopback sockets from starving the timers.
+    for (int i = 0; i < 64 && loop_queues_pending(); ++i) netif_poll_all();
+}
+
+void stack::impl::driver_main() {
+    core_lock lk(self);
+    driver_id = std::this_thread::get_id();
+    while (!stopping) {
+        run_due_work();
+        if (loop_queues_pending()) continue;
+        driver_wake_at = UINT64_MAX;
+        if (!opts.manual_clock) {
+            const u32_t sleep = sys_timeouts_sleeptime();
+            if (sleep != SYS_TIMEOUTS_SLEEPTIME_INFINITE) driver_wake_at = now_ms() + sleep;
+        }
+        driver_kick = false;
+        auto woken = [this] { return driver_kick || stopping; };
+        clear_owner();
+        if (driver_wake_at == UINT64_MAX)
+            driver_cv.wait(lk.lk_, woken);
+        else
+            driver_cv.wait_until(lk.lk_, to_steady(driver_wake_at), woken);
+        mark_owner();
+    }
+}
+
+// ---- stack ----------------------------------------------------------------
+
+stack::stack() : stack(options{}) {}
+
+stack::stack(const options& opts) : impl_(std::make_unique<impl>(*this, opts)) {
+    stack* expected = nullptr;
+    if (!g_current.compare_exchange_strong(expected, this))
+        throw std::logic_error("lwsp: only one stack may exist per process (lwIP keeps global state)");
+    impl_->manual_now = opts.manual_clock_start;
+    {
+        core_lock lk(*this);
+        if (!g_lwip_initialised) {
+            lwip_init();
+            g_lwip_initialised = true;
+        } else {
+            // A previous stack of this process left lwIP's cyclic timers
+            // queued against its own clock: re-base them on ours.
+            sys_restart_timeouts();
+        }
+    }
+    impl_->driver = std::thread([this] { impl_->driver_main(); });
+}
+
+stack::~stack() {
+    stop();
+    g_current.store(nullptr);
+}
+
+stack* stack::current() { return g_current.load(); }
+
+bool stack::stopped() const {
+    std::lock_guard<std::mutex> g(impl_->mu);
+    return impl_->stopping;
+}
+
+void stack::stop() {
+    {
+        core_lock lk(*this);
+        if (impl_->stopping) return;
+        impl_->stopping = true;
+        impl_->driver_cv.notify_all();
+        wake_all_waiters();
+    }
+    if (impl_->driver.joinable()) impl_->driver.join();
+    std::vector<interface_id> ids;
+    {
+        core_lock lk(*this);
+        for (auto& entry : impl_->interfaces) ids.push_back(entry.first);
+    }
+    for (interface_id id : ids) detach(id);
+    core_lock lk(*this);
+    impl_->release_all_pcbs();
+    impl_->stopped_done = true;
+}
+
+void stack::impl::release_all_pcbs() {
+    // Packets still queued on loopback interfaces are dropped, not delivered.
+    struct netif* n;
+    NETIF_FOREACH(n) {
+        if (n->loop_first != nullptr) pbuf_free(n->loop_first);  // the queue is one chain
+        n->loop_first = n->loop_last = nullptr;
+    }
+    // Nothing is sent: the network is gone.  Pcbs with an err callback hear
+    // ERR_ABRT, so their owners learn the connection died.
+    while (tcp_active_pcbs != nullptr) tcp_abandon(tcp_active_pcbs, 0);
+    while (tcp_tw_pcbs != nullptr) tcp_abandon(tcp_tw_pcbs, 0);
+    while (tcp_listen_pcbs.pcbs != nullptr) tcp_close(tcp_listen_pcbs.pcbs);
+    while (tcp_bound_pcbs != nullptr) tcp_close(tcp_bound_pcbs);
+    while (udp_pcbs != nullptr) udp_remove(udp_pcbs);
+}
+
+interface_id stack::attach(link& l, const interface_config& cfg) {
+    if (cfg.ipv6.size() > LWIP_IPV6_NUM_ADDRESSES - 1)
+        throw std::invalid_argument("lwsp: at most two IPv6 addresses per interface besides the link-local one");
+    if (l.mtu() < 576 || l.mtu() > 65535) throw std::invalid_argument("lwsp: link MTU must be 576..65535");
+    auto owned = std::make_unique<interface>(*this, l, cfg);
+    interface* itf = owned.get();
+    interface_id id;
+    {
+        core_lock lk(*this);
+        if (impl_->stopping) throw std::logic_error("lwsp: stack is stopped");
+        ip4_addr_t addr{}, mask{}, gw{};
+        if (cfg.ipv4) {
+            std::memcpy(&addr.addr, cfg.ipv4->address.bytes.data(), 4);
+            std::memcpy(&mask.addr, cfg.ipv4->netmask.bytes.data(), 4);
+            std::memcpy(&gw.addr, cfg.ipv4->gateway.bytes.data(), 4);
+        }
+        if (netif_add(&itf->nif, &addr, &mask, &gw, itf, &interface::init_netif, ethernet_input) == nullptr)
+            throw std::runtime_error("lwsp: lwIP refused the interface");
+        // Addresses are configured, not discovered: they are usable at once
+        // (no duplicate address detection; the link is ours).
+        netif_create_ip6_linklocal_address(&itf->nif, 1);
+        netif_ip6_addr_set_state(&itf->nif, 0, IP6_ADDR_PREFERRED);
+        for (const ipv6_address& a : cfg.ipv6) {
+            ip6_addr_t raw{};
+            std::memcpy(raw.addr, a.bytes.data(), 16);
+            s8_t idx = -1;
+            if (netif_add_ip6_address(&itf->nif, &raw, &idx) != ERR_OK || idx < 0) {
+                netif_remove(&itf->nif);
+                throw std::runtime_error("lwsp: lwIP refused an IPv6 address");
+            }
+            netif_ip6_addr_set_state(&itf->nif, idx, IP6_ADDR_PREFERRED);
+        }
+        if (cfg.default_route) netif_set_default(&itf->nif);
+        netif_set_link_up(&itf->nif);
+        netif_set_up(&itf->nif);
+        itf->active = true;
+        id = impl_->next_interface++;
+        impl_->interfaces.emplace(id, std::move(owned));
+    }
+    l.start(*itf);
+    return id;
+}
+
+void stack::detach(interface_id id) {
+    std::unique_ptr<interface> itf;
+    {
+        core_lock lk(*this);
+        auto it = impl_->interfaces.find(id);
+        if (it == impl_->interfaces.end()) return;
+        itf = std::move(it->second);
+        impl_->interfaces.erase(it);
+        itf->active = false;
+        netif_set_down(&itf->nif);
+        netif_remove(&itf->nif);
+    }
+    itf->link_.stop();
+}
+
+millis stack::now() const { return millis(impl_->now_ms()); }
+
+bool stack::manual_clock() const { return impl_->opts.manual_clock; }
+
+void stack::advance_time(millis d) {
+    if (!impl_->opts.manual_clock) throw std::logic_error("lwsp: advance_time needs a manual-clock stack");
+    if (d.count() < 0) throw std::invalid_argument("lwsp: time only moves forward");
+    core_lock lk(*this);
+    const std::uint64_t target = impl_->manual_now + static_cast<std::uint64_t>(d.count());
+    // Step from one lwIP timeout to the next so each fires at its own time.
+    for (;;) {
+        const u32_t sleep = sys_timeouts_sleeptime();
+        if (sleep == SYS_TIMEOUTS_SLEEPTIME_INFINITE || impl_->manual_now + sleep > target) break;
+        impl_->manual_now += sleep;
+        sys_check_timeouts();
+        while (loop_queues_pending()) netif_poll_all();
+    }
+    impl_->manual_now = target;
+    wake_all_waiters();
+}
+
+stack::wait_status stack::wait(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+                               std::optional<millis> deadline) {
+    impl& in = *impl_;
+    in.waiters.push_back(&cv);
+    wait_status status;
+    for (;;) {
+        if (ready()) {
+            status = wait_status::ready;
+            break;
+        }
+        if (in.stopping) {
+            status = wait_status::stopped;
+            break;
+        }
+        if (deadline && in.now_ms() >= static_cast<std::uint64_t>(deadline->count())) {
+            status = wait_status::timed_out;
+            break;
+        }
+        in.before_unlock();
+        in.clear_owner();
+        if (deadline && !in.opts.manual_clock)
+            cv.wait_until(lk.lk_, in.to_steady(static_cast<std::uint64_t>(deadline->count())));
+        else
+            cv.wait(lk.lk_);  // a manual clock wakes waiters when it moves
+        in.mark_owner();
+    }
+    in.waiters.erase(std::find(in.waiters.begin(), in.waiters.end(), &cv));
+    return status;
+}
+
+void stack::wake_all_waiters() {
+    for (std::condition_variable* cv : impl_->waiters) cv->notify_all();
+}
+
+stack_stats stack::stats() {
+    core_lock lk(*this);
+    stack_stats st;
+    for (struct tcp_pcb* p = tcp_active_pcbs; p; p = p->next) ++st.tcp_pcbs;
+    for (struct tcp_pcb* p = tcp_bound_pcbs; p; p = p->next) ++st.tcp_pcbs;
+    for (struct tcp_pcb* p = tcp_tw_pcbs; p; p = p->next) ++st.tcp_time_wait_pcbs;
+    for (struct tcp_pcb_listen* p = tcp_listen_pcbs.listen_pcbs; p; p = p->next) ++st.tcp_listen_pcbs;
+    st.tcp_pcbs += st.tcp_time_wait_pcbs + st.tcp_listen_pcbs;
+    for (struct udp_pcb* p = udp_pcbs; p; p = p->next) ++st.udp_pcbs;
+    st.pbufs = lwip_stats.memp[MEMP_PBUF]->used + lwip_stats.memp[MEMP_PBUF_POOL]->used;
+    st.tcp_segments = lwip_stats.memp[MEMP_TCP_SEG]->used;
+    // lwIP's own timer entries come and go with activity (the TCP timer
+    // outlives the last pcb by one tick); they are not connection memory.
+    const std::size_t timer_entry = MEMP_SIZE + MEMP_ALIGN_SIZE(memp_pools[MEMP_SYS_TIMEOUT]->size);
+    st.timers = lwip_stats.memp[MEMP_SYS_TIMEOUT]->used;
+    st.heap_bytes = lwip_stats.mem.used - st.timers * timer_entry;
+    return st;
+}
+
+}  // namespace lwsp

@@ -1,0 +1,65 @@
+// Internal: the state behind lwsp::stack, shared by stack.cpp and
+// lwip_sys.cpp (sys_now, the core-lock assertion).  Not installed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "lwsp/stack.hpp"
+
+namespace lwsp {
+
+class interface;
+
+struct stack::impl {
+    impl(stack& self, const options& o);  // out of line: `interface` is complete only in stack.cpp
+    ~impl();
+
+    stack& self;
+    options opts;
+
+    std::mutex mu;                               // the core lock
+    std::atomic<std::thread::id> owner{};       // thread holding `mu`, for LWIP_ASSERT_CORE_LOCKED
+
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    std::atomic<std::uint64_t> manual_now{0};
+
+    bool stopping = false;                       // under mu
+    bool stopped_done = false;                   // under mu
+
+    std::thread driver;
+    std::thread::id driver_id;
+    std::condition_variable driver_cv;
+    bool driver_kick = false;                    // under mu
+    std::uint64_t driver_wake_at = UINT64_MAX;   // stack-clock ms the driver sleeps until
+
+    std::vector<std::condition_variable*> waiters;  // under mu: threads inside wait()
+
+    std::map<interface_id, std::unique_ptr<interface>> interfaces;  // under mu
+    interface_id next_interface = 1;
+
+    std::uint64_t now_ms() const {
+        if (opts.manual_clock) return manual_now.load(std::memory_order_relaxed);
+        return static_cast<std::uint64_t>(
+            std::chrono::duration_cast<millis>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::chrono::steady_clock::time_point to_steady(std::uint64_t ms) const { return t0 + millis(ms); }
+
+    void mark_owner() { owner.store(std::this_thread::get_id(), std::memory_order_relaxed); }
+    void clear_owner() { owner.store(std::thread::id(), std::memory_order_relaxed); }
+
+    // Called by a thread about to release the core lock.
+    void before_unlock();
+    // Fires due lwIP timers (steady clock only) and drains loopback queues.
+    void run_due_work();
+    void driver_main();
+    void release_all_pcbs();
+};
+
+}  // namespace lwsp

@@ -1,0 +1,228 @@
+// The stack core: one stack per process, the injected clock and lwIP's
+// timers, waiting and stopping, loopback with no port, pcb clean-up.
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "lwip/sys.h"
+#include "lwip/tcp.h"
+#include "lwip/timeouts.h"
+#include "lwip/udp.h"
+#include "lwsp/memlink.hpp"
+#include "lwsp/stack.hpp"
+#include "raw_echo.hpp"
+
+using namespace std::chrono_literals;
+using lwsp::millis;
+
+namespace {
+
+lwsp::stack::options manual(std::uint64_t start = 0) {
+    lwsp::stack::options o;
+    o.manual_clock = true;
+    o.manual_clock_start = start;
+    return o;
+}
+
+struct timer_probe {
+    int fired = 0;
+    u32_t fired_at = 0;
+    static void cb(void* arg) {
+        auto* self = static_cast<timer_probe*>(arg);
+        ++self->fired;
+        self->fired_at = sys_now();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("only one stack may exist in a process", "[stack]") {
+    lwsp::stack first(manual());
+    REQUIRE(lwsp::stack::current() == &first);
+    REQUIRE_THROWS_AS(lwsp::stack(manual()), std::logic_error);
+    REQUIRE(lwsp::stack::current() == &first);
+}
+
+TEST_CASE("a second stack in the same process starts cleanly after the first", "[stack]") {
+    { lwsp::stack first(manual(5000)); }
+    REQUIRE(lwsp::stack::current() == nullptr);
+    lwsp::stack second(manual(0));
+    timer_probe probe;
+    {
+        auto lk = second.lock();
+        sys_timeout(100, timer_probe::cb, &probe);
+    }
+    second.advance_time(100ms);
+    REQUIRE(probe.fired == 1);
+    REQUIRE(probe.fired_at == 100);
+}
+
+TEST_CASE("the manual clock stands still and fires each timer at its exact time", "[stack][clock]") {
+    lwsp::stack st(manual(1000));
+    REQUIRE(st.now() == 1000ms);
+    timer_probe probe;
+    {
+        auto lk = st.lock();
+        REQUIRE(sys_now() == 1000);
+        sys_timeout(1500, timer_probe::cb, &probe);
+    }
+    std::this_thread::sleep_for(20ms);  // real time passes; stack time does not
+    REQUIRE(st.now() == 1000ms);
+    st.advance_time(1499ms);
+    REQUIRE(probe.fired == 0);
+    st.advance_time(1ms);
+    REQUIRE(probe.fired == 1);
+    REQUIRE(probe.fired_at == 2500);
+    // One big step still fires a timer inside it at its own time.
+    {
+        auto lk = st.lock();
+        sys_timeout(300, timer_probe::cb, &probe);
+    }
+    st.advance_time(10'000ms);
+    REQUIRE(probe.fired == 2);
+    REQUIRE(probe.fired_at == 2800);
+    REQUIRE(st.now() == 12'500ms);
+}
+
+TEST_CASE("advance_time is refused on a steady-clock stack", "[stack][clock]") {
+    lwsp::stack st;
+    REQUIRE_FALSE(st.manual_clock());
+    REQUIRE_THROWS_AS(st.advance_time(1ms), std::logic_error);
+}
+
+TEST_CASE("the steady clock runs lwIP timers on the driver thread", "[stack][clock]") {
+    lwsp::stack st;
+    timer_probe probe;
+    std::condition_variable cv;
+    {
+        auto lk = st.lock();
+        sys_timeout(30, timer_probe::cb, &probe);
+    }
+    auto lk = st.lock();
+    const millis start = st.now();
+    auto status = st.wait(lk, cv, [&] { return probe.fired == 1; }, start + 5000ms);
+    REQUIRE(status == lwsp::stack::wait_status::ready);
+    REQUIRE(probe.fired_at >= start.count() + 30);
+}
+
+TEST_CASE("wait times out exactly at a manual-clock deadline", "[stack][clock]") {
+    lwsp::stack st(manual());
+    std::condition_variable cv;
+    std::atomic<int> result{-1};
+    const millis deadline = st.now() + 1000ms;
+    std::thread waiter([&] {
+        auto lk = st.lock();
+        auto s = st.wait(lk, cv, [] { return false; }, deadline);
+        result = static_cast<int>(s);
+    });
+    st.advance_time(999ms);
+    std::this_thread::sleep_for(50ms);
+    REQUIRE(result == -1);  // one millisecond early: still waiting
+    st.advance_time(1ms);
+    waiter.join();
+    REQUIRE(result == static_cast<int>(lwsp::stack::wait_status::timed_out));
+    REQUIRE(st.now() == 1000ms);
+}
+
+TEST_CASE("stopping the stack wakes every waiter", "[stack]") {
+    lwsp::stack st(manual());
+    std::condition_variable cv1, cv2;
+    std::atomic<int> woken{0};
+    std::atomic<int> stopped_status{0};
+    auto block = [&](std::condition_variable& cv) {
+        auto lk = st.lock();
+        if (st.wait(lk, cv, [] { return false; }) == lwsp::stack::wait_status::stopped) ++stopped_status;
+        ++woken;
+    };
+    std::thread a(block, std::ref(cv1)), b(block, std::ref(cv1)), c(block, std::ref(cv2));
+    std::this_thread::sleep_for(50ms);
+    REQUIRE(woken == 0);
+    st.stop();
+    a.join();
+    b.join();
+    c.join();
+    REQUIRE(stopped_status == 3);
+    REQUIRE(st.stopped());
+}
+
+TEST_CASE("loopback carries TCP between two pcbs of one stack with no port", "[stack][loopback]") {
+    lwsp::stack st;  // steady clock: the driver thread drains the loopback queue
+    std::condition_variable cv;
+    lwsp::test::raw_echo_server server;
+    server.notify = &cv;
+    for (const char* addr : {"127.0.0.1", "::1"}) {
+        INFO("address " << addr);
+        lwsp::test::raw_client client;
+        client.notify = &cv;
+        auto lk = st.lock();
+        if (server.listener == nullptr) REQUIRE(server.listen(7));
+        REQUIRE(client.connect(addr, 7));
+        REQUIRE(st.wait(lk, cv, [&] { return client.connected; }, st.now() + 5000ms) ==
+                lwsp::stack::wait_status::ready);
+        REQUIRE(client.send("hello, loopback"));
+        REQUIRE(st.wait(lk, cv, [&] { return client.received.size() == 15; }, st.now() + 5000ms) ==
+                lwsp::stack::wait_status::ready);
+        REQUIRE(client.received == "hello, loopback");
+        client.close();
+        REQUIRE(st.wait(lk, cv, [&] { return server.peer_closed; }, st.now() + 5000ms) ==
+                lwsp::stack::wait_status::ready);
+        server.peer_closed = false;
+    }
+    REQUIRE(server.accepted == 2);
+}
+
+TEST_CASE("stop releases every pcb and the memory behind it", "[stack][leak]") {
+    lwsp::stack st;
+    const std::size_t heap_before = st.stats().heap_bytes;
+    std::condition_variable cv;
+    lwsp::test::raw_echo_server server;
+    lwsp::test::raw_client client;
+    server.notify = client.notify = &cv;
+    {
+        auto lk = st.lock();
+        REQUIRE(server.listen(9));
+        REQUIRE(client.connect("127.0.0.1", 9));
+        REQUIRE(st.wait(lk, cv, [&] { return client.connected && server.conn; }, st.now() + 5000ms) ==
+                lwsp::stack::wait_status::ready);
+        REQUIRE(client.send("queued"));
+        struct udp_pcb* u = udp_new();
+        REQUIRE(u != nullptr);
+        REQUIRE(udp_bind(u, IP_ANY_TYPE, 5353) == ERR_OK);
+    }
+    auto live = st.stats();
+    REQUIRE(live.tcp_listen_pcbs == 1);
+    REQUIRE(live.tcp_pcbs == 3);  // listener, client, accepted
+    REQUIRE(live.udp_pcbs == 1);
+    REQUIRE(live.heap_bytes > heap_before);
+    st.stop();
+    auto after = st.stats();
+    REQUIRE(after.tcp_pcbs == 0);
+    REQUIRE(after.udp_pcbs == 0);
+    REQUIRE(after.heap_bytes == heap_before);
+    // The err callbacks told both ends that their connection is gone.
+    REQUIRE(client.error == ERR_ABRT);
+    REQUIRE(server.conn == nullptr);
+}
+
+TEST_CASE("attach rejects a link it cannot drive", "[stack]") {
+    lwsp::stack st(manual());
+    lwsp::memlink tiny(*lwsp::mac_address::parse("02:00:00:00:00:01"), 100);
+    REQUIRE_THROWS_AS(st.attach(tiny, {}), std::invalid_argument);
+    lwsp::memlink ok(*lwsp::mac_address::parse("02:00:00:00:00:01"));
+    lwsp::interface_config cfg;
+    cfg.ipv6 = {*lwsp::ipv6_address::parse("2001:db8::1"), *lwsp::ipv6_address::parse("2001:db8::2"),
+                *lwsp::ipv6_address::parse("2001:db8::3")};
+    REQUIRE_THROWS_AS(st.attach(ok, cfg), std::invalid_argument);
+}
+
+TEST_CASE("addresses parse and print", "[stack][address]") {
+    REQUIRE(lwsp::ipv4_address::parse("192.0.2.1")->to_string() == "192.0.2.1");
+    REQUIRE_FALSE(lwsp::ipv4_address::parse("192.0.2"));
+    REQUIRE_FALSE(lwsp::ipv4_address::parse("300.0.0.1"));
+    REQUIRE(lwsp::ipv6_address::parse("2001:db8::1")->to_string() == "2001:db8::1");
+    REQUIRE_FALSE(lwsp::ipv6_address::parse("2001:db8:::1"));
+    REQUIRE(lwsp::mac_address::parse("02:00:5e:00:53:01")->to_string() == "02:00:5e:00:53:01");
+    REQUIRE_FALSE(lwsp::mac_address::parse("02:00:5e:00:53"));
+}

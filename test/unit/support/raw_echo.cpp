@@ -1,0 +1,131 @@
+#include "raw_echo.hpp"
+
+#include "lwip/ip_addr.h"
+#include "lwip/tcp.h"
+
+namespace lwsp::test {
+
+namespace {
+
+void poke(std::condition_variable* cv) {
+    if (cv) cv->notify_all();
+}
+
+err_t server_recv(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_t) {
+    auto* s = static_cast<raw_echo_server*>(arg);
+    if (p == nullptr) {
+        s->peer_closed = true;
+        tcp_arg(pcb, nullptr);
+        tcp_recv(pcb, nullptr);
+        tcp_err(pcb, nullptr);
+        tcp_close(pcb);
+        if (s->conn == pcb) s->conn = nullptr;
+        poke(s->notify);
+        return ERR_OK;
+    }
+    for (struct pbuf* q = p; q != nullptr; q = q->next) tcp_write(pcb, q->payload, q->len, TCP_WRITE_FLAG_COPY);
+    tcp_output(pcb);
+    s->echoed += p->tot_len;
+    tcp_recved(pcb, p->tot_len);
+    pbuf_free(p);
+    poke(s->notify);
+    return ERR_OK;
+}
+
+void server_err(void* arg, err_t) {
+    auto* s = static_cast<raw_echo_server*>(arg);
+    s->conn = nullptr;
+    poke(s->notify);
+}
+
+err_t server_accept(void* arg, struct tcp_pcb* newpcb, err_t err) {
+    auto* s = static_cast<raw_echo_server*>(arg);
+    if (err != ERR_OK || newpcb == nullptr) return ERR_VAL;
+    ++s->accepted;
+    s->conn = newpcb;
+    tcp_arg(newpcb, s);
+    tcp_recv(newpcb, server_recv);
+    tcp_err(newpcb, server_err);
+    poke(s->notify);
+    return ERR_OK;
+}
+
+err_t client_recv(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_t) {
+    auto* c = static_cast<raw_client*>(arg);
+    if (p == nullptr) {
+        c->closed_by_peer = true;
+    } else {
+        for (struct pbuf* q = p; q != nullptr; q = q->next)
+            c->received.append(static_cast<const char*>(q->payload), q->len);
+        tcp_recved(pcb, p->tot_len);
+        pbuf_free(p);
+    }
+    poke(c->notify);
+    return ERR_OK;
+}
+
+void client_err(void* arg, err_t err) {
+    auto* c = static_cast<raw_client*>(arg);
+    c->error = err;
+    c->pcb = nullptr;
+    poke(c->notify);
+}
+
+err_t client_connected(void* arg, struct tcp_pcb*, err_t) {
+    auto* c = static_cast<raw_client*>(arg);
+    c->connected = true;
+    poke(c->notify);
+    return ERR_OK;
+}
+
+}  // namespace
+
+bool raw_echo_server::listen(std::uint16_t port) {
+    struct tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+    if (pcb == nullptr) return false;
+    if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
+        tcp_close(pcb);
+        return false;
+    }
+    listener = tcp_listen(pcb);
+    if (listener == nullptr) {
+        tcp_close(pcb);
+        return false;
+    }
+    tcp_arg(listener, this);
+    tcp_accept(listener, server_accept);
+    return true;
+}
+
+void raw_echo_server::close_listener() {
+    if (listener) tcp_close(listener);
+    listener = nullptr;
+}
+
+bool raw_client::connect(const char* ip, std::uint16_t port) {
+    ip_addr_t addr;
+    if (!ipaddr_aton(ip, &addr)) return false;
+    pcb = tcp_new_ip_type(IP_GET_TYPE(&addr));
+    if (pcb == nullptr) return false;
+    tcp_arg(pcb, this);
+    tcp_recv(pcb, client_recv);
+    tcp_err(pcb, client_err);
+    return tcp_connect(pcb, &addr, port, client_connected) == ERR_OK;
+}
+
+bool raw_client::send(const std::string& data) {
+    if (pcb == nullptr) return false;
+    if (tcp_write(pcb, data.data(), static_cast<u16_t>(data.size()), TCP_WRITE_FLAG_COPY) != ERR_OK) return false;
+    return tcp_output(pcb) == ERR_OK;
+}
+
+void raw_client::close() {
+    if (pcb == nullptr) return;
+    tcp_arg(pcb, nullptr);
+    tcp_recv(pcb, nullptr);
+    tcp_err(pcb, nullptr);
+    tcp_close(pcb);
+    pcb = nullptr;
+}
+
+}  // namespace lwsp::test

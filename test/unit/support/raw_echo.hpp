@@ -1,0 +1,42 @@
+// raw_echo.hpp — a TCP echo server and a recording client written directly
+// on lwIP's raw API, for tests of the stack core (below the WSP shim).
+// All functions must be called with the stack's core lock held; the state
+// they record is read under the same lock.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <string>
+
+struct tcp_pcb;
+
+namespace lwsp::test {
+
+// Listens on `port` (any address, IPv4 and IPv6) and echoes every byte.
+struct raw_echo_server {
+    struct tcp_pcb* listener = nullptr;
+    struct tcp_pcb* conn = nullptr;  // the last accepted connection
+    std::size_t accepted = 0;
+    std::size_t echoed = 0;
+    bool peer_closed = false;
+    std::condition_variable* notify = nullptr;  // optional: notified on every event
+
+    bool listen(std::uint16_t port);
+    void close_listener();
+};
+
+// Connects to an address and records what it receives.
+struct raw_client {
+    struct tcp_pcb* pcb = nullptr;
+    bool connected = false;
+    bool closed_by_peer = false;
+    int error = 0;  // lwIP err_t from the err callback, 0 if none
+    std::string received;
+    std::condition_variable* notify = nullptr;
+
+    bool connect(const char* ip, std::uint16_t port);
+    bool send(const std::string& data);
+    void close();  // tcp_close with callbacks cleared
+};
+
+}  // namespace lwsp::test
