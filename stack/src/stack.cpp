@@ -52,6 +52,7 @@ public:
         if (p == nullptr) return;  // out of memory: dropped, as a NIC would
         pbuf_take(p, frame, static_cast<u16_t>(size));
         if (nif.input(p, &nif) != ERR_OK) pbuf_free(p);
+        stack_.internals().notify_progress();
     }
 
     void set_link_up(bool up) override {
@@ -142,6 +143,7 @@ void stack::impl::run_due_work() {
     // Each pass may queue more loopback packets (replies, ACKs); a bound
     // keeps one busy pair of loopback sockets from starving the timers.
     for (int i = 0; i < 64 && loop_queues_pending(); ++i) netif_poll_all();
+    notify_progress();
 }
 
 void stack::impl::driver_main() {
@@ -196,10 +198,7 @@ stack::~stack() {
 
 stack* stack::current() { return g_current.load(); }
 
-bool stack::stopped() const {
-    std::lock_guard<std::mutex> g(impl_->mu);
-    return impl_->stopping;
-}
+bool stack::stopped() const { return impl_->stopping.load(); }
 
 void stack::stop() {
     {
@@ -313,13 +312,24 @@ void stack::advance_time(millis d) {
         while (loop_queues_pending()) netif_poll_all();
     }
     impl_->manual_now = target;
-    wake_all_waiters();
+    wake_all_waiters();  // progress waiters are among them
 }
 
 stack::wait_status stack::wait(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
                                std::optional<millis> deadline) {
+    return wait_impl(lk, cv, ready, deadline, false);
+}
+
+stack::wait_status stack::wait_progress(core_lock& lk, std::condition_variable& cv,
+                                        const std::function<bool()>& ready, std::optional<millis> deadline) {
+    return wait_impl(lk, cv, ready, deadline, true);
+}
+
+stack::wait_status stack::wait_impl(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+                                    std::optional<millis> deadline, bool on_progress) {
     impl& in = *impl_;
     in.waiters.push_back(&cv);
+    if (on_progress) in.progress_waiters.push_back(&cv);
     wait_status status;
     for (;;) {
         if (ready()) {
@@ -343,6 +353,8 @@ stack::wait_status stack::wait(core_lock& lk, std::condition_variable& cv, const
         in.mark_owner();
     }
     in.waiters.erase(std::find(in.waiters.begin(), in.waiters.end(), &cv));
+    if (on_progress)
+        in.progress_waiters.erase(std::find(in.progress_waiters.begin(), in.progress_waiters.end(), &cv));
     return status;
 }
 

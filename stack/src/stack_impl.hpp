@@ -30,7 +30,7 @@ struct stack::impl {
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
     std::atomic<std::uint64_t> manual_now{0};
 
-    bool stopping = false;                       // under mu
+    std::atomic<bool> stopping{false};           // written under mu; read anywhere
     bool stopped_done = false;                   // under mu
 
     std::thread driver;
@@ -39,7 +39,8 @@ struct stack::impl {
     bool driver_kick = false;                    // under mu
     std::uint64_t driver_wake_at = UINT64_MAX;   // stack-clock ms the driver sleeps until
 
-    std::vector<std::condition_variable*> waiters;  // under mu: threads inside wait()
+    std::vector<std::condition_variable*> waiters;           // under mu: threads inside wait()
+    std::vector<std::condition_variable*> progress_waiters;  // under mu: also woken by any input or timer
 
     std::map<interface_id, std::unique_ptr<interface>> interfaces;  // under mu
     interface_id next_interface = 1;
@@ -59,6 +60,9 @@ struct stack::impl {
     // Fires due lwIP timers (steady clock only) and drains loopback queues.
     void run_due_work();
     void driver_main();
+    void notify_progress() {
+        for (std::condition_variable* cv : progress_waiters) cv->notify_all();
+    }
     void release_all_pcbs();
 };
 

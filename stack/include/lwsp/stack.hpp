@@ -113,6 +113,8 @@ public:
     // releases every lwIP pcb without sending anything, and wakes every
     // thread blocked in wait().  Idempotent; the destructor calls it.
     void stop();
+    // Lock-free: endpoints check it, under the core lock, before touching a
+    // pcb (stop() frees every pcb without telling their owners).
     bool stopped() const;
 
     // Adds an interface for `l` (which must outlive the attachment) and
@@ -138,6 +140,12 @@ public:
     wait_status wait(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
                      std::optional<millis> deadline = std::nullopt);
 
+    // Like wait(), but `ready()` is also re-checked after every inbound frame
+    // and every timer run: for conditions lwIP reports through no callback
+    // (an ACK that covers only our FIN, for instance).
+    wait_status wait_progress(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+                              std::optional<millis> deadline = std::nullopt);
+
     // Wakes every thread blocked in wait() so it re-checks its condition.
     // Call with the core lock held.
     void wake_all_waiters();
@@ -150,6 +158,8 @@ public:
 
 private:
     friend class core_lock;
+    wait_status wait_impl(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+                          std::optional<millis> deadline, bool on_progress);
     std::unique_ptr<impl> impl_;
 };
 

@@ -1,6 +1,7 @@
 #include "raw_echo.hpp"
 
 #include "lwip/ip_addr.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 
 namespace lwsp::test {
@@ -127,5 +128,25 @@ void raw_client::close() {
     tcp_close(pcb);
     pcb = nullptr;
 }
+
+void raw_detach(struct tcp_pcb* pcb) {
+    tcp_arg(pcb, nullptr);
+    tcp_recv(pcb, nullptr);
+    tcp_sent(pcb, nullptr);
+    tcp_err(pcb, nullptr);
+}
+
+int raw_close(struct tcp_pcb* pcb) { return tcp_close(pcb); }
+
+void raw_abort(struct tcp_pcb* pcb) { tcp_abort(pcb); }
+
+bool raw_write(struct tcp_pcb* pcb, const std::string& data) {
+    return tcp_write(pcb, data.data(), static_cast<u16_t>(data.size()), TCP_WRITE_FLAG_COPY) == ERR_OK &&
+           tcp_output(pcb) == ERR_OK;
+}
+
+int raw_rto_ms(struct tcp_pcb* pcb) { return pcb->rto * TCP_SLOW_INTERVAL; }
+
+int raw_slow_timer_ms() { return TCP_SLOW_INTERVAL; }
 
 }  // namespace lwsp::test

@@ -39,4 +39,13 @@ struct raw_client {
     void close();  // tcp_close with callbacks cleared
 };
 
+// Direct raw-API operations on a pcb, so tests need no lwIP header (lwIP's
+// global `ip_addr` and `tcp_rst` names collide with the packet library's).
+void raw_detach(struct tcp_pcb* pcb);             // clear arg and callbacks
+int raw_close(struct tcp_pcb* pcb);               // tcp_close; returns err_t
+void raw_abort(struct tcp_pcb* pcb);              // tcp_abort
+bool raw_write(struct tcp_pcb* pcb, const std::string& data);  // tcp_write + tcp_output
+int raw_rto_ms(struct tcp_pcb* pcb);              // current RTO in ms
+int raw_slow_timer_ms();                          // lwIP's TCP slow-timer period
+
 }  // namespace lwsp::test

@@ -1,0 +1,88 @@
+// WSPCloseSocket: the close-semantics table of Windows CE 6.0 (the project's
+// seed; docs/design.md "Close semantics" has the table and the reasons).
+//
+//   SO_DONTLINGER (default)      graceful: queued data, then FIN; returns at once
+//   SO_LINGER, l_linger == 0     abortive: RST, always; returns at once
+//   SO_LINGER, l_linger > 0,
+//     blocking socket            FIN behind the data at once, wait until all of
+//                                it (FIN included) is acknowledged; at the
+//                                deadline RST; returns 0 either way
+//     nonblocking socket         if anything is unacknowledged: WSAEWOULDBLOCK,
+//                                nothing sent, the handle stays valid;
+//                                otherwise graceful
+//
+// In every successful case the handle is released first, blocked calls on the
+// socket in other threads return WSAEINTR, and the endpoint is detached so no
+// event is reported for the socket afterwards.
+#include "provider.hpp"
+#include "wsp_calls.hpp"
+
+namespace lwsp::wsp {
+
+int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
+    if (sock.closing) return WSAENOTSOCK;  // another thread is closing it
+    tcp_endpoint* tcp = sock.tcp.get();
+    const bool linger_on = sock.linger_opt.l_onoff != 0;
+    const unsigned linger_s = sock.linger_opt.l_linger;
+    const bool connected = tcp != nullptr && tcp->current_state() == tcp_endpoint::state::connected;
+
+    // The one failure that keeps the socket as it was.
+    if (tcp != nullptr && connected && linger_on && linger_s > 0 && sock.nonblocking && may_block &&
+        tcp->has_unsettled_send())
+        return WSAEWOULDBLOCK;
+
+    sock.closing = true;
+    unregister_socket(sock);
+    if (tcp != nullptr) tcp->set_sink(nullptr);
+    if (sock.udp) sock.udp->set_sink(nullptr);
+    sock.wake();  // blocked calls see `closing` and return WSAEINTR
+
+    const bool stopped = the_stack().stopped();
+    if (tcp != nullptr) {
+        if (stopped) {
+            // Nothing to send on: the endpoint forgets its (freed) pcb.
+        } else if (linger_on && linger_s == 0) {
+            tcp->abort();
+        } else if (linger_on && connected && !sock.nonblocking && may_block) {
+            tcp->start_linger();
+            const std::optional<millis> deadline = the_stack().now() + millis(1000ull * linger_s);
+            // An ACK of only our FIN raises no lwIP callback: re-check on any
+            // stack progress.
+            const stack::wait_status ws =
+                the_stack().wait_progress(lk, sock.cv, [&] { return tcp->send_settled(); }, deadline);
+            if (ws == stack::wait_status::ready)
+                tcp->close();
+            else
+                tcp->abort();  // linger timeout (or stack stop): RST before returning
+        } else {
+            tcp->close();
+        }
+    } else if (sock.udp) {
+        sock.udp->close();
+    }
+    sock.tcp.reset();
+    sock.udp.reset();
+    return stopped ? WSAENETDOWN : 0;
+}
+
+int WSPAPI WSPCloseSocket(SOCKET s, LPINT lpErrno) {
+    if (lpErrno == nullptr) return SOCKET_ERROR;
+    std::shared_ptr<wsp_socket> sock;
+    const int e = find_socket(s, sock);
+    if (e != 0 && e != WSAENETDOWN) return fail(lpErrno, e);
+    stack* st = stack::current();
+    if (st == nullptr) {
+        // The stack object is gone, and with it everything the endpoint
+        // points at: release the handle, and leave the endpoint alone.
+        unregister_socket(*sock);
+        sock->closing = true;
+        (void)sock->tcp.release();
+        (void)sock->udp.release();
+        return fail(lpErrno, WSAENETDOWN);
+    }
+    core_lock lk(*st);
+    const int r = close_socket(lk, *sock, true);
+    return r == 0 ? 0 : fail(lpErrno, r);
+}
+
+}  // namespace lwsp::wsp

@@ -1,0 +1,321 @@
+// Provider-wide state: WSPStartup/WSPCleanup, the entry checks shared by
+// every WSP function, handles, the blocking wait, sockaddr conversions.
+#include "provider.hpp"
+
+#include <cstring>
+
+#include "lwsp/lwsp.h"
+#include "wsp_calls.hpp"
+
+namespace lwsp::wsp {
+
+namespace {
+
+// The blocking call the current thread is in (nullptr if none).
+struct blocking_frame {
+    bool canceled = false;
+};
+thread_local blocking_frame* t_frame = nullptr;
+thread_local bool t_in_hook = false;
+
+const char16_t k_description[] = u"lwsp: Winsock SPI over lwIP (TCP/UDP, IPv4/IPv6)";
+
+void fill_proc_table(WSPPROC_TABLE& t) {
+    t.lpWSPAccept = &WSPAccept;
+    t.lpWSPAddressToString = &WSPAddressToString;
+    t.lpWSPAsyncSelect = &WSPAsyncSelect;
+    t.lpWSPBind = &WSPBind;
+    t.lpWSPCancelBlockingCall = &WSPCancelBlockingCall;
+    t.lpWSPCleanup = &WSPCleanup;
+    t.lpWSPCloseSocket = &WSPCloseSocket;
+    t.lpWSPConnect = &WSPConnect;
+    t.lpWSPDuplicateSocket = &WSPDuplicateSocket;
+    t.lpWSPEnumNetworkEvents = &WSPEnumNetworkEvents;
+    t.lpWSPEventSelect = &WSPEventSelect;
+    t.lpWSPGetOverlappedResult = &WSPGetOverlappedResult;
+    t.lpWSPGetPeerName = &WSPGetPeerName;
+    t.lpWSPGetSockName = &WSPGetSockName;
+    t.lpWSPGetSockOpt = &WSPGetSockOpt;
+    t.lpWSPGetQOSByName = &WSPGetQOSByName;
+    t.lpWSPIoctl = &WSPIoctl;
+    t.lpWSPJoinLeaf = &WSPJoinLeaf;
+    t.lpWSPListen = &WSPListen;
+    t.lpWSPRecv = &WSPRecv;
+    t.lpWSPRecvDisconnect = &WSPRecvDisconnect;
+    t.lpWSPRecvFrom = &WSPRecvFrom;
+    t.lpWSPSelect = &WSPSelect;
+    t.lpWSPSend = &WSPSend;
+    t.lpWSPSendDisconnect = &WSPSendDisconnect;
+    t.lpWSPSendTo = &WSPSendTo;
+    t.lpWSPSetSockOpt = &WSPSetSockOpt;
+    t.lpWSPShutdown = &WSPShutdown;
+    t.lpWSPSocket = &WSPSocket;
+    t.lpWSPStringToAddress = &WSPStringToAddress;
+}
+
+}  // namespace
+
+provider_state& provider() {
+    // Never destroyed: sockets still open at exit must not run endpoint
+    // destructors after the stack is gone.
+    static provider_state* p = new provider_state;
+    return *p;
+}
+
+stack& the_stack() { return *stack::current(); }
+
+bool in_blocking_hook() { return t_in_hook; }
+
+int check_entry() {
+    {
+        provider_state& p = provider();
+        std::lock_guard<std::mutex> g(p.mu);
+        if (p.startups == 0) return WSANOTINITIALISED;
+    }
+    if (t_in_hook) return WSAEINPROGRESS;
+    stack* st = stack::current();
+    if (st == nullptr || st->stopped()) return WSAENETDOWN;
+    return 0;
+}
+
+int find_socket(SOCKET s, std::shared_ptr<wsp_socket>& out) {
+    {
+        provider_state& p = provider();
+        std::lock_guard<std::mutex> g(p.mu);
+        if (p.startups == 0) return WSANOTINITIALISED;
+    }
+    if (t_in_hook) return WSAEINPROGRESS;
+    provider_state& p = provider();
+    std::uintptr_t internal = s;
+    if (p.have_upcalls && p.upcalls.lpWPUQuerySocketHandleContext != nullptr) {
+        DWORD_PTR ctx = 0;
+        int err = 0;
+        if (p.upcalls.lpWPUQuerySocketHandleContext(s, &ctx, &err) != 0) return WSAENOTSOCK;
+        internal = ctx;
+    }
+    out = p.handles.find(internal);
+    if (!out || out->handle != s) return WSAENOTSOCK;
+    stack* st = stack::current();
+    if (st == nullptr || st->stopped()) return WSAENETDOWN;
+    return 0;
+}
+
+SOCKET register_socket(const std::shared_ptr<wsp_socket>& sock, int& err) {
+    provider_state& p = provider();
+    const std::uintptr_t h = p.handles.insert(sock);
+    if (h == 0) {
+        err = WSAEMFILE;
+        return INVALID_SOCKET;
+    }
+    sock->table_handle = h;
+    sock->handle = static_cast<SOCKET>(h);
+    if (p.have_upcalls && p.upcalls.lpWPUCreateSocketHandle != nullptr) {
+        int uerr = 0;
+        const SOCKET ext = p.upcalls.lpWPUCreateSocketHandle(p.catalog_entry, h, &uerr);
+        if (ext == INVALID_SOCKET) {
+            p.handles.remove(h);
+            err = uerr != 0 ? uerr : WSAENOBUFS;
+            return INVALID_SOCKET;
+        }
+        sock->handle = ext;
+    }
+    return sock->handle;
+}
+
+void unregister_socket(wsp_socket& sock) {
+    provider_state& p = provider();
+    if (p.handles.remove(sock.table_handle) == nullptr) return;
+    if (p.have_upcalls && p.upcalls.lpWPUCloseSocketHandle != nullptr) {
+        int err = 0;
+        p.upcalls.lpWPUCloseSocketHandle(sock.handle, &err);
+    }
+}
+
+std::optional<millis> deadline_after(DWORD timeout_ms) {
+    if (timeout_ms == 0) return std::nullopt;
+    return the_stack().now() + millis(timeout_ms);
+}
+
+int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready, DWORD timeout_ms,
+             bool watch_progress) {
+    stack& st = the_stack();
+    LPBLOCKINGCALLBACK hook = nullptr;
+    DWORD_PTR hook_ctx = 0;
+    provider_state& p = provider();
+    if (p.have_upcalls && p.upcalls.lpWPUQueryBlockingCallback != nullptr) {
+        lk.unlock();
+        int err = 0;
+        if (p.upcalls.lpWPUQueryBlockingCallback(p.catalog_entry, &hook, &hook_ctx, &err) != 0) hook = nullptr;
+        lk.lock();
+    }
+    blocking_frame frame;
+    blocking_frame* const outer = t_frame;
+    t_frame = &frame;
+    const std::optional<millis> deadline = deadline_after(timeout_ms);
+    int result = 0;
+    for (;;) {
+        if (sock.closing || frame.canceled) {
+            result = WSAEINTR;
+            break;
+        }
+        if (ready()) break;
+        if (hook != nullptr) {
+            // The application's blocking hook runs without the core lock;
+            // calls it makes into the provider fail WSAEINPROGRESS, except
+            // WSPCancelBlockingCall.
+            lk.unlock();
+            t_in_hook = true;
+            const BOOL keep_going = hook(hook_ctx);
+            t_in_hook = false;
+            lk.lock();
+            if (!keep_going) frame.canceled = true;
+            if (sock.closing || frame.canceled) {
+                result = WSAEINTR;
+                break;
+            }
+            if (ready()) break;
+        }
+        std::optional<millis> step = deadline;
+        if (hook != nullptr && !st.manual_clock()) {
+            const millis tick = st.now() + millis(100);  // run the hook every 100 ms
+            if (!step || tick < *step) step = tick;
+        }
+        auto pred = [&] { return ready() || sock.closing || frame.canceled; };
+        const stack::wait_status ws =
+            watch_progress ? st.wait_progress(lk, sock.cv, pred, step) : st.wait(lk, sock.cv, pred, step);
+        if (ws == stack::wait_status::stopped) {
+            result = ready() ? 0 : WSAENETDOWN;
+            break;
+        }
+        if (ws == stack::wait_status::timed_out && deadline && st.now() >= *deadline) {
+            result = ready() ? 0 : WSAETIMEDOUT;
+            break;
+        }
+    }
+    t_frame = outer;
+    return result;
+}
+
+int from_sockaddr(const struct sockaddr* name, int namelen, int family, sock_address& out) {
+    const int need = family == AF_INET6 ? static_cast<int>(sizeof(sockaddr_in6)) : static_cast<int>(sizeof(sockaddr_in));
+    if (name == nullptr || namelen < need) return WSAEFAULT;
+    if (name->sa_family != AF_INET && name->sa_family != AF_INET6) return WSAEAFNOSUPPORT;
+    if (name->sa_family != family) return WSAEFAULT;
+    out = sock_address{};
+    if (family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(name);
+        out.v6 = false;
+        std::memcpy(out.ip.data(), &in->sin_addr, 4);
+        out.port = static_cast<std::uint16_t>((reinterpret_cast<const std::uint8_t*>(&in->sin_port)[0] << 8) |
+                                              reinterpret_cast<const std::uint8_t*>(&in->sin_port)[1]);
+    } else {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(name);
+        out.v6 = true;
+        std::memcpy(out.ip.data(), &in6->sin6_addr, 16);
+        out.port = static_cast<std::uint16_t>((reinterpret_cast<const std::uint8_t*>(&in6->sin6_port)[0] << 8) |
+                                              reinterpret_cast<const std::uint8_t*>(&in6->sin6_port)[1]);
+        out.scope_id = in6->sin6_scope_id;
+    }
+    return 0;
+}
+
+int to_sockaddr(const sock_address& a, struct sockaddr* name, LPINT namelen) {
+    const int need = a.v6 ? static_cast<int>(sizeof(sockaddr_in6)) : static_cast<int>(sizeof(sockaddr_in));
+    if (name == nullptr || namelen == nullptr || *namelen < need) return WSAEFAULT;
+    std::memset(name, 0, static_cast<std::size_t>(need));
+    const std::uint8_t port_be[2] = {static_cast<std::uint8_t>(a.port >> 8), static_cast<std::uint8_t>(a.port)};
+    if (a.v6) {
+        auto* in6 = reinterpret_cast<sockaddr_in6*>(name);
+        in6->sin6_family = AF_INET6;
+        std::memcpy(&in6->sin6_port, port_be, 2);
+        std::memcpy(&in6->sin6_addr, a.ip.data(), 16);
+        in6->sin6_scope_id = a.scope_id;
+    } else {
+        auto* in = reinterpret_cast<sockaddr_in*>(name);
+        in->sin_family = AF_INET;
+        std::memcpy(&in->sin_port, port_be, 2);
+        std::memcpy(&in->sin_addr, a.ip.data(), 4);
+    }
+    *namelen = need;
+    return 0;
+}
+
+// ---- entry points -----------------------------------------------------------
+
+int WSPAPI WSPCleanup(LPINT lpErrno) {
+    if (lpErrno == nullptr) return SOCKET_ERROR;
+    provider_state& p = provider();
+    bool last;
+    {
+        std::lock_guard<std::mutex> g(p.mu);
+        if (p.startups == 0) return fail(lpErrno, WSANOTINITIALISED);
+        if (t_in_hook) return fail(lpErrno, WSAEINPROGRESS);
+        last = --p.startups == 0;
+    }
+    if (!last) return 0;
+    // The last cleanup closes every socket still open, as closesocket would,
+    // except that a lingering close does not wait.
+    for (std::uintptr_t h : p.handles.all()) {
+        std::shared_ptr<wsp_socket> sock = p.handles.find(h);
+        if (!sock) continue;
+        stack* st = stack::current();
+        if (st == nullptr) {  // see WSPCloseSocket: the endpoints are left alone
+            unregister_socket(*sock);
+            (void)sock->tcp.release();
+            (void)sock->udp.release();
+            continue;
+        }
+        core_lock lk(*st);
+        close_socket(lk, *sock, false);
+    }
+    std::lock_guard<std::mutex> g(p.mu);
+    if (p.startups == 0) p.have_upcalls = false;
+    return 0;
+}
+
+int WSPAPI WSPCancelBlockingCall(LPINT lpErrno) {
+    if (lpErrno == nullptr) return SOCKET_ERROR;
+    // Winsock 2 calls are preemptive: the only blocking call a thread can
+    // cancel is its own, from inside its blocking hook.
+    if (t_frame == nullptr || !t_in_hook) return fail(lpErrno, WSAEINVAL);
+    t_frame->canceled = true;
+    return 0;
+}
+
+}  // namespace lwsp::wsp
+
+// ---- C API ------------------------------------------------------------------
+
+extern "C" int WSPAPI WSPStartup(WORD wVersionRequested, LPWSPDATA lpWSPData, LPWSAPROTOCOL_INFOW lpProtocolInfo,
+                                 WSPUPCALLTABLE UpcallTable, LPWSPPROC_TABLE lpProcTable) {
+    using namespace lwsp::wsp;
+    if (lpWSPData == nullptr || lpProcTable == nullptr) return WSAEFAULT;
+    constexpr WORD highest = 0x0202;  // MAKEWORD(2, 2)
+    const unsigned major = LOBYTE(wVersionRequested), minor = HIBYTE(wVersionRequested);
+    lpWSPData->wHighVersion = highest;
+    lpWSPData->wVersion = (major > 2 || (major == 2 && minor >= 2)) ? highest : wVersionRequested;
+    std::size_t i = 0;
+    for (; k_description[i] != 0 && i < WSPDESCRIPTION_LEN; ++i)
+        lpWSPData->szDescription[i] = static_cast<WCHAR>(k_description[i]);
+    lpWSPData->szDescription[i] = 0;
+    if (major < 2) {
+        lpWSPData->wVersion = highest;
+        return WSAVERNOTSUPPORTED;
+    }
+    lwsp::stack* st = lwsp::stack::current();
+    if (st == nullptr || st->stopped()) return WSASYSNOTREADY;
+    provider_state& p = provider();
+    {
+        std::lock_guard<std::mutex> g(p.mu);
+        if (p.startups == 0) {
+            p.upcalls = UpcallTable;
+            const auto* raw = reinterpret_cast<const unsigned char*>(&UpcallTable);
+            p.have_upcalls = false;
+            for (std::size_t b = 0; b < sizeof UpcallTable; ++b) p.have_upcalls = p.have_upcalls || raw[b] != 0;
+            p.catalog_entry = lpProtocolInfo ? lpProtocolInfo->dwCatalogEntryId : 0;
+        }
+        ++p.startups;
+    }
+    fill_proc_table(*lpProcTable);
+    return 0;
+}

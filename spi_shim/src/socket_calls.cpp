@@ -1,0 +1,264 @@
+// Creating, naming and connecting sockets: WSPSocket, WSPBind, WSPListen,
+// WSPAccept, WSPConnect, WSPShutdown, WSPGetSockName, WSPGetPeerName.
+#include <cstring>
+
+#include "provider.hpp"
+#include "wsp_calls.hpp"
+
+namespace lwsp::wsp {
+
+namespace {
+
+int sockaddr_size(int family) {
+    return family == AF_INET6 ? static_cast<int>(sizeof(sockaddr_in6)) : static_cast<int>(sizeof(sockaddr_in));
+}
+
+// Picks (type, protocol) for WSPSocket, or returns the Winsock error.
+int resolve_triple(int af, int& type, int& protocol) {
+    if (af == AF_UNSPEC) return WSAEINVAL;
+    if (af != AF_INET && af != AF_INET6) return WSAEAFNOSUPPORT;
+    if (type == 0) {
+        if (protocol == 0 || protocol == IPPROTO_TCP)
+            type = SOCK_STREAM;
+        else if (protocol == IPPROTO_UDP)
+            type = SOCK_DGRAM;
+        else
+            return WSAEPROTONOSUPPORT;
+    }
+    if (type == SOCK_STREAM) {
+        if (protocol != 0 && protocol != IPPROTO_TCP) return WSAEPROTONOSUPPORT;
+        protocol = IPPROTO_TCP;
+        return 0;
+    }
+    if (type == SOCK_DGRAM) {
+        if (protocol != 0 && protocol != IPPROTO_UDP) return WSAEPROTONOSUPPORT;
+        protocol = IPPROTO_UDP;
+        return 0;
+    }
+    return WSAESOCKTNOSUPPORT;  // raw, RDM, seqpacket and unknown types
+}
+
+SOCKET fail_socket(LPINT lpErrno, int code) {
+    *lpErrno = code;
+    return INVALID_SOCKET;
+}
+
+}  // namespace
+
+SOCKET WSPAPI WSPSocket(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpProtocolInfo, GROUP g,
+                        DWORD dwFlags, LPINT lpErrno) {
+    if (lpErrno == nullptr) return INVALID_SOCKET;
+    if (int e = check_entry()) return fail_socket(lpErrno, e);
+    if (lpProtocolInfo != nullptr) {
+        if (af == FROM_PROTOCOL_INFO) af = lpProtocolInfo->iAddressFamily;
+        if (type == FROM_PROTOCOL_INFO) type = lpProtocolInfo->iSocketType;
+        if (protocol == FROM_PROTOCOL_INFO) protocol = lpProtocolInfo->iProtocol;
+    }
+    if (int e = resolve_triple(af, type, protocol)) return fail_socket(lpErrno, e);
+    if (g != 0) return fail_socket(lpErrno, WSAEINVAL);  // no socket groups
+    auto sock = std::make_shared<wsp_socket>();
+    sock->family = af;
+    sock->type = type;
+    sock->protocol = protocol;
+    sock->flags = dwFlags;
+    stack& st = the_stack();
+    {
+        core_lock lk(st);
+        if (type == SOCK_STREAM) {
+            sock->tcp = std::make_unique<tcp_endpoint>(st, af == AF_INET6);
+            sock->tcp->set_sink(sock.get());
+        } else {
+            sock->udp = std::make_unique<udp_endpoint>(st, af == AF_INET6);
+            sock->udp->set_sink(sock.get());
+        }
+    }
+    int err = 0;
+    const SOCKET s = register_socket(sock, err);
+    if (s == INVALID_SOCKET) return fail_socket(lpErrno, err);
+    return s;
+}
+
+int WSPAPI WSPBind(SOCKET s, const struct sockaddr* name, int namelen, LPINT lpErrno) {
+    if (lpErrno == nullptr) return SOCKET_ERROR;
+    std::shared_ptr<wsp_socket> sock;
+    if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    sock_address local;
+    if (int e = from_sockaddr(name, namelen, sock->family, local)) return fail(lpErrno, e);
+    core_lock lk(the_stack());
+    net_error r;
+    if (sock->tcp) {
+        if (sock->tcp->current_state() != tcp_endpoint::state::fresh || sock->connect_pending)
+            return fail(lpErrno, WSAEINVAL);
+        r = sock->tcp->bind(local);
+    } else {
+        r = sock->udp->bind(local);
+    }
+    if (r != net_error::ok) return fail(lpErrno, to_wsa(r));
+    return 0;
+}
+
+int WSPAPI WSPListen(SOCKET s, int backlog, LPINT lpErrno) {
+    if (lpErrno == nullptr) return SOCKET_ERROR;
+    std::shared_ptr<wsp_socket> sock;
+    if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    if (!sock->tcp) return fail(lpErrno, WSAEOPNOTSUPP);
+    core_lock lk(the_stack());
+    const net_error r = sock->tcp->listen(backlog);
+    if (r != net_error::ok) return fail(lpErrno, to_wsa(r));
+    return 0;
+}
+
+SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDITIONPROC lpfnCondition,
+                        DWORD_PTR dwCallbackData, LPINT lpErrno) {
+    if (lpErrno == nullptr) return INVALID_SOCKET;
+    std::shared_ptr<wsp_socket> sock;
+    if (int e = find_socket(s, sock)) return fail_socket(lpErrno, e);
+    if (!sock->tcp) return fail_socket(lpErrno, WSAEOPNOTSUPP);
+    if (addr != nullptr && (addrlen == nullptr || *addrlen < sockaddr_size(sock->family)))
+        return fail_socket(lpErrno, WSAEFAULT);
+    stack& st = the_stack();
+    core_lock lk(st);
+    tcp_endpoint& listener = *sock->tcp;
+    if (!listener.is_listening()) return fail_socket(lpErrno, WSAEINVAL);
+    std::unique_ptr<tcp_endpoint> child;
+    while (!child) {
+        if (listener.pending_accepts() == 0) {
+            if (sock->nonblocking) return fail_socket(lpErrno, WSAEWOULDBLOCK);
+            const int e = block_on(lk, *sock, [&] { return !listener.is_listening() || listener.pending_accepts() > 0; }, 0);
+            if (e != 0) return fail_socket(lpErrno, e);
+            if (!listener.is_listening()) return fail_socket(lpErrno, WSAEINVAL);
+            continue;
+        }
+        if (lpfnCondition != nullptr) {
+            sock_address peer{}, local{};
+            listener.pending_peer(peer);
+            listener.local_address(local);
+            SOCKADDR_STORAGE caller{}, callee{};
+            int caller_len = sizeof caller, callee_len = sizeof callee;
+            to_sockaddr(peer, reinterpret_cast<sockaddr*>(&caller), &caller_len);
+            to_sockaddr(local, reinterpret_cast<sockaddr*>(&callee), &callee_len);
+            WSABUF caller_id{static_cast<u_long>(caller_len), reinterpret_cast<char*>(&caller)};
+            WSABUF callee_id{static_cast<u_long>(callee_len), reinterpret_cast<char*>(&callee)};
+            GROUP g = 0;
+            // Application code runs without the core lock.
+            lk.unlock();
+            const int verdict =
+                lpfnCondition(&caller_id, nullptr, nullptr, nullptr, &callee_id, nullptr, &g, dwCallbackData);
+            lk.lock();
+            if (sock->closing) return fail_socket(lpErrno, WSAEINTR);
+            if (!listener.is_listening()) return fail_socket(lpErrno, WSAEINVAL);
+            if (verdict == CF_REJECT) {
+                listener.reject_pending();
+                return fail_socket(lpErrno, WSAECONNREFUSED);
+            }
+            if (verdict == CF_DEFER) return fail_socket(lpErrno, WSATRY_AGAIN);
+            if (verdict != CF_ACCEPT) return fail_socket(lpErrno, WSAEINVAL);
+        }
+        child = listener.accept();  // null if the queued connection died meanwhile
+    }
+    auto accepted = std::make_shared<wsp_socket>();
+    // An accepted socket inherits the listener's properties.
+    accepted->family = sock->family;
+    accepted->type = sock->type;
+    accepted->protocol = sock->protocol;
+    accepted->flags = sock->flags;
+    accepted->nonblocking = sock->nonblocking;
+    accepted->linger_opt = sock->linger_opt;
+    accepted->recv_timeout_ms = sock->recv_timeout_ms;
+    accepted->send_timeout_ms = sock->send_timeout_ms;
+    accepted->oob_inline = sock->oob_inline;
+    accepted->debug = sock->debug;
+    accepted->dont_route = sock->dont_route;
+    accepted->recv_buffer = sock->recv_buffer;
+    accepted->send_buffer = sock->send_buffer;
+    child->set_sink(accepted.get());
+    accepted->tcp = std::move(child);
+    sock_address peer{};
+    accepted->tcp->peer_address(peer);
+    int err = 0;
+    const SOCKET ns = register_socket(accepted, err);
+    if (ns == INVALID_SOCKET) {
+        accepted->tcp->abort();
+        return fail_socket(lpErrno, err);
+    }
+    if (addr != nullptr) to_sockaddr(peer, addr, addrlen);
+    return ns;
+}
+
+int WSPAPI WSPConnect(SOCKET s, const struct sockaddr* name, int namelen, LPWSABUF lpCallerData,
+                      LPWSABUF lpCalleeData, LPQOS lpSQOS, LPQOS lpGQOS, LPINT lpErrno) {
+    if (lpErrno == nullptr) return SOCKET_ERROR;
+    std::shared_ptr<wsp_socket> sock;
+    if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    sock_address remote;
+    if (int e = from_sockaddr(name, namelen, sock->family, remote)) {
+        // UDP: AF_UNSPEC dissolves the association.
+        if (!(sock->udp && name != nullptr && namelen >= 2 && name->sa_family == AF_UNSPEC))
+            return fail(lpErrno, e);
+        remote = sock_address::any(sock->v6());
+    }
+    if ((lpCallerData != nullptr && lpCallerData->len > 0) || lpCalleeData != nullptr)
+        return fail(lpErrno, WSAEPROTONOSUPPORT);  // no connect data on TCP/IP
+    if (lpSQOS != nullptr || lpGQOS != nullptr) return fail(lpErrno, WSAEOPNOTSUPP);
+    core_lock lk(the_stack());
+    if (sock->udp) {
+        const net_error r = sock->udp->connect(remote);
+        return r == net_error::ok ? 0 : fail(lpErrno, to_wsa(r));
+    }
+    tcp_endpoint& ep = *sock->tcp;
+    if (ep.current_state() == tcp_endpoint::state::connecting) return fail(lpErrno, WSAEALREADY);
+    sock->connect_pending = false;
+    const net_error r = ep.connect(remote);
+    if (r != net_error::in_progress) return fail(lpErrno, to_wsa(r));
+    if (sock->nonblocking) {
+        sock->connect_pending = true;
+        return fail(lpErrno, WSAEWOULDBLOCK);
+    }
+    const int e = block_on(lk, *sock, [&] { return ep.current_state() != tcp_endpoint::state::connecting; }, 0);
+    if (e != 0) return fail(lpErrno, e);
+    if (ep.current_state() == tcp_endpoint::state::connected) return 0;
+    const net_error why = ep.pending_error();
+    return fail(lpErrno, why != net_error::ok ? to_wsa(why) : WSAECONNREFUSED);
+}
+
+int WSPAPI WSPShutdown(SOCKET s, int how, LPINT lpErrno) {
+    if (lpErrno == nullptr) return SOCKET_ERROR;
+    std::shared_ptr<wsp_socket> sock;
+    if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    if (how != SD_RECEIVE && how != SD_SEND && how != SD_BOTH) return fail(lpErrno, WSAEINVAL);
+    const bool rd = how != SD_SEND, wr = how != SD_RECEIVE;
+    core_lock lk(the_stack());
+    const net_error r = sock->tcp ? sock->tcp->shutdown(rd, wr) : sock->udp->shutdown(rd, wr);
+    sock->wake();  // blocked receivers and senders re-check
+    return r == net_error::ok ? 0 : fail(lpErrno, to_wsa(r));
+}
+
+int WSPAPI WSPGetSockName(SOCKET s, struct sockaddr* name, LPINT namelen, LPINT lpErrno) {
+    if (lpErrno == nullptr) return SOCKET_ERROR;
+    std::shared_ptr<wsp_socket> sock;
+    if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    sock_address local;
+    {
+        core_lock lk(the_stack());
+        const bool bound = sock->tcp ? sock->tcp->local_address(local) : sock->udp->local_address(local);
+        if (!bound) return fail(lpErrno, WSAEINVAL);
+    }
+    if (int e = to_sockaddr(local, name, namelen)) return fail(lpErrno, e);
+    return 0;
+}
+
+int WSPAPI WSPGetPeerName(SOCKET s, struct sockaddr* name, LPINT namelen, LPINT lpErrno) {
+    if (lpErrno == nullptr) return SOCKET_ERROR;
+    std::shared_ptr<wsp_socket> sock;
+    if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    sock_address peer;
+    {
+        core_lock lk(the_stack());
+        const bool connected = sock->tcp ? sock->tcp->peer_address(peer) : sock->udp->peer_address(peer);
+        if (!connected) return fail(lpErrno, WSAENOTCONN);
+    }
+    if (int e = to_sockaddr(peer, name, namelen)) return fail(lpErrno, e);
+    return 0;
+}
+
+}  // namespace lwsp::wsp

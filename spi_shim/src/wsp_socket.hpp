@@ -1,0 +1,60 @@
+// Internal: the provider's socket object.  One per SOCKET handle; owns the
+// stack endpoint and every Winsock-level option.  All fields are guarded by
+// the stack's core lock; the object itself is shared (handle table + calls in
+// flight), so a thread blocked on it keeps it alive after the handle closes.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "lwsp/tcp_endpoint.hpp"
+#include "lwsp/udp_endpoint.hpp"
+#include "lwsp/ws2spi.h"
+
+namespace lwsp::wsp {
+
+struct wsp_socket final : endpoint_sink {
+    int family = AF_INET;
+    int type = SOCK_STREAM;
+    int protocol = IPPROTO_TCP;
+    DWORD flags = 0;           // WSA_FLAG_*
+    SOCKET handle = INVALID_SOCKET;       // what the application holds
+    std::uintptr_t table_handle = 0;      // our handle table's name for it
+
+    bool nonblocking = false;  // FIONBIO
+    bool closing = false;      // WSPCloseSocket began: blocked calls return WSAEINTR
+
+    // Options kept at Winsock level (the endpoints hold the ones lwIP uses).
+    struct linger linger_opt = {0, 0};
+    DWORD recv_timeout_ms = 0;  // SO_RCVTIMEO, 0 = forever
+    DWORD send_timeout_ms = 0;  // SO_SNDTIMEO
+    bool oob_inline = false;
+    bool debug = false;
+    bool dont_route = false;
+    int recv_buffer = 65535;    // SO_RCVBUF as set (round-trips exactly)
+    int send_buffer = 65535;    // SO_SNDBUF
+    int so_error_override = 0;  // SO_ERROR set by the application
+
+    bool connect_pending = false;  // a nonblocking connect is under way
+
+    std::unique_ptr<tcp_endpoint> tcp;
+    std::unique_ptr<udp_endpoint> udp;
+
+    std::condition_variable cv;  // blocked callers wait here
+    // Other waiters interested in this socket (WSPSelect registers here).
+    std::vector<std::condition_variable*> watchers;
+
+    bool is_stream() const { return type == SOCK_STREAM; }
+    bool v6() const { return family == AF_INET6; }
+
+    // Wakes everyone waiting on this socket; core lock held.
+    void wake() {
+        cv.notify_all();
+        for (std::condition_variable* w : watchers) w->notify_all();
+    }
+    void on_endpoint_event(endpoint_event, net_error) override { wake(); }
+};
+
+}  // namespace lwsp::wsp

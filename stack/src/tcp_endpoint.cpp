@@ -1,0 +1,486 @@
+// TCP endpoint over lwIP's raw API.  Rules it follows (ref/lwip-notes.md §1):
+// callbacks are cleared before tcp_close/tcp_abort, since the pcb then
+// belongs to lwIP and tcp_abort calls the err callback inside the call;
+// tcp_recved only for consumed bytes; tcp_write and tcp_recved take 16-bit
+// lengths, so everything is chunked.
+#include "lwsp/tcp_endpoint.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "lwip/tcp.h"
+#include "lwip_address.hpp"
+#include "lwsp/stack.hpp"
+#include "net_error_map.hpp"
+
+namespace lwsp {
+
+namespace {
+constexpr std::size_t max_chunk = 0xffff;
+}
+
+tcp_endpoint::tcp_endpoint(stack& st, bool v6) : stack_(st), v6_(v6) {}
+
+tcp_endpoint::tcp_endpoint(stack& st, bool v6, struct tcp_pcb* accepted, const options& inherited)
+    : stack_(st), v6_(v6), pcb_(accepted), state_(state::connected), opts_(inherited) {
+    tcp_arg(pcb_, this);
+    tcp_recv(pcb_, &tcp_endpoint::on_recv);
+    tcp_sent(pcb_, &tcp_endpoint::on_sent);
+    tcp_err(pcb_, &tcp_endpoint::on_err);
+    apply_options();
+}
+
+tcp_endpoint::~tcp_endpoint() {
+    forget_if_stopped();
+    if (pcb_ != nullptr || !accept_q_.empty() || !rx_.empty()) close();
+}
+
+void tcp_endpoint::forget_if_stopped() {
+    // stop() frees every pcb without callbacks; never touch ours again.
+    if (!stack_.stopped()) return;
+    if (pcb_ != nullptr || state_ == state::connecting || state_ == state::listening) {
+        pcb_ = nullptr;
+        state_ = state::closed;
+        fate_ = net_error::network_down;
+    }
+    for (auto& child : accept_q_) child->forget_if_stopped();
+}
+
+void tcp_endpoint::notify(endpoint_event ev, net_error err) {
+    if (sink_ != nullptr) sink_->on_endpoint_event(ev, err);
+}
+
+bool tcp_endpoint::ensure_pcb() {
+    if (pcb_ != nullptr) return true;
+    if (stack_.stopped()) return false;
+    pcb_ = tcp_new_ip_type(v6_ ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
+    if (pcb_ == nullptr) return false;
+    tcp_arg(pcb_, this);
+    tcp_recv(pcb_, &tcp_endpoint::on_recv);
+    tcp_sent(pcb_, &tcp_endpoint::on_sent);
+    tcp_err(pcb_, &tcp_endpoint::on_err);
+    apply_options();
+    return true;
+}
+
+void tcp_endpoint::apply_options() {
+    if (pcb_ == nullptr || state_ == state::listening) return;
+    if (opts_.nodelay)
+        tcp_nagle_disable(pcb_);
+    else
+        tcp_nagle_enable(pcb_);
+    if (opts_.keepalive)
+        ip_set_option(pcb_, SOF_KEEPALIVE);
+    else
+        ip_reset_option(pcb_, SOF_KEEPALIVE);
+    if (opts_.reuse_address)
+        ip_set_option(pcb_, SOF_REUSEADDR);
+    else
+        ip_reset_option(pcb_, SOF_REUSEADDR);
+    if (opts_.ttl != 0) pcb_->ttl = opts_.ttl;
+}
+
+void tcp_endpoint::set_options(const options& o) {
+    forget_if_stopped();
+    opts_ = o;
+    apply_options();
+}
+
+void tcp_endpoint::detach_pcb() {
+    if (pcb_ == nullptr) return;
+    tcp_arg(pcb_, nullptr);
+    if (state_ == state::listening) {
+        tcp_accept(pcb_, nullptr);
+    } else {
+        tcp_recv(pcb_, nullptr);
+        tcp_sent(pcb_, nullptr);
+        tcp_err(pcb_, nullptr);
+        tcp_poll(pcb_, nullptr, 0);
+    }
+}
+
+void tcp_endpoint::release_rx() {
+    // Freed without tcp_recved: the window stays closed by that amount, so a
+    // following tcp_close resets the connection (unread data => RST).
+    for (struct pbuf* p : rx_) pbuf_free(p);
+    rx_.clear();
+    rx_offset_ = 0;
+    rx_bytes_ = 0;
+}
+
+void tcp_endpoint::lost_pcb(net_error why) {
+    pcb_ = nullptr;
+    const bool was_connecting = state_ == state::connecting;
+    if (was_connecting) {
+        // A failed connect leaves the socket reusable for another attempt.
+        state_ = state::fresh;
+        has_bound_ = false;
+        pending_error_ = why;
+        notify(endpoint_event::connect, why);
+        notify(endpoint_event::writable, why);
+        return;
+    }
+    state_ = state::closed;
+    fate_ = why;
+    if (why != net_error::ok) pending_error_ = why;
+    notify(endpoint_event::close, why);
+    notify(endpoint_event::readable, why);
+    notify(endpoint_event::writable, why);
+}
+
+// ---- lwIP callbacks ---------------------------------------------------------
+
+err_t tcp_endpoint::on_recv(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_t err) {
+    auto* self = static_cast<tcp_endpoint*>(arg);
+    if (self == nullptr) {  // not ours any more: behave like lwIP's default
+        if (p != nullptr) {
+            tcp_recved(pcb, p->tot_len);
+            pbuf_free(p);
+        }
+        return ERR_OK;
+    }
+    if (p == nullptr) {
+        self->rx_fin_ = true;
+        // After our own tx shutdown the pcb may already be in TIME_WAIT; it
+        // stays ours until close().
+        self->notify(endpoint_event::readable);
+        self->notify(endpoint_event::close, net_error::ok);
+        return ERR_OK;
+    }
+    if (err != ERR_OK) {
+        pbuf_free(p);
+        return ERR_OK;
+    }
+    self->rx_bytes_ += p->tot_len;
+    self->rx_.push_back(p);
+    self->notify(endpoint_event::readable);
+    return ERR_OK;
+}
+
+err_t tcp_endpoint::on_sent(void* arg, struct tcp_pcb*, u16_t) {
+    auto* self = static_cast<tcp_endpoint*>(arg);
+    if (self != nullptr) self->notify(endpoint_event::writable);
+    return ERR_OK;
+}
+
+void tcp_endpoint::on_err(void* arg, err_t err) {
+    auto* self = static_cast<tcp_endpoint*>(arg);
+    if (self == nullptr) return;
+    net_error why;
+    if (err == ERR_CLSD) {
+        why = net_error::ok;  // LAST_ACK finished after our FIN: a clean end
+    } else if (self->state_ == state::connecting) {
+        why = err == ERR_RST ? net_error::connection_refused
+              : err == ERR_ABRT ? net_error::timed_out
+                                : from_err(err);
+    } else {
+        why = from_err(err);
+    }
+    self->lost_pcb(why);
+}
+
+err_t tcp_endpoint::on_connected(void* arg, struct tcp_pcb*, err_t err) {
+    auto* self = static_cast<tcp_endpoint*>(arg);
+    if (self == nullptr) return ERR_OK;
+    if (err == ERR_OK) self->state_ = state::connected;
+    self->notify(endpoint_event::connect, from_err(err));
+    self->notify(endpoint_event::writable);
+    return ERR_OK;
+}
+
+err_t tcp_endpoint::on_accept(void* arg, struct tcp_pcb* newpcb, err_t err) {
+    auto* self = static_cast<tcp_endpoint*>(arg);
+    if (self == nullptr || err != ERR_OK || newpcb == nullptr) return ERR_VAL;
+    // The child inherits the listener's callback arg: re-point it at once.
+    std::unique_ptr<tcp_endpoint> child(new tcp_endpoint(self->stack_, self->v6_, newpcb, self->opts_));
+    tcp_backlog_delayed(newpcb);
+    self->accept_q_.push_back(std::move(child));
+    self->notify(endpoint_event::accept);
+    self->notify(endpoint_event::readable);
+    return ERR_OK;
+}
+
+// ---- operations -------------------------------------------------------------
+
+net_error tcp_endpoint::bind(const sock_address& local) {
+    forget_if_stopped();
+    if (state_ != state::fresh || has_bound_) return net_error::invalid_argument;
+    if (local.v6 != v6_) return net_error::invalid_argument;
+    if (!ensure_pcb()) return stack_.stopped() ? net_error::network_down : net_error::no_buffers;
+    if (!local.is_any_ip()) {
+        // Only addresses of this stack can be bound.
+        ip_addr_t a;
+        to_lwip(local, a);
+        bool found = false;
+        struct netif* n;
+        NETIF_FOREACH(n) {
+            if (v6_) {
+                found = netif_get_ip6_addr_match(n, ip_2_ip6(&a)) >= 0;
+            } else {
+                found = ip4_addr_cmp(netif_ip4_addr(n), ip_2_ip4(&a));
+            }
+            if (found) break;
+        }
+        if (!found) return net_error::address_not_available;
+    }
+    ip_addr_t a;
+    to_lwip(local, a);
+    const err_t e = tcp_bind(pcb_, &a, local.port);
+    if (e != ERR_OK) return from_err(e);
+    bound_ = from_lwip(pcb_->local_ip, pcb_->local_port);
+    bound_.v6 = v6_;
+    state_ = state::bound;
+    has_bound_ = true;
+    return net_error::ok;
+}
+
+net_error tcp_endpoint::listen(int backlog) {
+    forget_if_stopped();
+    const int clamped = std::clamp(backlog, 1, TCP_DEFAULT_LISTEN_BACKLOG);
+    if (state_ == state::listening) {
+        backlog_ = clamped;
+        tcp_backlog_set(reinterpret_cast<struct tcp_pcb_listen*>(pcb_), static_cast<u8_t>(clamped));
+        return net_error::ok;
+    }
+    if (state_ == state::connected || state_ == state::connecting) return net_error::is_connected;
+    if (state_ != state::bound) return net_error::invalid_argument;
+    err_t e = ERR_OK;
+    struct tcp_pcb* lpcb = tcp_listen_with_backlog_and_err(pcb_, static_cast<u8_t>(clamped), &e);
+    if (lpcb == nullptr) return from_err(e);
+    pcb_ = lpcb;  // the original pcb was freed by lwIP
+    state_ = state::listening;
+    backlog_ = clamped;
+    tcp_arg(pcb_, this);
+    tcp_accept(pcb_, &tcp_endpoint::on_accept);
+    return net_error::ok;
+}
+
+net_error tcp_endpoint::connect(const sock_address& remote) {
+    forget_if_stopped();
+    switch (state_) {
+        case state::connecting: return net_error::already;
+        case state::connected: return net_error::is_connected;
+        case state::listening: return net_error::invalid_argument;
+        case state::closed: return fate_ == net_error::ok ? net_error::is_connected : net_error::invalid_argument;
+        default: break;
+    }
+    if (remote.v6 != v6_) return net_error::invalid_argument;
+    if (remote.is_any_ip()) return net_error::address_not_available;
+    if (remote.port == 0) return net_error::address_not_available;
+    if (!ensure_pcb()) return stack_.stopped() ? net_error::network_down : net_error::no_buffers;
+    ip_addr_t a;
+    to_lwip(remote, a);
+    pending_error_ = net_error::ok;
+    const err_t e = tcp_connect(pcb_, &a, remote.port, &tcp_endpoint::on_connected);
+    if (e != ERR_OK) return from_err(e);
+    state_ = state::connecting;
+    return net_error::in_progress;
+}
+
+std::unique_ptr<tcp_endpoint> tcp_endpoint::accept() {
+    forget_if_stopped();
+    while (!accept_q_.empty()) {
+        std::unique_ptr<tcp_endpoint> child = std::move(accept_q_.front());
+        accept_q_.pop_front();
+        if (child->pcb_ != nullptr) {
+            tcp_backlog_accepted(child->pcb_);
+            return child;
+        }
+        // Reset (or aborted) while queued: dropped, as if never accepted.
+    }
+    return nullptr;
+}
+
+std::size_t tcp_endpoint::pending_accepts() {
+    forget_if_stopped();
+    // Dead entries do not count.
+    while (!accept_q_.empty() && accept_q_.front()->pcb_ == nullptr) accept_q_.pop_front();
+    return accept_q_.size();
+}
+
+bool tcp_endpoint::pending_peer(sock_address& out) {
+    if (pending_accepts() == 0) return false;
+    return accept_q_.front()->peer_address(out);
+}
+
+void tcp_endpoint::reject_pending() {
+    if (pending_accepts() == 0) return;
+    std::unique_ptr<tcp_endpoint> child = std::move(accept_q_.front());
+    accept_q_.pop_front();
+    tcp_backlog_accepted(child->pcb_);
+    child->abort();
+}
+
+tcp_endpoint::io_result tcp_endpoint::send(const void* data, std::size_t len) {
+    forget_if_stopped();
+    if (shut_wr_) return {0, net_error::shut_down};
+    if (state_ == state::closed) return {0, fate_ != net_error::ok ? fate_ : net_error::not_connected};
+    if (state_ != state::connected || pcb_ == nullptr) return {0, net_error::not_connected};
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::size_t done = 0;
+    while (done < len) {
+        std::size_t room = tcp_sndbuf(pcb_);
+        if (room == 0 || tcp_sndqueuelen(pcb_) >= TCP_SND_QUEUELEN) break;
+        std::size_t chunk = std::min({len - done, room, max_chunk});
+        const u8_t more = done + chunk < len ? TCP_WRITE_FLAG_MORE : 0;
+        err_t e = tcp_write(pcb_, p + done, static_cast<u16_t>(chunk), TCP_WRITE_FLAG_COPY | more);
+        while (e == ERR_MEM && chunk > TCP_MSS) {  // the segment queue, not the bytes, ran out
+            chunk /= 2;
+            e = tcp_write(pcb_, p + done, static_cast<u16_t>(chunk), TCP_WRITE_FLAG_COPY | more);
+        }
+        if (e == ERR_MEM) break;
+        if (e != ERR_OK) {
+            if (done == 0) return {0, from_err(e)};
+            break;
+        }
+        done += chunk;
+    }
+    if (done == 0) return {0, net_error::would_block};
+    tcp_output(pcb_);
+    return {done, net_error::ok};
+}
+
+tcp_endpoint::io_result tcp_endpoint::recv(void* buf, std::size_t len, bool peek) {
+    forget_if_stopped();
+    if (shut_rd_) return {0, net_error::shut_down};
+    if (rx_bytes_ > 0) {
+        auto* out = static_cast<std::uint8_t*>(buf);
+        std::size_t copied = 0;
+        std::size_t offset = rx_offset_;
+        for (std::size_t i = 0; i < rx_.size() && copied < len; ++i) {
+            struct pbuf* p = rx_[i];
+            const std::size_t avail = p->tot_len - offset;
+            const std::size_t n = std::min(avail, len - copied);
+            pbuf_copy_partial(p, out + copied, static_cast<u16_t>(n), static_cast<u16_t>(offset));
+            copied += n;
+            offset = 0;
+        }
+        if (!peek) {
+            std::size_t left = copied;
+            while (left > 0) {
+                struct pbuf* p = rx_.front();
+                const std::size_t avail = p->tot_len - rx_offset_;
+                if (left >= avail) {
+                    left -= avail;
+                    rx_.pop_front();
+                    rx_offset_ = 0;
+                    pbuf_free(p);
+                } else {
+                    rx_offset_ += left;
+                    left = 0;
+                }
+            }
+            rx_bytes_ -= copied;
+            for (std::size_t acked = 0; pcb_ != nullptr && acked < copied;) {
+                const std::size_t n = std::min(copied - acked, max_chunk);
+                tcp_recved(pcb_, static_cast<u16_t>(n));
+                acked += n;
+            }
+        }
+        return {copied, net_error::ok};
+    }
+    if (rx_fin_) return {0, net_error::ok};
+    if (state_ == state::closed) return {0, fate_ == net_error::ok ? net_error::ok : fate_};
+    if (state_ != state::connected) return {0, net_error::not_connected};
+    return {0, net_error::would_block};
+}
+
+net_error tcp_endpoint::shutdown(bool receive, bool send) {
+    forget_if_stopped();
+    if (state_ == state::listening || (state_ != state::connected && state_ != state::closed))
+        return net_error::not_connected;
+    if (receive && !shut_rd_) {
+        shut_rd_ = true;
+        // Later data resets the connection (lwIP sets TF_RXCLOSED).
+        if (pcb_ != nullptr) tcp_shutdown(pcb_, 1, 0);
+    }
+    if (send && !shut_wr_) {
+        shut_wr_ = true;
+        if (pcb_ != nullptr) {
+            const err_t e = tcp_shutdown(pcb_, 0, 1);  // FIN; the pcb stays ours
+            if (e != ERR_OK && e != ERR_CONN) return from_err(e);
+        }
+    }
+    return net_error::ok;
+}
+
+void tcp_endpoint::close() {
+    forget_if_stopped();
+    for (auto& child : accept_q_) child->abort();  // never accepted: reset
+    accept_q_.clear();
+    release_rx();
+    if (pcb_ != nullptr) {
+        detach_pcb();
+        if (tcp_close(pcb_) != ERR_OK && state_ != state::listening) tcp_abort(pcb_);
+        pcb_ = nullptr;
+    }
+    state_ = state::closed;
+}
+
+void tcp_endpoint::abort() {
+    forget_if_stopped();
+    if (state_ == state::listening) {  // lwIP forbids tcp_abort on a listener
+        close();
+        return;
+    }
+    release_rx();
+    if (pcb_ != nullptr) {
+        detach_pcb();
+        tcp_abort(pcb_);
+        pcb_ = nullptr;
+    }
+    state_ = state::closed;
+}
+
+void tcp_endpoint::start_linger() {
+    forget_if_stopped();
+    if (pcb_ == nullptr || state_ != state::connected || shut_wr_) return;
+    shut_wr_ = true;
+    tcp_shutdown(pcb_, 0, 1);
+}
+
+bool tcp_endpoint::send_settled() const {
+    if (pcb_ == nullptr || state_ == state::listening || stack_.stopped()) return true;
+    return pcb_->unsent == nullptr && pcb_->unacked == nullptr;
+}
+
+bool tcp_endpoint::readable() const {
+    if (state_ == state::listening) return !accept_q_.empty();
+    return rx_bytes_ > 0 || rx_fin_ || state_ == state::closed || pending_error_ != net_error::ok;
+}
+
+bool tcp_endpoint::writable() const {
+    if (state_ == state::closed) return true;  // a send would fail at once
+    if (stack_.stopped()) return true;
+    return state_ == state::connected && pcb_ != nullptr && !shut_wr_ && tcp_sndbuf(pcb_) > 0;
+}
+
+std::size_t tcp_endpoint::send_buffer_free() const {
+    return pcb_ != nullptr && state_ == state::connected && !stack_.stopped() ? tcp_sndbuf(pcb_) : 0;
+}
+
+net_error tcp_endpoint::take_error() {
+    const net_error e = pending_error_;
+    pending_error_ = net_error::ok;
+    return e;
+}
+
+bool tcp_endpoint::local_address(sock_address& out) const {
+    if (pcb_ == nullptr || stack_.stopped()) {
+        if (!has_bound_) return false;
+        out = bound_;
+        return true;
+    }
+    if (state_ == state::fresh) return false;
+    out = from_lwip(pcb_->local_ip, pcb_->local_port);
+    out.v6 = v6_;
+    return true;
+}
+
+bool tcp_endpoint::peer_address(sock_address& out) const {
+    if (pcb_ == nullptr || state_ != state::connected || stack_.stopped()) return false;
+    out = from_lwip(pcb_->remote_ip, pcb_->remote_port);
+    return true;
+}
+
+}  // namespace lwsp
