@@ -180,9 +180,11 @@ int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready
             const millis tick = st.now() + millis(100);  // run the hook every 100 ms
             if (!step || tick < *step) step = tick;
         }
-        auto pred = [&] { return ready() || sock.closing || frame.canceled; };
+        // `closing` first: a closed socket has no endpoint for ready() to look at.
+        auto pred = [&] { return sock.closing || frame.canceled || ready(); };
         const stack::wait_status ws =
             watch_progress ? st.wait_progress(lk, sock.cv, pred, step) : st.wait(lk, sock.cv, pred, step);
+        if (sock.closing || frame.canceled) continue;  // reported at the top of the loop
         if (ws == stack::wait_status::stopped) {
             result = ready() ? 0 : WSAENETDOWN;
             break;

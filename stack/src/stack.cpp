@@ -221,19 +221,20 @@ void stack::stop() {
 }
 
 void stack::impl::release_all_pcbs() {
-    // Packets still queued on loopback interfaces are dropped, not delivered.
-    struct netif* n;
-    NETIF_FOREACH(n) {
-        if (n->loop_first != nullptr) pbuf_free(n->loop_first);  // the queue is one chain
-        n->loop_first = n->loop_last = nullptr;
-    }
-    // Nothing is sent: the network is gone.  Pcbs with an err callback hear
-    // ERR_ABRT, so their owners learn the connection died.
+    // No RST is sent: the interfaces are already gone.  Pcbs with an err
+    // callback hear ERR_ABRT, so their owners learn the connection died.
     while (tcp_active_pcbs != nullptr) tcp_abandon(tcp_active_pcbs, 0);
     while (tcp_tw_pcbs != nullptr) tcp_abandon(tcp_tw_pcbs, 0);
     while (tcp_listen_pcbs.pcbs != nullptr) tcp_close(tcp_listen_pcbs.pcbs);
     while (tcp_bound_pcbs != nullptr) tcp_close(tcp_bound_pcbs);
     while (udp_pcbs != nullptr) udp_remove(udp_pcbs);
+    // Packets still queued on loopback interfaces (including a delayed ACK
+    // that removing a pcb flushes) are dropped, not delivered.
+    struct netif* n;
+    NETIF_FOREACH(n) {
+        if (n->loop_first != nullptr) pbuf_free(n->loop_first);  // the queue is one chain
+        n->loop_first = n->loop_last = nullptr;
+    }
 }
 
 interface_id stack::attach(link& l, const interface_config& cfg) {
