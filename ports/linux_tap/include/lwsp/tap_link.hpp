@@ -1,0 +1,67 @@
+// lwsp/tap_link.hpp — the Linux TAP port: a link over /dev/net/tun
+// (IFF_TAP | IFF_NO_PI), driven by Boost.Asio.
+//
+// Plugging in: tap_link::open() attaches to an existing TAP device by name
+// (created with `ip tuntap add dev NAME mode tap`, typically inside a
+// private network namespace — see scripts/netns) or creates one; attach the
+// result to the stack with stack::attach.  The kernel side of the device is
+// an ordinary Linux interface: give it an address and the kernel's own
+// TCP/IP stack becomes the peer.
+//
+// Threading: the link runs one Asio thread (started by start(), joined by
+// stop()) that reads frames — as many as are ready per wake-up — and hands
+// them to the stack.  transmit() writes at once without blocking; frames
+// the device cannot take yet are queued (bounded) and flushed by the Asio
+// thread when the descriptor becomes writable, in order.  lwIP's timers are
+// not the port's business: the stack's driver thread runs them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "lwsp/link.hpp"
+
+namespace lwsp {
+
+// Opening the device failed; what() says why and what to do.
+class tap_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class tap_link final : public link {
+public:
+    struct options {
+        std::string name = "lwsp0";  // the device's name
+        std::size_t mtu = 1500;      // IP MTU, 576..65535 (set the kernel side to match)
+        mac_address mac = {{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};  // the stack's MAC
+        std::size_t max_queued_frames = 4096;  // transmit queue while the device is busy
+    };
+
+    static std::unique_ptr<tap_link> open(const options& opts);
+    ~tap_link() override;
+
+    std::size_t mtu() const override;
+    mac_address mac() const override;
+    void start(link_sink& sink) override;
+    bool transmit(const frame_part* parts, std::size_t count) override;
+    void stop() override;
+
+    struct counters {
+        std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
+        std::uint64_t queued = 0;   // frames that had to wait for the device
+        std::uint64_t dropped = 0;  // frames dropped because the queue was full
+    };
+    counters stats() const;
+    const std::string& name() const;
+
+    struct impl;
+
+private:
+    explicit tap_link(std::unique_ptr<impl> i);
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace lwsp

@@ -1,0 +1,56 @@
+// lwsp/pcap_link.hpp — a link that wraps another link and records every
+// frame in both directions to a pcap file (Ethernet, microsecond stamps),
+// which Wireshark and tshark open.  Links wrap links: capture is not a flag
+// inside each port.
+//
+// Plugging in: open the real port, wrap it, attach the wrapper:
+//     auto tap = lwsp::tap_link::open(o);
+//     lwsp::pcap_link cap(*tap, "demo.pcap");
+//     st.attach(cap, cfg);
+// An optional observer sees each frame as it is recorded (direction, bytes).
+//
+// Threading: as the wrapped link's; the file is guarded by a leaf mutex.
+// Timestamps are wall-clock time.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "lwsp/link.hpp"
+
+namespace lwsp {
+
+class pcap_link final : public link, private link_sink {
+public:
+    enum class direction { in, out };  // in: towards the stack
+    using observer = std::function<void(direction, const std::uint8_t*, std::size_t)>;
+
+    // Throws std::runtime_error if the file cannot be created.
+    pcap_link(link& inner, const std::string& path, observer obs = {});
+    ~pcap_link() override;
+
+    std::size_t mtu() const override { return inner_.mtu(); }
+    mac_address mac() const override { return inner_.mac(); }
+    void start(link_sink& sink) override;
+    bool transmit(const frame_part* parts, std::size_t count) override;
+    void stop() override;
+
+    std::uint64_t frames_recorded() const;
+
+private:
+    void deliver(const void* frame, std::size_t size) override;
+    void set_link_up(bool up) override;
+    void record(direction d, const std::uint8_t* data, std::size_t size);
+
+    link& inner_;
+    link_sink* outer_ = nullptr;
+    observer obs_;
+    mutable std::mutex mu_;
+    std::FILE* file_ = nullptr;
+    std::uint64_t frames_ = 0;
+};
+
+}  // namespace lwsp
