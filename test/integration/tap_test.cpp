@@ -1,0 +1,467 @@
+// Integration tests: lwsp on a TAP device, the Linux kernel's TCP/IP stack
+// as the peer.  Each test runs inside its own network namespace created by
+// scripts/netns-run (the CTest launcher of this binary): TAP device lwsp0,
+// kernel side 192.0.2.2/24 and 2001:db8::2/64, lwsp 192.0.2.1 and
+// 2001:db8::1.  Sockets on the lwsp side go only through the WSP provider.
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "kernel_peer.hpp"
+#include "lwsp/lwsp.h"
+#include "lwsp/pcap_link.hpp"
+#include "lwsp/stack.hpp"
+#include "lwsp/tap_link.hpp"
+
+namespace kp = kernel_peer;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* k_kernel4 = "192.0.2.2";
+const char* k_kernel6 = "2001:db8::2";
+
+// Deterministic content, so both ends can check every byte without storing
+// the stream: byte i of a stream seeded s.
+inline std::uint8_t pattern_byte(std::uint64_t i, std::uint32_t seed) {
+    std::uint64_t x = (i >> 3) * 0x9E3779B97F4A7C15ull + seed;
+    x ^= x >> 29;
+    return static_cast<std::uint8_t>(x >> (8 * (i & 7)));
+}
+void fill_pattern(std::uint8_t* out, std::size_t n, std::uint64_t offset, std::uint32_t seed) {
+    for (std::size_t k = 0; k < n; ++k) out[k] = pattern_byte(offset + k, seed);
+}
+std::string pattern(std::size_t n, std::uint32_t seed) {
+    std::string s(n, '\0');
+    fill_pattern(reinterpret_cast<std::uint8_t*>(s.data()), n, 0, seed);
+    return s;
+}
+
+std::size_t env_size(const char* name, std::size_t fallback) {
+    const char* v = std::getenv(name);
+    return v ? static_cast<std::size_t>(std::strtoull(v, nullptr, 10)) : fallback;
+}
+
+// The stack on lwsp0 (optionally captured), and the provider's proc table.
+struct tap_env {
+    lwsp::stack st;
+    std::unique_ptr<lwsp::tap_link> tap;
+    std::unique_ptr<lwsp::pcap_link> capture;
+    WSPPROC_TABLE p{};
+    std::atomic<std::size_t> largest_frame_out{0};
+
+    explicit tap_env(std::size_t mtu = 1500, bool capture_frames = false) {
+        const char* dev = std::getenv("LWSP_TAP");
+        REQUIRE(dev != nullptr);  // set by scripts/netns-run
+        if (mtu != 1500) {
+            const std::string cmd = "ip link set dev " + std::string(dev) + " mtu " + std::to_string(mtu);
+            REQUIRE(std::system(cmd.c_str()) == 0);
+        }
+        lwsp::tap_link::options o;
+        o.name = dev;
+        o.mtu = mtu;
+        tap = lwsp::tap_link::open(o);
+        lwsp::link* l = tap.get();
+        if (capture_frames) {
+            capture = std::make_unique<lwsp::pcap_link>(
+                *tap, "/dev/null", [this](lwsp::pcap_link::direction d, const std::uint8_t*, std::size_t n) {
+                    if (d == lwsp::pcap_link::direction::out && n > largest_frame_out) largest_frame_out = n;
+                });
+            l = capture.get();
+        }
+        lwsp::interface_config cfg;
+        cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"),
+                                     *lwsp::ipv4_address::parse("255.255.255.0"),
+                                     *lwsp::ipv4_address::parse("0.0.0.0")};
+        cfg.ipv6 = {*lwsp::ipv6_address::parse("2001:db8::1")};
+        st.attach(*l, cfg);
+        WSPDATA data{};
+        REQUIRE(WSPStartup(MAKEWORD(2, 2), &data, nullptr, WSPUPCALLTABLE{}, &p) == 0);
+    }
+    ~tap_env() {
+        int err = 0;
+        p.lpWSPCleanup(&err);
+        st.stop();
+    }
+
+    SOCKET socket(bool v6 = false, int type = SOCK_STREAM) {
+        int err = 0;
+        SOCKET s = p.lpWSPSocket(v6 ? AF_INET6 : AF_INET, type, 0, nullptr, 0, 0, &err);
+        REQUIRE(s != INVALID_SOCKET);
+        return s;
+    }
+    static SOCKADDR_STORAGE addr(const char* ip, std::uint16_t port, int& len) {
+        SOCKADDR_STORAGE ss{};
+        const std::uint8_t be[2] = {std::uint8_t(port >> 8), std::uint8_t(port)};
+        if (std::strchr(ip, ':') != nullptr) {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+            a->sin6_family = AF_INET6;
+            std::memcpy(&a->sin6_addr, lwsp::ipv6_address::parse(ip).value().bytes.data(), 16);
+            std::memcpy(&a->sin6_port, be, 2);
+            len = sizeof(sockaddr_in6);
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+            a->sin_family = AF_INET;
+            std::memcpy(&a->sin_addr, lwsp::ipv4_address::parse(ip).value().bytes.data(), 4);
+            std::memcpy(&a->sin_port, be, 2);
+            len = sizeof(sockaddr_in);
+        }
+        return ss;
+    }
+
+    int connect(SOCKET s, const char* ip, std::uint16_t port) {
+        int len = 0;
+        SOCKADDR_STORAGE a = addr(ip, port, len);
+        int err = 0;
+        return p.lpWSPConnect(s, reinterpret_cast<sockaddr*>(&a), len, nullptr, nullptr, nullptr, nullptr, &err) == 0
+                   ? 0
+                   : err;
+    }
+    int bind(SOCKET s, const char* ip, std::uint16_t port) {
+        int len = 0;
+        SOCKADDR_STORAGE a = addr(ip, port, len);
+        int err = 0;
+        return p.lpWSPBind(s, reinterpret_cast<sockaddr*>(&a), len, &err) == 0 ? 0 : err;
+    }
+    int send_all(SOCKET s, const void* data, std::size_t n) {
+        WSABUF b{static_cast<u_long>(n), static_cast<char*>(const_cast<void*>(data))};
+        DWORD sent = 0;
+        int err = 0;
+        if (p.lpWSPSend(s, &b, 1, &sent, 0, nullptr, nullptr, nullptr, &err) != 0) return err;
+        return sent == n ? 0 : -1;
+    }
+    // One WSPRecv: bytes received (0 = EOF) or -WSAE error.
+    long recv(SOCKET s, void* buf, std::size_t n) {
+        WSABUF b{static_cast<u_long>(n), static_cast<char*>(buf)};
+        DWORD got = 0, flags = 0;
+        int err = 0;
+        if (p.lpWSPRecv(s, &b, 1, &got, &flags, nullptr, nullptr, nullptr, &err) != 0) return -err;
+        return static_cast<long>(got);
+    }
+    int set_linger(SOCKET s, u_short on, u_short secs) {
+        struct linger l{on, secs};
+        int err = 0;
+        return p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l, &err) == 0
+                   ? 0
+                   : err;
+    }
+    int close(SOCKET s) {
+        int err = 0;
+        return p.lpWSPCloseSocket(s, &err) == 0 ? 0 : err;
+    }
+};
+
+// Streams `total` bytes lwsp -> kernel and kernel -> lwsp, checking every
+// byte at the receiving end.
+void bulk_both_ways(tap_env& env, const char* kernel_ip, bool v6, std::size_t total) {
+    const int lfd = kp::listen_tcp(kernel_ip, 5001);
+    REQUIRE(lfd >= 0);
+    SOCKET s = env.socket(v6);
+    REQUIRE(env.connect(s, kernel_ip, 5001) == 0);
+    const int kfd = kp::accept_one(lfd, 5000);
+    REQUIRE(kfd >= 0);
+
+    // lwsp -> kernel
+    std::atomic<int> send_err{0};
+    std::thread sender([&] {
+        std::vector<std::uint8_t> chunk(256 * 1024);
+        for (std::size_t off = 0; off < total && send_err == 0; off += chunk.size()) {
+            const std::size_t n = std::min(chunk.size(), total - off);
+            fill_pattern(chunk.data(), n, off, 1);
+            send_err = env.send_all(s, chunk.data(), n);
+        }
+    });
+    std::size_t got = 0, bad = 0;
+    while (got < total) {
+        kp::read_result r = kp::read_some(kfd, 1 << 20, 20000);
+        if (r.data.empty()) break;
+        for (std::size_t k = 0; k < r.data.size(); ++k)
+            bad += static_cast<std::uint8_t>(r.data[k]) != pattern_byte(got + k, 1);
+        got += r.data.size();
+    }
+    sender.join();
+    CHECK(send_err == 0);
+    CHECK(got == total);
+    CHECK(bad == 0);
+
+    // kernel -> lwsp
+    std::atomic<bool> wrote{false};
+    std::thread writer([&] {
+        std::vector<std::uint8_t> chunk(1 << 20);
+        bool ok = true;
+        for (std::size_t off = 0; off < total && ok; off += chunk.size()) {
+            const std::size_t n = std::min(chunk.size(), total - off);
+            fill_pattern(chunk.data(), n, off, 2);
+            ok = kp::write_all(kfd, chunk.data(), n);
+        }
+        wrote = ok;
+    });
+    std::vector<std::uint8_t> buf(256 * 1024);
+    std::size_t in = 0;
+    bad = 0;
+    while (in < total) {
+        const long n = env.recv(s, buf.data(), buf.size());
+        if (n <= 0) break;
+        for (long k = 0; k < n; ++k) bad += buf[static_cast<std::size_t>(k)] != pattern_byte(in + static_cast<std::size_t>(k), 2);
+        in += static_cast<std::size_t>(n);
+    }
+    writer.join();
+    CHECK(wrote);
+    CHECK(in == total);
+    CHECK(bad == 0);
+
+    REQUIRE(env.close(s) == 0);
+    kp::read_result end = kp::read_to_end(kfd, 0, 5000);
+    CHECK(end.eof);
+    kp::close_fd(kfd);
+    kp::close_fd(lfd);
+}
+
+}  // namespace
+
+TEST_CASE("256 MiB each way between lwsp and the kernel arrive intact over IPv4", "[integration][bulk]") {
+    tap_env env;
+    bulk_both_ways(env, k_kernel4, false, env_size("LWSP_BULK_MIB", 256) << 20);
+}
+
+TEST_CASE("a bulk transfer over IPv6 arrives intact both ways", "[integration][ipv6]") {
+    tap_env env;
+    bulk_both_ways(env, k_kernel6, true, env_size("LWSP_BULK_MIB_SMALL", 32) << 20);
+}
+
+TEST_CASE("at MTU 9000 bulk TCP and an 8000-byte UDP datagram pass unfragmented", "[integration][mtu]") {
+    tap_env env(9000, true);
+    bulk_both_ways(env, k_kernel4, false, env_size("LWSP_BULK_MIB_SMALL", 32) << 20);
+    const int ufd = kp::udp_socket(k_kernel4, 6000);
+    REQUIRE(ufd >= 0);
+    SOCKET u = env.socket(false, SOCK_DGRAM);
+    const std::string big = pattern(8000, 9);
+    int len = 0;
+    SOCKADDR_STORAGE to = tap_env::addr(k_kernel4, 6000, len);
+    WSABUF b{static_cast<u_long>(big.size()), const_cast<char*>(big.data())};
+    DWORD sent = 0;
+    int err = 0;
+    REQUIRE(env.p.lpWSPSendTo(u, &b, 1, &sent, 0, reinterpret_cast<sockaddr*>(&to), len, nullptr, nullptr, nullptr,
+                              &err) == 0);
+    kp::datagram d = kp::udp_recv(ufd, 5000);
+    REQUIRE(d.ok);
+    CHECK(d.data == big);
+    CHECK(env.largest_frame_out >= 14 + 20 + 8 + 8000);  // one frame: not fragmented
+    env.close(u);
+    kp::close_fd(ufd);
+}
+
+TEST_CASE("graceful close: the kernel reads every queued byte and then end of stream", "[integration][close]") {
+    tap_env env;
+    const int lfd = kp::listen_tcp(k_kernel4, 5002);
+    SOCKET s = env.socket();
+    REQUIRE(env.connect(s, k_kernel4, 5002) == 0);
+    const int kfd = kp::accept_one(lfd, 5000);
+    REQUIRE(kfd >= 0);
+    const std::string data = pattern(2 << 20, 3);
+    kp::read_result got;
+    std::thread reader([&] {
+        std::this_thread::sleep_for(100ms);  // start late: data piles up on both sides
+        got = kp::read_to_end(kfd, data.size(), 10000);
+    });
+    REQUIRE(env.send_all(s, data.data(), data.size()) == 0);
+    REQUIRE(env.close(s) == 0);  // SO_DONTLINGER: returns at once, the tail still queued in lwsp
+    reader.join();
+    CHECK(got.data.size() == data.size());
+    CHECK(got.data == data);
+    CHECK(got.eof);
+    CHECK(got.error == 0);
+    kp::close_fd(kfd);
+    kp::close_fd(lfd);
+}
+
+TEST_CASE("abortive close: the kernel's read fails ECONNRESET", "[integration][close]") {
+    tap_env env;
+    const int lfd = kp::listen_tcp(k_kernel4, 5003);
+    SOCKET s = env.socket();
+    REQUIRE(env.connect(s, k_kernel4, 5003) == 0);
+    const int kfd = kp::accept_one(lfd, 5000);
+    REQUIRE(kfd >= 0);
+    REQUIRE(env.send_all(s, "abc", 3) == 0);
+    REQUIRE(env.set_linger(s, 1, 0) == 0);
+    REQUIRE(env.close(s) == 0);
+    kp::read_result r = kp::read_to_end(kfd, 100, 5000);
+    CHECK(r.error == ECONNRESET);
+    CHECK_FALSE(r.eof);
+    kp::close_fd(kfd);
+    kp::close_fd(lfd);
+}
+
+TEST_CASE("linger: close waits for the kernel to take everything and then ends with FIN", "[integration][linger]") {
+    tap_env env;
+    const int lfd = kp::listen_tcp(k_kernel4, 5004);
+    SOCKET s = env.socket();
+    REQUIRE(env.connect(s, k_kernel4, 5004) == 0);
+    const int kfd = kp::accept_one(lfd, 5000);
+    REQUIRE(kfd >= 0);
+    const std::string data = pattern(512 * 1024, 4);
+    kp::read_result all;
+    std::thread reader([&] { all = kp::read_to_end(kfd, data.size(), 10000); });
+    REQUIRE(env.send_all(s, data.data(), data.size()) == 0);
+    REQUIRE(env.set_linger(s, 1, 10) == 0);
+    REQUIRE(env.close(s) == 0);
+    reader.join();
+    CHECK(all.data == data);
+    CHECK(all.eof);
+    kp::close_fd(kfd);
+    kp::close_fd(lfd);
+}
+
+TEST_CASE("linger timeout: when the kernel takes nothing close resets at the deadline", "[integration][linger]") {
+    tap_env env;
+    const int lfd = kp::listen_tcp(k_kernel4, 5005, 4096);  // small buffer, never read: the window closes
+    SOCKET s = env.socket();
+    REQUIRE(env.connect(s, k_kernel4, 5005) == 0);
+    const int kfd = kp::accept_one(lfd, 5000);
+    REQUIRE(kfd >= 0);
+    u_long nb = 1;
+    DWORD ret = 0;
+    int err = 0;
+    REQUIRE(env.p.lpWSPIoctl(s, FIONBIO, &nb, sizeof nb, nullptr, 0, &ret, nullptr, nullptr, nullptr, &err) == 0);
+    const std::string chunk = pattern(16384, 5);
+    for (int i = 0; i < 200; ++i) {
+        WSABUF b{static_cast<u_long>(chunk.size()), const_cast<char*>(chunk.data())};
+        DWORD sent = 0;
+        if (env.p.lpWSPSend(s, &b, 1, &sent, 0, nullptr, nullptr, nullptr, &err) != 0) break;
+        std::this_thread::sleep_for(2ms);
+    }
+    REQUIRE(err == WSAEWOULDBLOCK);  // the send buffer filled up behind the closed window
+    nb = 0;
+    REQUIRE(env.p.lpWSPIoctl(s, FIONBIO, &nb, sizeof nb, nullptr, 0, &ret, nullptr, nullptr, nullptr, &err) == 0);
+    REQUIRE(env.set_linger(s, 1, 2) == 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(env.close(s) == 0);
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    CHECK(waited >= 1.9);  // it lingered until the deadline …
+    CHECK(waited < 10.0);
+    kp::read_result r = kp::read_to_end(kfd, 1 << 24, 5000);
+    CHECK(r.error == ECONNRESET);  // … and then reset
+    kp::close_fd(kfd);
+    kp::close_fd(lfd);
+}
+
+TEST_CASE("a kernel reset reaches WSPRecv as WSAECONNRESET", "[integration][reset]") {
+    tap_env env;
+    const int lfd = kp::listen_tcp(k_kernel4, 5006);
+    SOCKET s = env.socket();
+    REQUIRE(env.connect(s, k_kernel4, 5006) == 0);
+    const int kfd = kp::accept_one(lfd, 5000);
+    REQUIRE(kfd >= 0);
+    kp::reset(kfd);
+    char buf[16];
+    CHECK(env.recv(s, buf, sizeof buf) == -WSAECONNRESET);
+    CHECK(env.close(s) == 0);
+    kp::close_fd(lfd);
+}
+
+TEST_CASE("a connect to a kernel port nobody listens on fails WSAECONNREFUSED", "[integration][connect]") {
+    tap_env env;
+    const bool v6 = GENERATE(false, true);
+    SOCKET s = env.socket(v6);
+    CHECK(env.connect(s, v6 ? k_kernel6 : k_kernel4, 5999) == WSAECONNREFUSED);
+    // The socket may try again (Windows allows it), this time successfully.
+    const int lfd = kp::listen_tcp(v6 ? k_kernel6 : k_kernel4, 5999);
+    CHECK(env.connect(s, v6 ? k_kernel6 : k_kernel4, 5999) == 0);
+    env.close(s);
+    kp::close_fd(lfd);
+}
+
+TEST_CASE("UDP datagrams travel both ways over IPv4 and IPv6", "[integration][udp]") {
+    tap_env env;
+    const bool v6 = GENERATE(false, true);
+    const char* kip = v6 ? k_kernel6 : k_kernel4;
+    const int ufd = kp::udp_socket(kip, 6001);
+    REQUIRE(ufd >= 0);
+    SOCKET u = env.socket(v6, SOCK_DGRAM);
+    REQUIRE(env.bind(u, v6 ? "2001:db8::1" : "192.0.2.1", 6002) == 0);
+    int len = 0;
+    SOCKADDR_STORAGE to = tap_env::addr(kip, 6001, len);
+    for (int i = 0; i < 20; ++i) {
+        const std::string msg = pattern(100 + i * 50, 10 + i);
+        WSABUF b{static_cast<u_long>(msg.size()), const_cast<char*>(msg.data())};
+        DWORD sent = 0;
+        int err = 0;
+        REQUIRE(env.p.lpWSPSendTo(u, &b, 1, &sent, 0, reinterpret_cast<sockaddr*>(&to), len, nullptr, nullptr,
+                                  nullptr, &err) == 0);
+        kp::datagram d = kp::udp_recv(ufd, 5000);
+        REQUIRE(d.ok);
+        CHECK(d.data == msg);
+        CHECK(d.from_port == 6002);
+        // and back
+        const std::string reply = pattern(1000 + i, 50 + i);
+        REQUIRE(kp::udp_send(ufd, v6 ? "2001:db8::1" : "192.0.2.1", 6002, reply));
+        std::string in(4096, '\0');
+        WSABUF rb{static_cast<u_long>(in.size()), in.data()};
+        DWORD got = 0, flags = 0;
+        SOCKADDR_STORAGE from{};
+        int fromlen = sizeof from;
+        REQUIRE(env.p.lpWSPRecvFrom(u, &rb, 1, &got, &flags, reinterpret_cast<sockaddr*>(&from), &fromlen, nullptr,
+                                    nullptr, nullptr, &err) == 0);
+        in.resize(got);
+        CHECK(in == reply);
+        CHECK(fromlen == (v6 ? 28 : 16));
+    }
+    env.close(u);
+    kp::close_fd(ufd);
+}
+
+TEST_CASE("1000 concurrent TCP connections are held and closed without a leak", "[integration][many]") {
+    REQUIRE(kp::raise_fd_limit(4096));
+    tap_env env;
+    const std::size_t n = env_size("LWSP_CONNECTIONS", 1000);
+    const lwsp::stack_stats before = env.st.stats();
+    const int lfd = kp::listen_tcp(k_kernel4, 5007, 0, 2048);
+    REQUIRE(lfd >= 0);
+    std::vector<SOCKET> socks;
+    std::vector<int> kfds;
+    for (std::size_t i = 0; i < n; ++i) {
+        SOCKET s = env.socket();
+        REQUIRE(env.connect(s, k_kernel4, 5007) == 0);
+        const int kfd = kp::accept_one(lfd, 5000);
+        REQUIRE(kfd >= 0);
+        socks.push_back(s);
+        kfds.push_back(kfd);
+    }
+    CHECK(env.st.stats().tcp_pcbs == before.tcp_pcbs + n);
+    // Every connection still carries data, both ways.
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string msg = "conn " + std::to_string(i);
+        REQUIRE(env.send_all(socks[i], msg.data(), msg.size()) == 0);
+        kp::read_result r = kp::read_some(kfds[i], 64, 5000);
+        REQUIRE(r.data == msg);
+        REQUIRE(kp::write_all(kfds[i], msg));
+        char buf[64];
+        REQUIRE(env.recv(socks[i], buf, sizeof buf) == static_cast<long>(msg.size()));
+    }
+    // The kernel closes first, so lwsp's side ends in LAST_ACK, not TIME_WAIT.
+    for (int kfd : kfds) kp::close_fd(kfd);
+    for (SOCKET s : socks) {
+        char buf[8];
+        CHECK(env.recv(s, buf, sizeof buf) == 0);  // end of stream
+        REQUIRE(env.close(s) == 0);
+    }
+    lwsp::stack_stats after{};
+    for (int i = 0; i < 100; ++i) {  // the last ACKs arrive shortly
+        after = env.st.stats();
+        if (after.tcp_pcbs == before.tcp_pcbs) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    CHECK(after.tcp_pcbs == before.tcp_pcbs);
+    CHECK(after.tcp_segments == before.tcp_segments);
+    CHECK(after.heap_bytes == before.heap_bytes);
+    kp::close_fd(lfd);
+}

@@ -1,0 +1,49 @@
+// kernel_peer.hpp — the Linux kernel's TCP/IP stack as a peer, through
+// ordinary POSIX sockets (demo and integration tests).  Kept in its own
+// translation unit: POSIX socket headers and lwsp/ws2spi.h (Winsock's
+// names) cannot share one.  Addresses are text, IPv4 or IPv6.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace kernel_peer {
+
+struct read_result {
+    std::string data;
+    bool eof = false;       // read() returned 0: the peer's FIN
+    int error = 0;          // errno of a failed read (ECONNRESET after a RST)
+    bool timed_out = false;
+};
+
+int listen_tcp(const char* ip, std::uint16_t port, int rcvbuf = 0, int backlog = 128);  // -1 on failure
+int accept_one(int listen_fd, int timeout_ms);
+// -1 on failure; `error` (if given) receives the errno (ECONNREFUSED …).
+int connect_tcp(const char* ip, std::uint16_t port, int timeout_ms, int* error = nullptr);
+bool write_all(int fd, const void* data, std::size_t size);
+bool write_all(int fd, const std::string& data);
+// Reads up to `max` bytes, waiting at most `timeout_ms` for the first byte.
+read_result read_some(int fd, std::size_t max, int timeout_ms);
+// Reads until EOF or an error, keeping at most `max_total` bytes.
+read_result read_to_end(int fd, std::size_t max_total, int timeout_ms);
+// Closes with SO_LINGER {1, 0}: the kernel sends RST.
+void reset(int fd);
+void shutdown_send(int fd);
+void close_fd(int fd);
+
+struct datagram {
+    bool ok = false;
+    std::string data;
+    std::string from_ip;
+    std::uint16_t from_port = 0;
+};
+int udp_socket(const char* ip, std::uint16_t port);  // bound; -1 on failure
+bool udp_send(int fd, const char* ip, std::uint16_t port, const std::string& data);
+datagram udp_recv(int fd, int timeout_ms);
+
+// Raises RLIMIT_NOFILE to at least n (for tests with many connections).
+bool raise_fd_limit(std::size_t n);
+std::string error_name(int err);  // "ECONNRESET (Connection reset by peer)"
+
+}  // namespace kernel_peer
