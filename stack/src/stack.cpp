@@ -113,10 +113,31 @@ core_lock::~core_lock() {
 }
 
 void core_lock::unlock() {
-    stack_->impl_->before_unlock();
-    stack_->impl_->clear_owner();
+    stack::impl& in = *stack_->impl_;
+    in.before_unlock();
+    in.drain_deferred(lk_);
+    in.clear_owner();
     lk_.unlock();
 }
+
+void stack::impl::drain_deferred(std::unique_lock<std::mutex>& lk) {
+    // One drainer at a time keeps the items in order; others leave the
+    // queue to it.
+    if (draining || deferred.empty()) return;
+    draining = true;
+    while (!deferred.empty()) {
+        std::function<void()> work = std::move(deferred.front());
+        deferred.pop_front();
+        clear_owner();
+        lk.unlock();
+        work();
+        lk.lock();
+        mark_owner();
+    }
+    draining = false;
+}
+
+void stack::defer(std::function<void()> work) { impl_->deferred.push_back(std::move(work)); }
 
 void core_lock::lock() {
     lk_.lock();
@@ -157,6 +178,8 @@ void stack::impl::driver_main() {
             const u32_t sleep = sys_timeouts_sleeptime();
             if (sleep != SYS_TIMEOUTS_SLEEPTIME_INFINITE) driver_wake_at = now_ms() + sleep;
         }
+        drain_deferred(lk.lk_);
+        if (loop_queues_pending()) continue;
         driver_kick = false;
         auto woken = [this] { return driver_kick || stopping; };
         clear_owner();
@@ -314,6 +337,7 @@ void stack::advance_time(millis d) {
     }
     impl_->manual_now = target;
     wake_all_waiters();  // progress waiters are among them
+    // (deferred work runs when `lk` is released, below)
 }
 
 stack::wait_status stack::wait(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
@@ -346,6 +370,10 @@ stack::wait_status stack::wait_impl(core_lock& lk, std::condition_variable& cv, 
             break;
         }
         in.before_unlock();
+        if (!in.deferred.empty() && !in.draining) {  // run it first: it may be what `ready` waits for
+            in.drain_deferred(lk.lk_);
+            continue;
+        }
         in.clear_owner();
         if (deadline && !in.opts.manual_clock)
             cv.wait_until(lk.lk_, in.to_steady(static_cast<std::uint64_t>(deadline->count())));

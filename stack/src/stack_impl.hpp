@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +44,9 @@ struct stack::impl {
     std::vector<std::condition_variable*> waiters;           // under mu: threads inside wait()
     std::vector<std::condition_variable*> progress_waiters;  // under mu: also woken by any input or timer
 
+    std::deque<std::function<void()>> deferred;  // under mu: stack::defer
+    bool draining = false;                       // under mu: a thread is running `deferred`
+
     std::map<interface_id, std::unique_ptr<interface>> interfaces;  // under mu
     interface_id next_interface = 1;
 
@@ -57,6 +62,9 @@ struct stack::impl {
 
     // Called by a thread about to release the core lock.
     void before_unlock();
+    // Runs deferred work; `lk` is held on entry and on return, released
+    // while each item runs.
+    void drain_deferred(std::unique_lock<std::mutex>& lk);
     // Fires due lwIP timers (steady clock only) and drains loopback queues.
     void run_due_work();
     void driver_main();

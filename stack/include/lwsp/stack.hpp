@@ -146,6 +146,13 @@ public:
     wait_status wait_progress(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
                               std::optional<millis> deadline = std::nullopt);
 
+    // Queues `work` to run right after the core lock is next released, in
+    // the releasing thread, in FIFO order, one item at a time (never two
+    // concurrently).  For user code that must not run under the lock:
+    // completion routines, event signals, upcalls into ws2.  Call with the
+    // core lock held.
+    void defer(std::function<void()> work);
+
     // Wakes every thread blocked in wait() so it re-checks its condition.
     // Call with the core lock held.
     void wake_all_waiters();
