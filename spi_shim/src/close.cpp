@@ -12,8 +12,11 @@
 //                                otherwise graceful
 //
 // In every successful case the handle is released first, blocked calls on the
-// socket in other threads return WSAEINTR, and the endpoint is detached so no
-// event is reported for the socket afterwards.
+// socket in other threads return WSAEINTR, pending overlapped operations
+// complete with WSA_OPERATION_ABORTED (their event set or routine queued),
+// and the endpoint is detached so no event is reported for the socket
+// afterwards.
+#include "async.hpp"
 #include "provider.hpp"
 #include "wsp_calls.hpp"
 
@@ -35,6 +38,8 @@ int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
     unregister_socket(sock);
     if (tcp != nullptr) tcp->set_sink(nullptr);
     if (sock.udp) sock.udp->set_sink(nullptr);
+    clear_event_select(sock);  // no network event after close
+    cancel_overlapped(sock, WSA_OPERATION_ABORTED);  // completion actions still run
     sock.wake();  // blocked calls see `closing` and return WSAEINTR
 
     const bool stopped = the_stack().stopped();

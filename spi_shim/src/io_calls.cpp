@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "async.hpp"
 #include "provider.hpp"
 #include "wsp_calls.hpp"
 
@@ -23,22 +24,16 @@ int check_buffers(LPWSABUF bufs, DWORD count, std::size_t& total) {
     return 0;
 }
 
-// Overlapped I/O arrives with the asynchronous half of the shim.
-bool is_overlapped(LPWSAOVERLAPPED ov, LPWSAOVERLAPPED_COMPLETION_ROUTINE routine) {
-    return ov != nullptr || routine != nullptr;
-}
-
 // Gathers the buffers into one datagram.
-std::vector<std::uint8_t> gather(LPWSABUF bufs, DWORD count, std::size_t total) {
+std::vector<std::uint8_t> gather(const WSABUF* bufs, DWORD count, std::size_t total) {
     std::vector<std::uint8_t> out;
     out.reserve(total);
-    for (DWORD i = 0; i < count; ++i)
-        out.insert(out.end(), bufs[i].buf, bufs[i].buf + bufs[i].len);
+    for (DWORD i = 0; i < count; ++i) out.insert(out.end(), bufs[i].buf, bufs[i].buf + bufs[i].len);
     return out;
 }
 
 // Scatters `data` over the buffers.
-void scatter(const std::uint8_t* data, std::size_t n, LPWSABUF bufs, DWORD count) {
+void scatter(const std::uint8_t* data, std::size_t n, const WSABUF* bufs, DWORD count) {
     for (DWORD i = 0; i < count && n > 0; ++i) {
         const std::size_t k = std::min<std::size_t>(n, bufs[i].len);
         std::memcpy(bufs[i].buf, data, k);
@@ -47,105 +42,103 @@ void scatter(const std::uint8_t* data, std::size_t n, LPWSABUF bufs, DWORD count
     }
 }
 
+// Drops the first `n` bytes from a buffer list (MSG_WAITALL keeps filling).
+void consume(std::vector<WSABUF>& view, std::size_t n) {
+    while (n > 0 && !view.empty()) {
+        const std::size_t k = std::min<std::size_t>(n, view.front().len);
+        view.front().buf += k;
+        view.front().len -= static_cast<u_long>(k);
+        n -= k;
+        if (view.front().len == 0) view.erase(view.begin());
+    }
+}
+
+// Blocking-mode send: everything, waiting for send space (nonblocking: what
+// fits, or WSAEWOULDBLOCK).
 int tcp_send(core_lock& lk, wsp_socket& sock, LPWSABUF bufs, DWORD count, std::size_t total, DWORD& sent) {
     tcp_endpoint& ep = *sock.tcp;
     std::size_t done = 0;
-    DWORD index = 0;
-    std::size_t offset = 0;
     while (done < total) {
-        while (index < count && offset == bufs[index].len) {
-            ++index;
-            offset = 0;
+        DWORD n = 0;
+        const int r = send_once(sock, bufs, count, total, done, nullptr, n);
+        if (r == 0) {
+            done += n;
+            continue;
         }
-        const tcp_endpoint::io_result r = ep.send(bufs[index].buf + offset, bufs[index].len - offset);
-        if (r.error == net_error::would_block) {
+        if (r == WSAEWOULDBLOCK) {
             if (sock.nonblocking) {
+                after_send_would_block(sock);
                 if (done > 0) break;  // a nonblocking send may be partial
                 return WSAEWOULDBLOCK;
             }
-            const int e = block_on(lk, sock, [&] { return ep.writable(); }, sock.send_timeout_ms);
+            // A shutdown (SD_SEND) from another thread ends the wait too.
+            const int e = block_on(lk, sock, [&] { return ep.writable() || ep.send_shut(); }, sock.send_timeout_ms);
             if (e != 0) return e;
             continue;
         }
-        if (r.error != net_error::ok) {
-            if (done > 0 && sock.nonblocking) break;
-            return to_wsa(r.error);
-        }
-        done += r.bytes;
-        offset += r.bytes;
+        if (done > 0 && sock.nonblocking) break;
+        return r;
     }
     sent = static_cast<DWORD>(done);
     return 0;
 }
 
-// Receives into the buffers.  Returns 0 with `got` bytes (0 = end of
-// stream), or an error; `got` may be set along with WSAEMSGSIZE.
+// Blocking-mode receive (nonblocking: what is there, or WSAEWOULDBLOCK).
 int do_recv(core_lock& lk, wsp_socket& sock, LPWSABUF bufs, DWORD count, std::size_t total, DWORD flags,
             sock_address* from, DWORD& got) {
     const bool peek = (flags & MSG_PEEK) != 0;
     const bool wait_all = (flags & MSG_WAITALL) != 0 && sock.tcp && !sock.nonblocking && !peek;
-    std::vector<std::uint8_t> staging;
-    const bool direct = count == 1;
-    if (!direct) staging.resize(total);
+    std::vector<WSABUF> view(bufs, bufs + count);
     std::size_t done = 0;
     for (;;) {
-        std::uint8_t* dst = direct ? reinterpret_cast<std::uint8_t*>(bufs[0].buf) + done : staging.data() + done;
-        net_error err;
-        std::size_t n;
-        if (sock.tcp) {
-            const tcp_endpoint::io_result r = sock.tcp->recv(dst, total - done, peek);
-            err = r.error;
-            n = r.bytes;
-        } else {
-            if (!sock.udp->bound()) return WSAEINVAL;
-            const udp_endpoint::io_result r = sock.udp->recv_from(dst, total, peek, from);
-            err = r.error;
-            n = r.bytes;
-        }
-        if (err == net_error::ok || err == net_error::message_size) {
+        DWORD n = 0;
+        const int r = recv_once(sock, view.data(), static_cast<DWORD>(view.size()), total - done, peek, from, n);
+        if (r == 0 || r == WSAEMSGSIZE) {
             done += n;
-            if (err == net_error::ok && wait_all && n > 0 && done < total) continue;  // MSG_WAITALL: keep filling
-            if (!direct) scatter(staging.data(), done, bufs, count);
+            if (r == 0 && wait_all && n > 0 && done < total) {  // MSG_WAITALL: keep filling
+                consume(view, n);
+                continue;
+            }
             got = static_cast<DWORD>(done);
-            return err == net_error::ok ? 0 : WSAEMSGSIZE;
+            return r;
         }
-        if (err != net_error::would_block) {
-            if (done > 0) {  // report what arrived; the error comes next time
-                if (!direct) scatter(staging.data(), done, bufs, count);
-                got = static_cast<DWORD>(done);
-                return 0;
-            }
-            return to_wsa(err);
-        }
-        if (sock.nonblocking) {
+        // Bytes already taken are never dropped: they are returned now and
+        // the error comes with the next call.
+        if (r != WSAEWOULDBLOCK || sock.nonblocking) {
             if (done > 0) {
-                if (!direct) scatter(staging.data(), done, bufs, count);
                 got = static_cast<DWORD>(done);
                 return 0;
             }
-            return WSAEWOULDBLOCK;
+            return r;
         }
         auto ready = [&] {
             if (sock.tcp) return sock.tcp->readable() || sock.tcp->receive_shut();
             return sock.udp->readable() || sock.udp->receive_shut();
         };
         const int e = block_on(lk, sock, ready, sock.recv_timeout_ms);
-        if (e != 0) return e;
+        if (e != 0) {
+            if (done > 0) {
+                got = static_cast<DWORD>(done);
+                return 0;
+            }
+            return e;
+        }
     }
 }
 
 int recv_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
                 struct sockaddr* lpFrom, LPINT lpFromlen, LPWSAOVERLAPPED lpOverlapped,
-                LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPINT lpErrno) {
+                LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
-    if (is_overlapped(lpOverlapped, lpCompletionRoutine)) return fail(lpErrno, WSAEOPNOTSUPP);
+    const bool overlapped = lpOverlapped != nullptr;
     std::size_t total = 0;
     if (int e = check_buffers(lpBuffers, dwBufferCount, total)) return fail(lpErrno, e);
-    if (lpNumberOfBytesRecvd == nullptr || lpFlags == nullptr) return fail(lpErrno, WSAEFAULT);
+    if ((lpNumberOfBytesRecvd == nullptr && !overlapped) || lpFlags == nullptr) return fail(lpErrno, WSAEFAULT);
     const DWORD flags = *lpFlags;
     if (flags & ~static_cast<DWORD>(MSG_PEEK | MSG_OOB | MSG_WAITALL)) return fail(lpErrno, WSAEOPNOTSUPP);
     if (flags & MSG_OOB) return fail(lpErrno, WSAEOPNOTSUPP);  // lwIP has no urgent data
+    if (overlapped && (flags & (MSG_PEEK | MSG_WAITALL))) return fail(lpErrno, WSAEOPNOTSUPP);
     const bool want_from = lpFrom != nullptr && sock->udp;
     if (want_from) {
         const int need = sock->v6() ? static_cast<int>(sizeof(sockaddr_in6)) : static_cast<int>(sizeof(sockaddr_in));
@@ -157,7 +150,21 @@ int recv_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
     {
         core_lock lk(the_stack());
         if (sock->tcp && sock->tcp->is_listening()) return fail(lpErrno, WSAENOTCONN);
+        if (sock->udp && !sock->udp->bound()) return fail(lpErrno, WSAEINVAL);
+        if (overlapped) {
+            std::unique_ptr<overlapped_op> op;
+            if (int me = make_overlapped_op(true, lpBuffers, dwBufferCount, total, lpOverlapped, lpCompletionRoutine, lpThreadId, op))
+                return fail(lpErrno, me);
+            if (want_from) {
+                op->from = lpFrom;
+                op->fromlen = lpFromlen;
+            }
+            e = submit_overlapped(lk, *sock, std::move(op), nullptr, lpNumberOfBytesRecvd);
+            if (e == 0) *lpFlags = 0;
+            return e == 0 ? 0 : fail(lpErrno, e);
+        }
         e = do_recv(lk, *sock, lpBuffers, dwBufferCount, total, flags, want_from ? &from : nullptr, got);
+        after_recv(*sock);
     }
     if (e != 0 && e != WSAEMSGSIZE) return fail(lpErrno, e);
     *lpNumberOfBytesRecvd = got;
@@ -168,13 +175,13 @@ int recv_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
 
 int send_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
                 const struct sockaddr* lpTo, int iTolen, bool sendto, LPWSAOVERLAPPED lpOverlapped,
-                LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPINT lpErrno) {
+                LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
-    if (is_overlapped(lpOverlapped, lpCompletionRoutine)) return fail(lpErrno, WSAEOPNOTSUPP);
+    const bool overlapped = lpOverlapped != nullptr;
     std::size_t total = 0;
     if (int e = check_buffers(lpBuffers, dwBufferCount, total)) return fail(lpErrno, e);
-    if (lpNumberOfBytesSent == nullptr) return fail(lpErrno, WSAEFAULT);
+    if (lpNumberOfBytesSent == nullptr && !overlapped) return fail(lpErrno, WSAEFAULT);
     if (dwFlags & ~static_cast<DWORD>(MSG_OOB | MSG_DONTROUTE | MSG_PARTIAL)) return fail(lpErrno, WSAEOPNOTSUPP);
     if (dwFlags & (MSG_OOB | MSG_PARTIAL)) return fail(lpErrno, WSAEOPNOTSUPP);
     sock_address to{};
@@ -185,16 +192,20 @@ int send_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
     DWORD sent = 0;
     {
         core_lock lk(the_stack());
+        if (sock->udp && !have_to && !sock->udp->connected())
+            return fail(lpErrno, sendto ? WSAEDESTADDRREQ : WSAENOTCONN);
+        if (overlapped) {
+            std::unique_ptr<overlapped_op> op;
+            if (int me = make_overlapped_op(false, lpBuffers, dwBufferCount, total, lpOverlapped, lpCompletionRoutine, lpThreadId, op))
+                return fail(lpErrno, me);
+            const int e = submit_overlapped(lk, *sock, std::move(op), have_to ? &to : nullptr, lpNumberOfBytesSent);
+            return e == 0 ? 0 : fail(lpErrno, e);
+        }
         if (sock->tcp) {
             if (int e = tcp_send(lk, *sock, lpBuffers, dwBufferCount, total, sent)) return fail(lpErrno, e);
         } else {
-            if (!have_to && !sock->udp->connected())
-                return fail(lpErrno, sendto ? WSAEDESTADDRREQ : WSAENOTCONN);
-            const std::vector<std::uint8_t> datagram = gather(lpBuffers, dwBufferCount, total);
-            const udp_endpoint::io_result r =
-                sock->udp->send_to(datagram.data(), datagram.size(), have_to ? &to : nullptr);
-            if (r.error != net_error::ok) return fail(lpErrno, to_wsa(r.error));
-            sent = static_cast<DWORD>(r.bytes);
+            if (int e = send_once(*sock, lpBuffers, dwBufferCount, total, 0, have_to ? &to : nullptr, sent))
+                return fail(lpErrno, e);
         }
     }
     *lpNumberOfBytesSent = sent;
@@ -203,76 +214,157 @@ int send_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
 
 }  // namespace
 
+int recv_once(wsp_socket& sock, const WSABUF* bufs, DWORD count, std::size_t total, bool peek, sock_address* from,
+              DWORD& got) {
+    // One buffer is filled directly; several through a staging copy.
+    std::vector<std::uint8_t> staging;
+    const bool direct = count == 1;
+    if (!direct) staging.resize(total);
+    std::uint8_t* dst = direct ? reinterpret_cast<std::uint8_t*>(bufs[0].buf) : staging.data();
+    net_error err;
+    std::size_t n;
+    if (sock.tcp) {
+        const tcp_endpoint::io_result r = sock.tcp->recv(dst, total, peek);
+        err = r.error;
+        n = r.bytes;
+    } else {
+        if (!sock.udp->bound()) return WSAEINVAL;
+        const udp_endpoint::io_result r = sock.udp->recv_from(dst, total, peek, from);
+        err = r.error;
+        n = r.bytes;
+    }
+    if (err != net_error::ok && err != net_error::message_size) return to_wsa(err);
+    if (!direct) scatter(staging.data(), n, bufs, count);
+    got = static_cast<DWORD>(n);
+    return err == net_error::ok ? 0 : WSAEMSGSIZE;
+}
+
+int send_once(wsp_socket& sock, const WSABUF* bufs, DWORD count, std::size_t total, std::size_t offset,
+              const sock_address* to, DWORD& sent) {
+    if (sock.udp) {
+        const std::vector<std::uint8_t> datagram = gather(bufs, count, total);
+        const udp_endpoint::io_result r = sock.udp->send_to(datagram.data(), datagram.size(), to);
+        if (r.error != net_error::ok) return to_wsa(r.error);
+        sent = static_cast<DWORD>(r.bytes);
+        return 0;
+    }
+    std::size_t done = 0;
+    net_error last = net_error::ok;
+    for (DWORD i = 0; i < count; ++i) {
+        std::size_t len = bufs[i].len;
+        const char* p = bufs[i].buf;
+        if (offset >= len) {
+            offset -= len;
+            continue;
+        }
+        p += offset;
+        len -= offset;
+        offset = 0;
+        const tcp_endpoint::io_result r = sock.tcp->send(p, len);
+        done += r.bytes;
+        last = r.error;
+        if (r.error != net_error::ok || r.bytes < len) break;
+    }
+    if (done > 0) {  // an error after some bytes comes with the next call
+        sent = static_cast<DWORD>(done);
+        return 0;
+    }
+    return to_wsa(last == net_error::ok ? net_error::would_block : last);
+}
+
 int WSPAPI WSPSend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
                    LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine,
-                   LPWSATHREADID, LPINT lpErrno) {
+                   LPWSATHREADID lpThreadId, LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     return send_common(s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, nullptr, 0, false, lpOverlapped,
-                       lpCompletionRoutine, lpErrno);
+                       lpCompletionRoutine, lpThreadId, lpErrno);
 }
 
 int WSPAPI WSPSendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent,
                      DWORD dwFlags, const struct sockaddr* lpTo, int iTolen, LPWSAOVERLAPPED lpOverlapped,
-                     LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID, LPINT lpErrno) {
+                     LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId,
+                     LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     return send_common(s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpTo, iTolen, true, lpOverlapped,
-                       lpCompletionRoutine, lpErrno);
+                       lpCompletionRoutine, lpThreadId, lpErrno);
 }
 
 int WSPAPI WSPRecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd,
                    LPDWORD lpFlags, LPWSAOVERLAPPED lpOverlapped,
-                   LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID, LPINT lpErrno) {
+                   LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId,
+                   LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     return recv_common(s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, nullptr, nullptr, lpOverlapped,
-                       lpCompletionRoutine, lpErrno);
+                       lpCompletionRoutine, lpThreadId, lpErrno);
 }
 
 int WSPAPI WSPRecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd,
                        LPDWORD lpFlags, struct sockaddr* lpFrom, LPINT lpFromlen, LPWSAOVERLAPPED lpOverlapped,
-                       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID, LPINT lpErrno) {
+                       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId,
+                       LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     return recv_common(s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpFrom, lpFromlen, lpOverlapped,
-                       lpCompletionRoutine, lpErrno);
+                       lpCompletionRoutine, lpThreadId, lpErrno);
 }
 
-int WSPAPI WSPIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD cbInBuffer, LPVOID lpvOutBuffer,
-                    DWORD cbOutBuffer, LPDWORD lpcbBytesReturned, LPWSAOVERLAPPED lpOverlapped,
-                    LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID, LPINT lpErrno) {
-    if (lpErrno == nullptr) return SOCKET_ERROR;
-    std::shared_ptr<wsp_socket> sock;
-    if (int e = find_socket(s, sock)) return fail(lpErrno, e);
-    if (is_overlapped(lpOverlapped, lpCompletionRoutine)) return fail(lpErrno, WSAEOPNOTSUPP);
-    if (lpcbBytesReturned == nullptr) return fail(lpErrno, WSAEFAULT);
-    core_lock lk(the_stack());
-    switch (dwIoControlCode) {
+namespace {
+
+// The ioctls; each completes at once.  Returns 0 or the error.
+int do_ioctl(wsp_socket& so, DWORD code, LPVOID in, DWORD cb_in, LPVOID out, DWORD cb_out, DWORD& returned) {
+    switch (code) {
         case FIONBIO: {
-            if (lpvInBuffer == nullptr || cbInBuffer < sizeof(u_long)) return fail(lpErrno, WSAEFAULT);
+            if (in == nullptr || cb_in < sizeof(u_long)) return WSAEFAULT;
             u_long value;
-            std::memcpy(&value, lpvInBuffer, sizeof value);
-            sock->nonblocking = value != 0;
-            *lpcbBytesReturned = 0;
+            std::memcpy(&value, in, sizeof value);
+            // Event selection keeps a socket nonblocking.
+            if (value == 0 && so.select_mask != 0) return WSAEINVAL;
+            so.nonblocking = value != 0;
+            returned = 0;
             return 0;
         }
         case FIONREAD: {
-            if (lpvOutBuffer == nullptr || cbOutBuffer < sizeof(u_long)) return fail(lpErrno, WSAEFAULT);
-            std::size_t n = sock->tcp ? (sock->tcp->is_listening() ? 0 : sock->tcp->bytes_readable())
-                                      : sock->udp->bytes_queued();
+            if (out == nullptr || cb_out < sizeof(u_long)) return WSAEFAULT;
+            const std::size_t n =
+                so.tcp ? (so.tcp->is_listening() ? 0 : so.tcp->bytes_readable()) : so.udp->bytes_queued();
             const u_long value = static_cast<u_long>(std::min<std::size_t>(n, 0xffffffffu));
-            std::memcpy(lpvOutBuffer, &value, sizeof value);
-            *lpcbBytesReturned = sizeof value;
+            std::memcpy(out, &value, sizeof value);
+            returned = sizeof value;
             return 0;
         }
         case SIOCATMARK: {
-            if (lpvOutBuffer == nullptr || cbOutBuffer < sizeof(BOOL)) return fail(lpErrno, WSAEFAULT);
-            if (!sock->tcp) return fail(lpErrno, WSAEINVAL);
+            if (out == nullptr || cb_out < sizeof(BOOL)) return WSAEFAULT;
+            if (!so.tcp) return WSAEINVAL;
             const BOOL at_mark = TRUE;  // urgent data never arrives (lwIP delivers none)
-            std::memcpy(lpvOutBuffer, &at_mark, sizeof at_mark);
-            *lpcbBytesReturned = sizeof at_mark;
+            std::memcpy(out, &at_mark, sizeof at_mark);
+            returned = sizeof at_mark;
             return 0;
         }
-        default:
-            return fail(lpErrno, WSAEINVAL);
+        default: return WSAEINVAL;
     }
+}
+
+}  // namespace
+
+int WSPAPI WSPIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD cbInBuffer, LPVOID lpvOutBuffer,
+                    DWORD cbOutBuffer, LPDWORD lpcbBytesReturned, LPWSAOVERLAPPED lpOverlapped,
+                    LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId,
+                    LPINT lpErrno) {
+    if (lpErrno == nullptr) return SOCKET_ERROR;
+    std::shared_ptr<wsp_socket> sock;
+    if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    if (lpcbBytesReturned == nullptr && lpOverlapped == nullptr) return fail(lpErrno, WSAEFAULT);
+    DWORD returned = 0;
+    core_lock lk(the_stack());
+    const int e = do_ioctl(*sock, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, returned);
+    if (e != 0) return fail(lpErrno, e);  // no completion indication for a failed call
+    if (lpcbBytesReturned != nullptr) *lpcbBytesReturned = returned;
+    if (lpOverlapped != nullptr) {  // these ioctls complete at once
+        std::unique_ptr<overlapped_op> op;
+        if (int me = make_overlapped_op(false, nullptr, 0, 0, lpOverlapped, lpCompletionRoutine, lpThreadId, op))
+            return fail(lpErrno, me);
+        complete_at_once(*op, returned);
+    }
+    return 0;
 }
 
 // ---- WSPSelect ----------------------------------------------------------------

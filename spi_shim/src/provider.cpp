@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "lwsp/lwsp.h"
+#include "lwsp/upcalls.h"
 #include "wsp_calls.hpp"
 
 namespace lwsp::wsp {
@@ -53,6 +54,31 @@ void fill_proc_table(WSPPROC_TABLE& t) {
     t.lpWSPStringToAddress = &WSPStringToAddress;
 }
 
+// ws2's table, with lwsp's own upcalls where it has none.
+WSPUPCALLTABLE with_defaults(const WSPUPCALLTABLE& given) {
+    WSPUPCALLTABLE t;
+    lwsp_default_upcalls(&t);
+#define LWSP_TAKE(member) \
+    if (given.member != nullptr) t.member = given.member
+    LWSP_TAKE(lpWPUCloseEvent);
+    LWSP_TAKE(lpWPUCloseSocketHandle);
+    LWSP_TAKE(lpWPUCreateEvent);
+    LWSP_TAKE(lpWPUCreateSocketHandle);
+    LWSP_TAKE(lpWPUFDIsSet);
+    LWSP_TAKE(lpWPUGetProviderPath);
+    LWSP_TAKE(lpWPUModifyIFSHandle);
+    LWSP_TAKE(lpWPUPostMessage);
+    LWSP_TAKE(lpWPUQueryBlockingCallback);
+    LWSP_TAKE(lpWPUQuerySocketHandleContext);
+    LWSP_TAKE(lpWPUQueueApc);
+    LWSP_TAKE(lpWPUResetEvent);
+    LWSP_TAKE(lpWPUSetEvent);
+    LWSP_TAKE(lpWPUOpenCurrentThread);
+    LWSP_TAKE(lpWPUCloseThread);
+#undef LWSP_TAKE
+    return t;
+}
+
 }  // namespace
 
 provider_state& provider() {
@@ -87,7 +113,7 @@ int find_socket(SOCKET s, std::shared_ptr<wsp_socket>& out) {
     if (t_in_hook) return WSAEINPROGRESS;
     provider_state& p = provider();
     std::uintptr_t internal = s;
-    if (p.have_upcalls && p.upcalls.lpWPUQuerySocketHandleContext != nullptr) {
+    if (p.external_handles) {
         DWORD_PTR ctx = 0;
         int err = 0;
         if (p.upcalls.lpWPUQuerySocketHandleContext(s, &ctx, &err) != 0) return WSAENOTSOCK;
@@ -109,7 +135,7 @@ SOCKET register_socket(const std::shared_ptr<wsp_socket>& sock, int& err) {
     }
     sock->table_handle = h;
     sock->handle = static_cast<SOCKET>(h);
-    if (p.have_upcalls && p.upcalls.lpWPUCreateSocketHandle != nullptr) {
+    if (p.external_handles) {
         int uerr = 0;
         const SOCKET ext = p.upcalls.lpWPUCreateSocketHandle(p.catalog_entry, h, &uerr);
         if (ext == INVALID_SOCKET) {
@@ -125,7 +151,7 @@ SOCKET register_socket(const std::shared_ptr<wsp_socket>& sock, int& err) {
 void unregister_socket(wsp_socket& sock) {
     provider_state& p = provider();
     if (p.handles.remove(sock.table_handle) == nullptr) return;
-    if (p.have_upcalls && p.upcalls.lpWPUCloseSocketHandle != nullptr) {
+    if (p.external_handles) {
         int err = 0;
         p.upcalls.lpWPUCloseSocketHandle(sock.handle, &err);
     }
@@ -142,7 +168,7 @@ int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready
     LPBLOCKINGCALLBACK hook = nullptr;
     DWORD_PTR hook_ctx = 0;
     provider_state& p = provider();
-    if (p.have_upcalls && p.upcalls.lpWPUQueryBlockingCallback != nullptr) {
+    if (p.upcalls.lpWPUQueryBlockingCallback != nullptr) {
         lk.unlock();
         int err = 0;
         if (p.upcalls.lpWPUQueryBlockingCallback(p.catalog_entry, &hook, &hook_ctx, &err) != 0) hook = nullptr;
@@ -271,12 +297,16 @@ int WSPAPI WSPCleanup(LPINT lpErrno) {
         close_socket(lk, *sock, false);
     }
     std::lock_guard<std::mutex> g(p.mu);
-    if (p.startups == 0) p.have_upcalls = false;
     return 0;
 }
 
 int WSPAPI WSPCancelBlockingCall(LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
+    {
+        provider_state& p = provider();
+        std::lock_guard<std::mutex> g(p.mu);
+        if (p.startups == 0) return fail(lpErrno, WSANOTINITIALISED);
+    }
     // Winsock 2 calls are preemptive: the only blocking call a thread can
     // cancel is its own, from inside its blocking hook.
     if (t_frame == nullptr || !t_in_hook) return fail(lpErrno, WSAEINVAL);
@@ -310,10 +340,10 @@ extern "C" int WSPAPI WSPStartup(WORD wVersionRequested, LPWSPDATA lpWSPData, LP
     {
         std::lock_guard<std::mutex> g(p.mu);
         if (p.startups == 0) {
-            p.upcalls = UpcallTable;
-            const auto* raw = reinterpret_cast<const unsigned char*>(&UpcallTable);
-            p.have_upcalls = false;
-            for (std::size_t b = 0; b < sizeof UpcallTable; ++b) p.have_upcalls = p.have_upcalls || raw[b] != 0;
+            p.upcalls = with_defaults(UpcallTable);
+            p.external_handles = UpcallTable.lpWPUCreateSocketHandle != nullptr &&
+                                 UpcallTable.lpWPUQuerySocketHandleContext != nullptr &&
+                                 UpcallTable.lpWPUCloseSocketHandle != nullptr;
             p.catalog_entry = lpProtocolInfo ? lpProtocolInfo->dwCatalogEntryId : 0;
         }
         ++p.startups;

@@ -18,8 +18,11 @@ namespace lwsp::wsp {
 struct provider_state {
     std::mutex mu;                 // guards the fields below (leaf lock)
     int startups = 0;              // WSPStartup count minus WSPCleanup count
-    WSPUPCALLTABLE upcalls{};      // as given to the first WSPStartup
-    bool have_upcalls = false;
+    // The upcall table: ws2's as given to the first WSPStartup, its empty
+    // members (all of them, off Windows) filled with lwsp's own
+    // (lwsp/upcalls.h).
+    WSPUPCALLTABLE upcalls{};
+    bool external_handles = false;  // ws2 hands out the SOCKET values (WPUCreateSocketHandle given)
     DWORD catalog_entry = 0;
     handle_table<wsp_socket> handles;
 };

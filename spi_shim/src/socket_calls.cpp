@@ -2,6 +2,7 @@
 // WSPAccept, WSPConnect, WSPShutdown, WSPGetSockName, WSPGetPeerName.
 #include <cstring>
 
+#include "async.hpp"
 #include "provider.hpp"
 #include "wsp_calls.hpp"
 
@@ -173,6 +174,8 @@ SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDIT
     accepted->send_buffer = sock->send_buffer;
     child->set_sink(accepted.get());
     accepted->tcp = std::move(child);
+    inherit_event_select(*sock, *accepted);
+    after_accept(*sock);
     sock_address peer{};
     accepted->tcp->peer_address(peer);
     int err = 0;

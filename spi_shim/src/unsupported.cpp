@@ -1,6 +1,6 @@
 // What Windows CE's default provider does not offer, answered as it answers
 // (docs/design.md "Which behaviour is right"), and the asynchronous calls that
-// are not implemented yet.
+
 #include "provider.hpp"
 #include "wsp_calls.hpp"
 
@@ -21,24 +21,24 @@ int WSPAPI WSPSendDisconnect(SOCKET, LPWSABUF, LPINT lpErrno) { return fail(lpEr
 
 int WSPAPI WSPRecvDisconnect(SOCKET, LPWSABUF, LPINT lpErrno) { return fail(lpErrno, WSASYSCALLFAILURE); }
 
-// CE has no window messages and no QoS.
-int WSPAPI WSPAsyncSelect(SOCKET, HWND, unsigned int, long, LPINT lpErrno) { return fail(lpErrno, WSAEOPNOTSUPP); }
-
-BOOL WSPAPI WSPGetQOSByName(SOCKET, LPWSABUF, LPQOS, LPINT lpErrno) {
-    if (lpErrno) *lpErrno = WSAEOPNOTSUPP;
-    return FALSE;
+// The common entry checks still come first (WSANOTINITIALISED,
+// WSAEINPROGRESS, WSAENOTSOCK, WSAENETDOWN), as for every call on a socket.
+static int entry_error(SOCKET s) {
+    std::shared_ptr<wsp_socket> sock;
+    return find_socket(s, sock);
 }
 
-// Not implemented yet (event selection and overlapped results).
-int WSPAPI WSPEventSelect(SOCKET, WSAEVENT, long, LPINT lpErrno) { return fail(lpErrno, WSAEOPNOTSUPP); }
-
-int WSPAPI WSPEnumNetworkEvents(SOCKET, WSAEVENT, LPWSANETWORKEVENTS, LPINT lpErrno) {
+// CE has no window messages and no QoS.
+int WSPAPI WSPAsyncSelect(SOCKET s, HWND, unsigned int, long, LPINT lpErrno) {
+    if (int e = entry_error(s)) return fail(lpErrno, e);
     return fail(lpErrno, WSAEOPNOTSUPP);
 }
 
-BOOL WSPAPI WSPGetOverlappedResult(SOCKET, LPWSAOVERLAPPED, LPDWORD, BOOL, LPDWORD, LPINT lpErrno) {
-    if (lpErrno) *lpErrno = WSAEOPNOTSUPP;
+BOOL WSPAPI WSPGetQOSByName(SOCKET s, LPWSABUF, LPQOS, LPINT lpErrno) {
+    const int e = entry_error(s);
+    if (lpErrno) *lpErrno = e != 0 ? e : WSAEOPNOTSUPP;
     return FALSE;
 }
+
 
 }  // namespace lwsp::wsp

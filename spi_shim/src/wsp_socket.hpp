@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -14,6 +15,26 @@
 #include "lwsp/ws2spi.h"
 
 namespace lwsp::wsp {
+
+struct wsp_socket;
+// Endpoint events reach the socket here (async.cpp): overlapped operations
+// make progress and WSPEventSelect records FD_* events.
+void on_socket_event(wsp_socket& sock, endpoint_event ev, net_error err);
+
+// One pending overlapped WSPSend/WSPSendTo/WSPRecv/WSPRecvFrom.
+struct overlapped_op {
+    bool is_recv = true;
+    std::vector<WSABUF> buffers;       // the caller's buffer array (the memory stays the caller's)
+    std::size_t total = 0;             // bytes the buffers hold
+    std::size_t done = 0;              // bytes transferred so far (partial TCP send)
+    std::vector<std::uint8_t> datagram;  // UDP send: the gathered datagram
+    LPWSAOVERLAPPED ov = nullptr;
+    LPWSAOVERLAPPED_COMPLETION_ROUTINE routine = nullptr;
+    WSATHREADID thread{};              // a copy, as ws2 requires
+    bool own_thread = false;           // opened by us: close after completion
+    struct sockaddr* from = nullptr;   // WSPRecvFrom: written at completion
+    LPINT fromlen = nullptr;
+};
 
 struct wsp_socket final : endpoint_sink {
     int family = AF_INET;
@@ -39,6 +60,21 @@ struct wsp_socket final : endpoint_sink {
 
     bool connect_pending = false;  // a nonblocking connect is under way
 
+    // Overlapped operations waiting for data or send space, oldest first.
+    std::deque<std::unique_ptr<overlapped_op>> recv_ops;
+    std::deque<std::unique_ptr<overlapped_op>> send_ops;
+
+    // WSPEventSelect: the registration, what has been recorded since the
+    // last WSPEnumNetworkEvents, and which events may be recorded again.
+    WSAEVENT select_event = nullptr;
+    long select_mask = 0;
+    long recorded = 0;
+    int event_errors[FD_MAX_EVENTS] = {};
+    long armed = FD_READ | FD_ACCEPT | FD_OOB;  // FD_WRITE arms on connect/accept or WSAEWOULDBLOCK
+    bool close_reported = false;
+    net_error close_reason = net_error::ok;
+    bool close_pending = false;  // the peer closed; FD_CLOSE waits for unread data to go
+
     std::unique_ptr<tcp_endpoint> tcp;
     std::unique_ptr<udp_endpoint> udp;
 
@@ -54,7 +90,7 @@ struct wsp_socket final : endpoint_sink {
         cv.notify_all();
         for (std::condition_variable* w : watchers) w->notify_all();
     }
-    void on_endpoint_event(endpoint_event, net_error) override { wake(); }
+    void on_endpoint_event(endpoint_event ev, net_error err) override { on_socket_event(*this, ev, err); }
 };
 
 }  // namespace lwsp::wsp

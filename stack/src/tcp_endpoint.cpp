@@ -141,8 +141,17 @@ err_t tcp_endpoint::on_recv(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_
     }
     if (p == nullptr) {
         self->rx_fin_ = true;
-        // After our own tx shutdown the pcb may already be in TIME_WAIT; it
-        // stays ours until close().
+        if (pcb->state == TIME_WAIT || pcb->state == CLOSING) {
+            // Our FIN went first (tx shutdown): lwIP finishes the close by
+            // itself and frees the pcb after 2 MSL without any callback, so
+            // let go of it now, keeping only its local address.
+            self->bound_ = from_lwip(pcb->local_ip, pcb->local_port);
+            self->bound_.v6 = self->v6_;
+            self->has_bound_ = true;
+            self->detach_pcb();
+            self->pcb_ = nullptr;
+            self->state_ = state::closed;
+        }
         self->notify(endpoint_event::readable);
         self->notify(endpoint_event::close, net_error::ok);
         return ERR_OK;
@@ -270,6 +279,21 @@ net_error tcp_endpoint::connect(const sock_address& remote) {
     if (!ensure_pcb()) return stack_.stopped() ? net_error::network_down : net_error::no_buffers;
     ip_addr_t a;
     to_lwip(remote, a);
+#if LWIP_IPV4
+    if (!v6_) {
+        // lwIP hands anything off-link to the default interface, and only its
+        // ARP output finds there is no gateway (ERR_RTE), a result tcp_connect
+        // ignores: the SYN would vanish and the connect time out.  Fail at
+        // once, as a UDP send to the same address does.
+        const ip4_addr_t* dst = ip_2_ip4(&a);
+        const struct netif* n = ip4_route(dst);
+        if (n == nullptr) return net_error::network_unreachable;
+        if ((n->flags & NETIF_FLAG_ETHARP) != 0 && !ip4_addr_ismulticast(dst) &&
+            !ip4_addr_netcmp(dst, netif_ip4_addr(n), netif_ip4_netmask(n)) && !ip4_addr_islinklocal(dst) &&
+            ip4_addr_isany_val(*netif_ip4_gw(n)))
+            return net_error::network_unreachable;
+    }
+#endif
     pending_error_ = net_error::ok;
     const err_t e = tcp_connect(pcb_, &a, remote.port, &tcp_endpoint::on_connected);
     if (e != ERR_OK) return from_err(e);
@@ -324,7 +348,9 @@ tcp_endpoint::io_result tcp_endpoint::send(const void* data, std::size_t len) {
         std::size_t chunk = std::min({len - done, room, max_chunk});
         const u8_t more = done + chunk < len ? TCP_WRITE_FLAG_MORE : 0;
         err_t e = tcp_write(pcb_, p + done, static_cast<u16_t>(chunk), TCP_WRITE_FLAG_COPY | more);
-        while (e == ERR_MEM && chunk > TCP_MSS) {  // the segment queue, not the bytes, ran out
+        // The segment queue, not the bytes, ran out: smaller pieces need fewer
+        // pbufs, and one byte needs at most one, so writable() means progress.
+        while (e == ERR_MEM && chunk > 1) {
             chunk /= 2;
             e = tcp_write(pcb_, p + done, static_cast<u16_t>(chunk), TCP_WRITE_FLAG_COPY | more);
         }
@@ -452,7 +478,9 @@ bool tcp_endpoint::readable() const {
 bool tcp_endpoint::writable() const {
     if (state_ == state::closed) return true;  // a send would fail at once
     if (stack_.stopped()) return true;
-    return state_ == state::connected && pcb_ != nullptr && !shut_wr_ && tcp_sndbuf(pcb_) > 0;
+    // Room in bytes and in lwIP's segment queue: what send() needs to make progress.
+    return state_ == state::connected && pcb_ != nullptr && !shut_wr_ && tcp_sndbuf(pcb_) > 0 &&
+           tcp_sndqueuelen(pcb_) < TCP_SND_QUEUELEN;
 }
 
 std::size_t tcp_endpoint::send_buffer_free() const {

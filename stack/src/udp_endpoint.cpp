@@ -96,6 +96,13 @@ net_error udp_endpoint::connect(const sock_address& remote) {
     if (remote.v6 != v6_) return net_error::invalid_argument;
     ip_addr_t a;
     to_lwip(remote, a);
+    if (!v6_ && !opts_.broadcast) {
+        // A broadcast peer needs SO_BROADCAST, as in send_to (WSAEACCES).
+        bool bcast = ip_2_ip4(&a)->addr == IPADDR_BROADCAST;
+        struct netif* n;
+        NETIF_FOREACH(n) bcast = bcast || ip4_addr_isbroadcast(ip_2_ip4(&a), n);
+        if (bcast) return net_error::access_denied;
+    }
     const err_t e = udp_connect(pcb_, &a, remote.port);  // binds an ephemeral port if needed
     if (e != ERR_OK) return from_err(e);
     bound_ = true;
@@ -122,7 +129,9 @@ udp_endpoint::io_result udp_endpoint::send_to(const void* data, std::size_t len,
         if (!v6_ && !opts_.broadcast) {
             // Broadcast needs SO_BROADCAST: the limited broadcast address or
             // any interface's directed broadcast.
-            bool bcast = ip4_addr_isbroadcast_u32(ip_2_ip4(&dst)->addr, netif_default) ||
+            // (No default interface when no port is attached: loopback only.)
+            bool bcast = (netif_default != nullptr &&
+                          ip4_addr_isbroadcast_u32(ip_2_ip4(&dst)->addr, netif_default)) ||
                          ip_2_ip4(&dst)->addr == IPADDR_BROADCAST;
             struct netif* n;
             NETIF_FOREACH(n) bcast = bcast || ip4_addr_isbroadcast(ip_2_ip4(&dst), n);
