@@ -107,6 +107,10 @@ void progress(wsp_socket& sock) {
         complete(op, 0, static_cast<DWORD>(op.done), 0);
         sock.send_ops.pop_front();
     }
+    if (sock.fin_after_sends && sock.send_ops.empty() && sock.tcp) {
+        sock.fin_after_sends = false;
+        sock.tcp->shutdown(false, true);  // the FIN goes behind the last pending byte
+    }
 }
 
 void record(wsp_socket& s, long bit, int error) {

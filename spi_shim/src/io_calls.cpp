@@ -194,6 +194,7 @@ int send_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
         core_lock lk(the_stack());
         if (sock->udp && !have_to && !sock->udp->connected())
             return fail(lpErrno, sendto ? WSAEDESTADDRREQ : WSAENOTCONN);
+        if (sock->fin_after_sends) return fail(lpErrno, WSAESHUTDOWN);  // SD_SEND waiting for pending sends
         if (overlapped) {
             std::unique_ptr<overlapped_op> op;
             if (int me = make_overlapped_op(false, lpBuffers, dwBufferCount, total, lpOverlapped, lpCompletionRoutine, lpThreadId, op))

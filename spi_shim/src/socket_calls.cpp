@@ -229,8 +229,15 @@ int WSPAPI WSPShutdown(SOCKET s, int how, LPINT lpErrno) {
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
     if (how != SD_RECEIVE && how != SD_SEND && how != SD_BOTH) return fail(lpErrno, WSAEINVAL);
-    const bool rd = how != SD_SEND, wr = how != SD_RECEIVE;
+    const bool rd = how != SD_SEND;
+    bool wr = how != SD_RECEIVE;
     core_lock lk(the_stack());
+    if (wr && sock->tcp && !sock->send_ops.empty() && !sock->tcp->send_shut()) {
+        // Pending overlapped sends go first; the FIN follows them (async.cpp).
+        sock->fin_after_sends = true;
+        wr = false;
+        if (!rd) return 0;
+    }
     const net_error r = sock->tcp ? sock->tcp->shutdown(rd, wr) : sock->udp->shutdown(rd, wr);
     sock->wake();  // blocked receivers and senders re-check
     return r == net_error::ok ? 0 : fail(lpErrno, to_wsa(r));

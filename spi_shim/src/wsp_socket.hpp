@@ -63,6 +63,7 @@ struct wsp_socket final : endpoint_sink {
     // Overlapped operations waiting for data or send space, oldest first.
     std::deque<std::unique_ptr<overlapped_op>> recv_ops;
     std::deque<std::unique_ptr<overlapped_op>> send_ops;
+    bool fin_after_sends = false;  // WSPShutdown(SD_SEND) waits for the pending sends
 
     // WSPEventSelect: the registration, what has been recorded since the
     // last WSPEnumNetworkEvents, and which events may be recorded again.

@@ -29,10 +29,12 @@ lwsp::stack::options manual(std::uint64_t start = 0) {
 struct timer_probe {
     int fired = 0;
     u32_t fired_at = 0;
+    std::condition_variable* cv = nullptr;  // notified when the timer fires
     static void cb(void* arg) {
         auto* self = static_cast<timer_probe*>(arg);
         ++self->fired;
         self->fired_at = sys_now();
+        if (self->cv) self->cv->notify_all();
     }
 };
 
@@ -96,12 +98,10 @@ TEST_CASE("the steady clock runs lwIP timers on the driver thread", "[stack][clo
     lwsp::stack st;
     timer_probe probe;
     std::condition_variable cv;
-    {
-        auto lk = st.lock();
-        sys_timeout(30, timer_probe::cb, &probe);
-    }
+    probe.cv = &cv;
     auto lk = st.lock();
     const millis start = st.now();
+    sys_timeout(30, timer_probe::cb, &probe);
     auto status = st.wait(lk, cv, [&] { return probe.fired == 1; }, start + 5000ms);
     REQUIRE(status == lwsp::stack::wait_status::ready);
     REQUIRE(probe.fired_at >= start.count() + 30);
