@@ -243,32 +243,33 @@ int WSPAPI WSPShutdown(SOCKET s, int how, LPINT lpErrno) {
     return r == net_error::ok ? 0 : fail(lpErrno, to_wsa(r));
 }
 
-int WSPAPI WSPGetSockName(SOCKET s, struct sockaddr* name, LPINT namelen, LPINT lpErrno) {
+namespace {
+
+// WSPGetSockName / WSPGetPeerName: the state check first (`missing` when the
+// socket has no such address), then the buffer (WSAEFAULT).
+int name_call(SOCKET s, struct sockaddr* name, LPINT namelen, LPINT lpErrno, bool peer, int missing) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
-    sock_address local;
+    sock_address a;
     {
         core_lock lk(the_stack());
-        const bool bound = sock->tcp ? sock->tcp->local_address(local) : sock->udp->local_address(local);
-        if (!bound) return fail(lpErrno, WSAEINVAL);
+        const bool known = peer ? (sock->tcp ? sock->tcp->peer_address(a) : sock->udp->peer_address(a))
+                                : (sock->tcp ? sock->tcp->local_address(a) : sock->udp->local_address(a));
+        if (!known) return fail(lpErrno, missing);
     }
-    if (int e = to_sockaddr(local, name, namelen)) return fail(lpErrno, e);
+    if (int e = to_sockaddr(a, name, namelen)) return fail(lpErrno, e);
     return 0;
 }
 
+}  // namespace
+
+int WSPAPI WSPGetSockName(SOCKET s, struct sockaddr* name, LPINT namelen, LPINT lpErrno) {
+    return name_call(s, name, namelen, lpErrno, false, WSAEINVAL);
+}
+
 int WSPAPI WSPGetPeerName(SOCKET s, struct sockaddr* name, LPINT namelen, LPINT lpErrno) {
-    if (lpErrno == nullptr) return SOCKET_ERROR;
-    std::shared_ptr<wsp_socket> sock;
-    if (int e = find_socket(s, sock)) return fail(lpErrno, e);
-    sock_address peer;
-    {
-        core_lock lk(the_stack());
-        const bool connected = sock->tcp ? sock->tcp->peer_address(peer) : sock->udp->peer_address(peer);
-        if (!connected) return fail(lpErrno, WSAENOTCONN);
-    }
-    if (int e = to_sockaddr(peer, name, namelen)) return fail(lpErrno, e);
-    return 0;
+    return name_call(s, name, namelen, lpErrno, true, WSAENOTCONN);
 }
 
 }  // namespace lwsp::wsp

@@ -1052,7 +1052,9 @@ TEST_CASE("WSPConnect: a blocking connect to a silent peer fails WSAETIMEDOUT af
             if (f.tcp && f.tcp->has(tcp_syn)) ++syns;
             CHECK_FALSE((f.tcp && f.tcp->has(tcp_rst)));
         }
-        CHECK_FALSE(t.done());
+        // While lwIP still holds the pcb, the connect must still be waiting
+        // (once it gives up, the thread may return at any moment).
+        if (env.st.stats().tcp_pcbs > 0) CHECK_FALSE(t.done());
     }
     const lwsp::millis gave_up = env.st.now() - start;
     INFO("gave up after " << gave_up.count() << " ms");
