@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -464,4 +465,52 @@ TEST_CASE("1000 concurrent TCP connections are held and closed without a leak", 
     CHECK(after.tcp_segments == before.tcp_segments);
     CHECK(after.heap_bytes == before.heap_bytes);
     kp::close_fd(lfd);
+}
+
+namespace {
+
+std::size_t count_entries(const char* dir) {
+    std::size_t n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        (void)entry;
+        ++n;
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("the TAP port starts and stops without leaving a thread or a descriptor behind", "[integration][tap]") {
+    const std::size_t fds_before = count_entries("/proc/self/fd");
+    const std::size_t threads_before = count_entries("/proc/self/task");
+    for (int round = 0; round < 3; ++round) {
+        tap_env env;
+        SOCKET s = env.socket();
+        const int lfd = kp::listen_tcp(k_kernel4, 5010);
+        REQUIRE(env.connect(s, k_kernel4, 5010) == 0);
+        const int kfd = kp::accept_one(lfd, 5000);
+        REQUIRE(env.send_all(s, "x", 1) == 0);
+        CHECK(kp::read_some(kfd, 1, 5000).data == "x");
+        CHECK(env.close(s) == 0);
+        kp::close_fd(kfd);
+        kp::close_fd(lfd);
+        CHECK(count_entries("/proc/self/task") > threads_before);  // the driver and the TAP thread run
+    }
+    CHECK(count_entries("/proc/self/fd") == fds_before);
+    CHECK(count_entries("/proc/self/task") == threads_before);
+}
+
+TEST_CASE("opening a device that is not a TAP device fails with a message naming it", "[integration][tap]") {
+    lwsp::tap_link::options o;
+    o.name = "lo";  // exists in every namespace, and is no TAP device
+    try {
+        lwsp::tap_link::open(o);
+        FAIL("tap_link::open(\"lo\") succeeded");
+    } catch (const lwsp::tap_error& e) {
+        const std::string what = e.what();
+        INFO(what);
+        CHECK(what.find("'lo'") != std::string::npos);
+    }
+    o.name = std::string(40, 'x');  // longer than IFNAMSIZ
+    CHECK_THROWS_AS(lwsp::tap_link::open(o), lwsp::tap_error);
 }
