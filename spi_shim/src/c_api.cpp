@@ -37,8 +37,9 @@ extern "C" void lwsp_stop(void) {
         st = std::move(g_stack);
     }
     if (st) st->stop();
-    // The stack object is kept (leaked on purpose) while sockets may still
-    // point at it; they all fail WSAENETDOWN from now on.
+    // The stopped stack object is kept (leaked on purpose): sockets still
+    // open may point at it, and they all fail WSAENETDOWN from now on.  A new
+    // lwsp_start may follow.
     (void)st.release();
 }
 

@@ -214,10 +214,7 @@ stack::stack(const options& opts) : impl_(std::make_unique<impl>(*this, opts)) {
     impl_->driver = std::thread([this] { impl_->driver_main(); });
 }
 
-stack::~stack() {
-    stop();
-    g_current.store(nullptr);
-}
+stack::~stack() { stop(); }
 
 stack* stack::current() { return g_current.load(); }
 
@@ -241,6 +238,10 @@ void stack::stop() {
     core_lock lk(*this);
     impl_->release_all_pcbs();
     impl_->stopped_done = true;
+    // lwIP is free again: another stack may start while this object still
+    // exists (sockets of the old one only learn that the network is down).
+    stack* self = this;
+    g_current.compare_exchange_strong(self, nullptr);
 }
 
 void stack::impl::release_all_pcbs() {

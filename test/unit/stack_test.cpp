@@ -226,3 +226,20 @@ TEST_CASE("addresses parse and print", "[stack][address]") {
     REQUIRE(lwsp::mac_address::parse("02:00:5e:00:53:01")->to_string() == "02:00:5e:00:53:01");
     REQUIRE_FALSE(lwsp::mac_address::parse("02:00:5e:00:53"));
 }
+
+TEST_CASE("after stop a new stack may start while the stopped one still exists", "[stack]") {
+    lwsp::stack first(manual());
+    first.stop();
+    REQUIRE(lwsp::stack::current() == nullptr);
+    lwsp::stack second(manual(0));
+    REQUIRE(lwsp::stack::current() == &second);
+    REQUIRE(first.stopped());
+    REQUIRE_FALSE(second.stopped());
+    timer_probe probe;
+    {
+        auto lk = second.lock();
+        sys_timeout(10, timer_probe::cb, &probe);
+    }
+    second.advance_time(10ms);
+    REQUIRE(probe.fired == 1);
+}

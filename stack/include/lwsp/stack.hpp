@@ -106,12 +106,14 @@ public:
     stack(const stack&) = delete;
     stack& operator=(const stack&) = delete;
 
-    // The stack of this process, or nullptr.
+    // The running stack of this process, or nullptr.
     static stack* current();
 
     // Stops the driver thread, detaches every interface (ports stopped),
     // releases every lwIP pcb without sending anything, and wakes every
-    // thread blocked in wait().  Idempotent; the destructor calls it.
+    // thread blocked in wait().  Afterwards current() no longer returns this
+    // stack, and a new one may be created.  Idempotent; the destructor calls
+    // it.
     void stop();
     // Lock-free: endpoints check it, under the core lock, before touching a
     // pcb (stop() frees every pcb without telling their owners).
