@@ -51,6 +51,11 @@ std::string errno_text(int e) { return std::string(std::strerror(e)) + " (errno 
 std::unique_ptr<tap_link> tap_link::open(const options& opts) {
     if (opts.mtu < 576 || opts.mtu > 65535) throw tap_error("lwsp tap: MTU must be 576..65535");
     if (opts.name.empty() || opts.name.size() >= IFNAMSIZ) throw tap_error("lwsp tap: bad device name '" + opts.name + "'");
+    if (!opts.create && ::access(("/sys/class/net/" + opts.name).c_str(), F_OK) != 0)
+        throw tap_error("lwsp tap: there is no network device '" + opts.name +
+                        "': create it first (`ip tuntap add dev " + opts.name +
+                        " mode tap`, inside a private namespace: scripts/netns-run does this) or set "
+                        "options.create");
     const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         const int e = errno;

@@ -500,7 +500,7 @@ TEST_CASE("the TAP port starts and stops without leaving a thread or a descripto
     CHECK(count_entries("/proc/self/task") == threads_before);
 }
 
-TEST_CASE("opening a device that is not a TAP device fails with a message naming it", "[integration][tap]") {
+TEST_CASE("opening a missing or non-TAP device fails with a message naming it", "[integration][tap]") {
     lwsp::tap_link::options o;
     o.name = "lo";  // exists in every namespace, and is no TAP device
     try {
@@ -511,6 +511,15 @@ TEST_CASE("opening a device that is not a TAP device fails with a message naming
         INFO(what);
         CHECK(what.find("'lo'") != std::string::npos);
     }
+    o.name = "lwsp-nosuch";  // a typo must not create a stray device
+    try {
+        lwsp::tap_link::open(o);
+        FAIL("tap_link::open created a device that did not exist");
+    } catch (const lwsp::tap_error& e) {
+        CHECK(std::string(e.what()).find("no network device 'lwsp-nosuch'") != std::string::npos);
+    }
+    CHECK(count_entries("/sys/class/net") > 0);
+    CHECK_FALSE(std::filesystem::exists("/sys/class/net/lwsp-nosuch"));
     o.name = std::string(40, 'x');  // longer than IFNAMSIZ
     CHECK_THROWS_AS(lwsp::tap_link::open(o), lwsp::tap_error);
 }

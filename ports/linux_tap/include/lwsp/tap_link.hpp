@@ -3,7 +3,8 @@
 //
 // Plugging in: tap_link::open() attaches to an existing TAP device by name
 // (created with `ip tuntap add dev NAME mode tap`, typically inside a
-// private network namespace — see scripts/netns) or creates one; attach the
+// private network namespace — see scripts/netns-run), or creates one when
+// options::create is set; attach the
 // result to the stack with stack::attach.  The kernel side of the device is
 // an ordinary Linux interface: give it an address and the kernel's own
 // TCP/IP stack becomes the peer.
@@ -38,6 +39,11 @@ public:
         std::size_t mtu = 1500;      // IP MTU, 576..65535 (set the kernel side to match)
         mac_address mac = {{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};  // the stack's MAC
         std::size_t max_queued_frames = 4096;  // transmit queue while the device is busy
+        // Create the device when it does not exist (in the calling thread's
+        // network namespace).  Off by default: attaching to a device the
+        // scripts made inside a private namespace is the safe default, and a
+        // typo then fails instead of creating a stray device.
+        bool create = false;
     };
 
     static std::unique_ptr<tap_link> open(const options& opts);

@@ -1,0 +1,91 @@
+// The examples' shared bring-up: see bringup.hpp.
+#include "bringup.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace examples {
+
+std::string take_tap_option(int& argc, char** argv) {
+    std::string name;
+    int out = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--tap") == 0) {
+            if (i + 1 >= argc) throw std::runtime_error("--tap needs a device name");
+            name = argv[++i];
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    argc = out;
+    argv[argc] = nullptr;
+    if (name.empty()) {
+        const char* env = std::getenv("LWSP_TAP");
+        name = env != nullptr && *env != '\0' ? env : "lwsp0";
+    }
+    return name;
+}
+
+network::network(const std::string& tap_name) : tap_name_(tap_name) {
+    // tap_link::open would create a missing device in whatever namespace we
+    // run in; an example should rather say where it expected to run.
+    // (/sys/class/net/NAME/tun_flags exists for TUN/TAP devices only.)
+    if (!std::filesystem::exists("/sys/class/net/" + tap_name_ + "/tun_flags"))
+        throw std::runtime_error("no TAP device '" + tap_name_ +
+                                 "' here: run inside scripts/netns-run, which creates lwsp0 in a private network "
+                                 "namespace (or pass --tap NAME of an existing TAP device)");
+    lwsp::tap_link::options o;
+    o.name = tap_name_;
+    tap_ = lwsp::tap_link::open(o);
+
+    lwsp::interface_config cfg;
+    cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse(k_ipv4), *lwsp::ipv4_address::parse("255.255.255.0"),
+                                 *lwsp::ipv4_address::parse("0.0.0.0")};
+    cfg.ipv6 = {*lwsp::ipv6_address::parse(k_ipv6)};
+    stack_.attach(*tap_, cfg);
+
+    WSPDATA data{};
+    WSPUPCALLTABLE upcalls{};  // zeroed: lwsp's own handles and upcalls
+    if (int e = WSPStartup(MAKEWORD(2, 2), &data, nullptr, upcalls, &wsp_))
+        throw std::runtime_error("WSPStartup failed: " + wsa_error(e));
+}
+
+network::~network() {
+    int err = 0;
+    wsp_.lpWSPCleanup(&err);
+    // Then stack_ is destroyed (stopped, tap_ detached), then tap_.
+}
+
+std::string wsa_error(int code) {
+    struct entry {
+        int code;
+        const char* name;
+    };
+    static const entry names[] = {
+        {WSAEINTR, "WSAEINTR"},
+        {WSAEFAULT, "WSAEFAULT"},
+        {WSAEINVAL, "WSAEINVAL"},
+        {WSAEWOULDBLOCK, "WSAEWOULDBLOCK"},
+        {WSAENOTSOCK, "WSAENOTSOCK"},
+        {WSAEAFNOSUPPORT, "WSAEAFNOSUPPORT"},
+        {WSAEADDRINUSE, "WSAEADDRINUSE"},
+        {WSAEADDRNOTAVAIL, "WSAEADDRNOTAVAIL"},
+        {WSAENETDOWN, "WSAENETDOWN"},
+        {WSAENETUNREACH, "WSAENETUNREACH"},
+        {WSAECONNABORTED, "WSAECONNABORTED"},
+        {WSAECONNRESET, "WSAECONNRESET"},
+        {WSAENOTCONN, "WSAENOTCONN"},
+        {WSAESHUTDOWN, "WSAESHUTDOWN"},
+        {WSAETIMEDOUT, "WSAETIMEDOUT"},
+        {WSAECONNREFUSED, "WSAECONNREFUSED"},
+        {WSAEHOSTUNREACH, "WSAEHOSTUNREACH"},
+        {WSASYSNOTREADY, "WSASYSNOTREADY"},
+    };
+    for (const entry& e : names)
+        if (e.code == code) return std::string(e.name) + " (" + std::to_string(code) + ")";
+    return "WSA error " + std::to_string(code);
+}
+
+}  // namespace examples

@@ -1,0 +1,154 @@
+// lwsp_echo_server — a TCP echo server on lwsp, written against the Winsock
+// SPI only (the WSP* proc table from WSPStartup).  It accepts one
+// connection at a time, sends back every byte it receives until the client
+// closes its side, closes gracefully (FIN), and prints one line per
+// connection.  --count N exits after N connections (default: forever).
+//
+// Usage: lwsp_echo_server [--port 7] [--v6] [--count N] [--tap NAME]
+//   --v6  listen on [::] (2001:db8::1) instead of 0.0.0.0 (192.0.2.1)
+//
+// Run it (as root, from the repository root; scripts/netns-run makes a
+// private network namespace holding TAP device lwsp0, kernel side
+// 192.0.2.2, and deletes it afterwards):
+//   scripts/netns-run -- bash -c 'build/release/examples/lwsp_echo_server --count 1 & sleep 1;
+//       echo hello | socat -t 5 - TCP:192.0.2.1:7; wait'
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "bringup.hpp"
+
+namespace {
+
+// "0.0.0.0:7" -> sockaddr, through the provider's own parser.
+bool to_sockaddr(const WSPPROC_TABLE& wsp, const std::string& text, int af, SOCKADDR_STORAGE& out, int& len) {
+    std::vector<WCHAR> wide(text.begin(), text.end());
+    wide.push_back(0);
+    len = sizeof out;
+    int err = 0;
+    return wsp.lpWSPStringToAddress(wide.data(), af, nullptr, reinterpret_cast<sockaddr*>(&out), &len, &err) == 0;
+}
+
+// sockaddr -> "192.0.2.2:40000" or "[2001:db8::2]:40000".
+std::string address_text(const WSPPROC_TABLE& wsp, const SOCKADDR_STORAGE& a, int len) {
+    WCHAR wide[80];
+    DWORD n = 80;
+    int err = 0;
+    if (wsp.lpWSPAddressToString(reinterpret_cast<sockaddr*>(const_cast<SOCKADDR_STORAGE*>(&a)), len, nullptr, wide, &n,
+                                 &err) != 0)
+        return "?";
+    std::string text;
+    for (DWORD i = 0; i < n && wide[i] != 0; ++i) text += static_cast<char>(wide[i]);
+    return text;
+}
+
+// A blocking WSPSend may take less than everything: send the rest.
+bool send_all(const WSPPROC_TABLE& wsp, SOCKET s, const char* data, std::size_t size, int& err) {
+    while (size > 0) {
+        WSABUF b{static_cast<u_long>(size), const_cast<char*>(data)};
+        DWORD sent = 0;
+        if (wsp.lpWSPSend(s, &b, 1, &sent, 0, nullptr, nullptr, nullptr, &err) == SOCKET_ERROR) return false;
+        data += sent;
+        size -= sent;
+    }
+    return true;
+}
+
+// A decimal number in [lo, hi].
+bool parse_number(const char* text, long lo, long hi, long& out) {
+    char* end = nullptr;
+    out = std::strtol(text, &end, 10);
+    return end != text && *end == '\0' && out >= lo && out <= hi;
+}
+
+int usage() {
+    std::fprintf(stderr, "usage: lwsp_echo_server [--port 7] [--v6] [--count N] [--tap NAME]\n");
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const std::string tap = examples::take_tap_option(argc, argv);
+        long port = 7, count = -1;
+        bool v6 = false;
+        for (int i = 1; i < argc; ++i) {
+            const std::string arg = argv[i];
+            if (arg == "--v6") {
+                v6 = true;
+            } else if (arg == "--port" && i + 1 < argc) {
+                if (!parse_number(argv[++i], 1, 65535, port)) return usage();
+            } else if (arg == "--count" && i + 1 < argc) {
+                if (!parse_number(argv[++i], 1, 1000000000, count)) return usage();
+            } else {
+                return usage();
+            }
+        }
+
+        examples::network net(tap);
+        const WSPPROC_TABLE& wsp = net.wsp();
+        const int af = v6 ? AF_INET6 : AF_INET;
+        int err = 0;
+
+        // socket, bind to the wildcard address, listen.
+        SOCKET listener = wsp.lpWSPSocket(af, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0, &err);
+        if (listener == INVALID_SOCKET) {
+            std::fprintf(stderr, "WSPSocket: %s\n", examples::wsa_error(err).c_str());
+            return 1;
+        }
+        const std::string local = (v6 ? "[::]:" : "0.0.0.0:") + std::to_string(port);
+        SOCKADDR_STORAGE addr{};
+        int addr_len = 0;
+        if (!to_sockaddr(wsp, local, af, addr, addr_len)) return usage();
+        if (wsp.lpWSPBind(listener, reinterpret_cast<sockaddr*>(&addr), addr_len, &err) == SOCKET_ERROR ||
+            wsp.lpWSPListen(listener, 8, &err) == SOCKET_ERROR) {
+            std::fprintf(stderr, "WSPBind/WSPListen %s: %s\n", local.c_str(), examples::wsa_error(err).c_str());
+            return 1;
+        }
+        std::printf("lwsp_echo_server: listening on %s (TAP %s; lwsp is %s)\n", local.c_str(), net.tap_name().c_str(),
+                    v6 ? examples::k_ipv6 : examples::k_ipv4);
+        std::fflush(stdout);
+
+        for (long served = 0; count < 0 || served < count; ++served) {
+            SOCKADDR_STORAGE peer{};
+            int peer_len = sizeof peer;
+            SOCKET c = wsp.lpWSPAccept(listener, reinterpret_cast<sockaddr*>(&peer), &peer_len, nullptr, 0, &err);
+            if (c == INVALID_SOCKET) {
+                std::fprintf(stderr, "WSPAccept: %s\n", examples::wsa_error(err).c_str());
+                return 1;
+            }
+            // Echo until WSPRecv reports 0 bytes: the client's FIN.
+            unsigned long long echoed = 0;
+            std::string outcome = "closed by the client";
+            char buf[16384];
+            for (;;) {
+                WSABUF b{sizeof buf, buf};
+                DWORD got = 0, flags = 0;
+                if (wsp.lpWSPRecv(c, &b, 1, &got, &flags, nullptr, nullptr, nullptr, &err) == SOCKET_ERROR) {
+                    outcome = "WSPRecv: " + examples::wsa_error(err);
+                    break;
+                }
+                if (got == 0) break;
+                if (!send_all(wsp, c, buf, got, err)) {
+                    outcome = "WSPSend: " + examples::wsa_error(err);
+                    break;
+                }
+                echoed += got;
+            }
+            // Default close (SO_DONTLINGER): the echoed data, then FIN.
+            wsp.lpWSPCloseSocket(c, &err);
+            std::printf("connection %ld from %s: %llu bytes echoed, %s\n", served + 1,
+                        address_text(wsp, peer, peer_len).c_str(), echoed, outcome.c_str());
+            std::fflush(stdout);
+        }
+        wsp.lpWSPCloseSocket(listener, &err);
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "lwsp_echo_server: %s\n", e.what());
+        return 1;
+    }
+}
