@@ -75,6 +75,20 @@ void complete(overlapped_op& op, int error, DWORD bytes, DWORD flags) {
     completion_cv().notify_all();
 }
 
+// An operation that fails at once never completes: the thread id opened
+// for it (no lpThreadId given) is closed, after the core lock is released.
+void release_thread(overlapped_op& op) {
+    if (!op.own_thread) return;
+    op.own_thread = false;
+    const WSPUPCALLTABLE up = provider().upcalls;
+    const WSATHREADID thread = op.thread;
+    the_stack().defer([up, thread] {
+        WSATHREADID t = thread;
+        int err = 0;
+        if (up.lpWPUCloseThread) up.lpWPUCloseThread(&t, &err);
+    });
+}
+
 // Runs the oldest pending operations as far as the endpoint allows.
 void progress(wsp_socket& sock) {
     while (!sock.recv_ops.empty()) {
@@ -92,10 +106,11 @@ void progress(wsp_socket& sock) {
     while (!sock.send_ops.empty()) {
         overlapped_op& op = *sock.send_ops.front();
         DWORD sent = 0;
-        const int r = op.datagram.empty() && op.total > 0
-                          ? send_once(sock, op.buffers.data(), static_cast<DWORD>(op.buffers.size()), op.total,
-                                      op.done, nullptr, sent)
-                          : WSAEWOULDBLOCK;
+        // A zero-byte send completes in its turn (it has nothing to queue).
+        const int r = !op.datagram.empty() ? WSAEWOULDBLOCK
+                      : op.total == 0      ? 0
+                                           : send_once(sock, op.buffers.data(), static_cast<DWORD>(op.buffers.size()),
+                                                       op.total, op.done, nullptr, sent);
         if (r == WSAEWOULDBLOCK) break;
         if (r != 0) {
             complete(op, r, static_cast<DWORD>(op.done), 0);
@@ -145,6 +160,12 @@ void record_current(wsp_socket& s) {
         if (ep.bytes_readable() > 0) record(s, FD_READ, 0);
         if (ep.current_state() == tcp_endpoint::state::connected && ep.writable()) record(s, FD_WRITE, 0);
         const bool ended = ep.eof() || ep.current_state() == tcp_endpoint::state::closed;
+        // Ended before the registration with data still unread: FD_CLOSE
+        // follows the receive that takes the last byte (after_recv).
+        if (ended && ep.bytes_readable() > 0 && !s.close_reported && (ep.eof() || ep.fate() != net_error::ok)) {
+            s.close_pending = true;
+            s.close_reason = ep.eof() ? net_error::ok : ep.fate();
+        }
         if (ended && ep.bytes_readable() == 0 && !s.close_reported && (s.close_pending || ep.eof() || ep.fate() != net_error::ok)) {
             s.close_reported = true;
             s.armed |= FD_CLOSE;
@@ -260,6 +281,7 @@ int submit_overlapped(core_lock& lk, wsp_socket& sock, std::unique_ptr<overlappe
             }
             if (r != WSAEWOULDBLOCK) {
                 op->ov->Internal = 0;
+                release_thread(*op);
                 if (r == WSAEMSGSIZE && bytes) *bytes = got;
                 after_recv(sock);
                 return r;  // no completion indication
@@ -275,6 +297,7 @@ int submit_overlapped(core_lock& lk, wsp_socket& sock, std::unique_ptr<overlappe
                                 sent);
         if (r != 0) {
             op->ov->Internal = 0;
+            release_thread(*op);
             return r;
         }
         if (bytes) *bytes = sent;
@@ -288,6 +311,7 @@ int submit_overlapped(core_lock& lk, wsp_socket& sock, std::unique_ptr<overlappe
                                                  op->total, 0, nullptr, sent);
         if (r != 0 && r != WSAEWOULDBLOCK) {
             op->ov->Internal = 0;
+            release_thread(*op);
             return r;
         }
         if (r == WSAEWOULDBLOCK) after_send_would_block(sock);
@@ -351,6 +375,8 @@ int WSPAPI WSPEventSelect(SOCKET s, WSAEVENT hEventObject, long lNetworkEvents, 
     std::memset(so.event_errors, 0, sizeof so.event_errors);
     if (lNetworkEvents == 0) return 0;
     so.nonblocking = true;  // WSPEventSelect makes the socket nonblocking
+    // A new registration starts afresh: what is true now is recorded again.
+    so.armed |= FD_READ | FD_ACCEPT | FD_OOB;
     // What is already true is recorded at once.
     if (so.tcp && so.tcp->current_state() == tcp_endpoint::state::connected) so.armed |= FD_WRITE;
     if (!so.tcp) so.armed |= FD_WRITE;
