@@ -92,12 +92,25 @@
 
 /* ---- TCP ------------------------------------------------------------ */
 #define LWIP_TCP                        1
-#define TCP_MSS                         1460
+/* The largest MSS lwsp will use; each connection advertises and uses
+ * min(TCP_MSS, interface MTU - 40/60), so a 1500-byte link still gets 1460
+ * while jumbo links (MTU 9000: 8960) get full-size segments.  lwIP 2.1.3's
+ * sanity checks need 4 * TCP_MSS below 64 KiB, hence 16000 and not more:
+ * larger MTUs work, with 16000-byte segments. */
+#define TCP_MSS                         16000
 /* 64 KiB windows: the measured knee for a host link (ref/lwip-notes §7);
  * a smaller window caps throughput far below the TAP ceiling. */
 #define TCP_WND                         65535
 #define TCP_SND_BUF                     65535
-#define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
+/* Sized for 1460-byte segments (the common case), not for TCP_MSS, so that
+ * small writes on a standard link do not run out of queue entries. */
+#define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF + 1460 - 1) / 1460)
+/* Window updates after 4 standard segments' worth of reading, as with a
+ * 1460-byte MSS (lwIP derives it from TCP_MSS, which is larger here). */
+#define TCP_WND_UPDATE_THRESHOLD        (4 * 1460)
+/* Only lwIP's own socket layers use the low-water mark; it must stay below
+ * 64 KiB - 4 * TCP_MSS. */
+#define TCP_SNDLOWAT                    1024
 #define TCP_QUEUE_OOSEQ                 1
 /* Backlog accounting for WSPListen, so extra SYNs wait instead of being
  * accepted past the application's backlog. */

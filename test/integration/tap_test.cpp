@@ -239,9 +239,10 @@ TEST_CASE("a bulk transfer over IPv6 arrives intact both ways", "[integration][i
     bulk_both_ways(env, k_kernel6, true, env_size("LWSP_BULK_MIB_SMALL", 32) << 20);
 }
 
-TEST_CASE("at MTU 9000 bulk TCP and an 8000-byte UDP datagram pass unfragmented", "[integration][mtu]") {
+TEST_CASE("at MTU 9000 TCP uses full-size segments and an 8000-byte UDP datagram passes unfragmented", "[integration][mtu]") {
     tap_env env(9000, true);
     bulk_both_ways(env, k_kernel4, false, env_size("LWSP_BULK_MIB_SMALL", 32) << 20);
+    CHECK(env.largest_frame_out == 14u + 9000u);  // TCP used the whole MTU: MSS 8960
     const int ufd = kp::udp_socket(k_kernel4, 6000);
     REQUIRE(ufd >= 0);
     SOCKET u = env.socket(false, SOCK_DGRAM);
