@@ -41,16 +41,16 @@ int fd_index(long bit) {
     return i;
 }
 
-void signal_event(WSAEVENT ev) {
+void signal_event(stack& st, WSAEVENT ev) {
     if (ev == nullptr) return;
     const WSPUPCALLTABLE up = provider().upcalls;
-    the_stack().defer([up, ev] {
+    st.defer([up, ev] {
         int err = 0;
         if (up.lpWPUSetEvent) up.lpWPUSetEvent(ev, &err);
     });
 }
 
-void complete(overlapped_op& op, int error, DWORD bytes, DWORD flags) {
+void complete(stack& st, overlapped_op& op, int error, DWORD bytes, DWORD flags) {
     op.ov->Internal = 0;
     op.ov->InternalHigh = bytes;
     op.ov->Offset = flags;
@@ -61,7 +61,7 @@ void complete(overlapped_op& op, int error, DWORD bytes, DWORD flags) {
         auto* call = new apc_call{op.routine, static_cast<DWORD>(error), bytes, op.ov, flags};
         const WSATHREADID thread = op.thread;
         const bool own = op.own_thread;
-        the_stack().defer([up, thread, call, own] {
+        st.defer([up, thread, call, own] {
             WSATHREADID t = thread;
             int err = 0;
             if (up.lpWPUQueueApc == nullptr ||
@@ -70,19 +70,19 @@ void complete(overlapped_op& op, int error, DWORD bytes, DWORD flags) {
             if (own && up.lpWPUCloseThread) up.lpWPUCloseThread(&t, &err);
         });
     } else {
-        signal_event(op.ov->hEvent);
+        signal_event(st, op.ov->hEvent);
     }
     completion_cv().notify_all();
 }
 
 // An operation that fails at once never completes: the thread id opened
 // for it (no lpThreadId given) is closed, after the core lock is released.
-void release_thread(overlapped_op& op) {
+void release_thread(stack& st, overlapped_op& op) {
     if (!op.own_thread) return;
     op.own_thread = false;
     const WSPUPCALLTABLE up = provider().upcalls;
     const WSATHREADID thread = op.thread;
-    the_stack().defer([up, thread] {
+    st.defer([up, thread] {
         WSATHREADID t = thread;
         int err = 0;
         if (up.lpWPUCloseThread) up.lpWPUCloseThread(&t, &err);
@@ -99,7 +99,7 @@ void progress(wsp_socket& sock) {
                                 op.from ? &from : nullptr, got);
         if (r == WSAEWOULDBLOCK) break;
         if ((r == 0 || r == WSAEMSGSIZE) && op.from != nullptr) to_sockaddr(from, op.from, op.fromlen);
-        complete(op, r, got, r == WSAEMSGSIZE ? MSG_PARTIAL : 0);
+        complete(*sock.st, op, r, got, r == WSAEMSGSIZE ? MSG_PARTIAL : 0);
         sock.recv_ops.pop_front();
         after_recv(sock);
     }
@@ -113,13 +113,13 @@ void progress(wsp_socket& sock) {
                                                        op.total, op.done, nullptr, sent);
         if (r == WSAEWOULDBLOCK) break;
         if (r != 0) {
-            complete(op, r, static_cast<DWORD>(op.done), 0);
+            complete(*sock.st, op, r, static_cast<DWORD>(op.done), 0);
             sock.send_ops.pop_front();
             continue;
         }
         op.done += sent;
         if (op.done < op.total) break;
-        complete(op, 0, static_cast<DWORD>(op.done), 0);
+        complete(*sock.st, op, 0, static_cast<DWORD>(op.done), 0);
         sock.send_ops.pop_front();
     }
     if (sock.fin_after_sends && sock.send_ops.empty() && sock.tcp) {
@@ -133,7 +133,7 @@ void record(wsp_socket& s, long bit, int error) {
     s.armed &= ~bit;
     s.recorded |= bit;
     s.event_errors[fd_index(bit)] = error;
-    signal_event(s.select_event);
+    signal_event(*s.st, s.select_event);
 }
 
 int close_error(net_error why) {
@@ -275,13 +275,13 @@ int submit_overlapped(core_lock& lk, wsp_socket& sock, std::unique_ptr<overlappe
             if (r == 0) {
                 if (op->from != nullptr) to_sockaddr(from, op->from, op->fromlen);
                 if (bytes) *bytes = got;
-                complete(*op, 0, got, 0);
+                complete(*sock.st, *op, 0, got, 0);
                 after_recv(sock);
                 return 0;
             }
             if (r != WSAEWOULDBLOCK) {
                 op->ov->Internal = 0;
-                release_thread(*op);
+                release_thread(*sock.st, *op);
                 if (r == WSAEMSGSIZE && bytes) *bytes = got;
                 after_recv(sock);
                 return r;  // no completion indication
@@ -297,11 +297,11 @@ int submit_overlapped(core_lock& lk, wsp_socket& sock, std::unique_ptr<overlappe
                                 sent);
         if (r != 0) {
             op->ov->Internal = 0;
-            release_thread(*op);
+            release_thread(*sock.st, *op);
             return r;
         }
         if (bytes) *bytes = sent;
-        complete(*op, 0, sent, 0);
+        complete(*sock.st, *op, 0, sent, 0);
         return 0;
     }
     if (sock.send_ops.empty()) {
@@ -311,14 +311,14 @@ int submit_overlapped(core_lock& lk, wsp_socket& sock, std::unique_ptr<overlappe
                                                  op->total, 0, nullptr, sent);
         if (r != 0 && r != WSAEWOULDBLOCK) {
             op->ov->Internal = 0;
-            release_thread(*op);
+            release_thread(*sock.st, *op);
             return r;
         }
         if (r == WSAEWOULDBLOCK) after_send_would_block(sock);
         op->done = sent;
         if (op->done == op->total) {
             if (bytes) *bytes = static_cast<DWORD>(op->done);
-            complete(*op, 0, static_cast<DWORD>(op->done), 0);
+            complete(*sock.st, *op, 0, static_cast<DWORD>(op->done), 0);
             return 0;
         }
     }
@@ -350,11 +350,11 @@ int make_overlapped_op(bool is_recv, const WSABUF* bufs, DWORD count, std::size_
     return 0;
 }
 
-void complete_at_once(overlapped_op& op, DWORD bytes) { complete(op, 0, bytes, 0); }
+void complete_at_once(wsp_socket& sock, overlapped_op& op, DWORD bytes) { complete(*sock.st, op, 0, bytes, 0); }
 
 void cancel_overlapped(wsp_socket& sock, int error) {
-    for (auto& op : sock.recv_ops) complete(*op, error, 0, 0);
-    for (auto& op : sock.send_ops) complete(*op, error, static_cast<DWORD>(op->done), 0);
+    for (auto& op : sock.recv_ops) complete(*sock.st, *op, error, 0, 0);
+    for (auto& op : sock.send_ops) complete(*sock.st, *op, error, static_cast<DWORD>(op->done), 0);
     sock.recv_ops.clear();
     sock.send_ops.clear();
 }
@@ -367,7 +367,7 @@ int WSPAPI WSPEventSelect(SOCKET s, WSAEVENT hEventObject, long lNetworkEvents, 
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
     if ((lNetworkEvents & ~static_cast<long>(FD_ALL_EVENTS)) != 0) return fail(lpErrno, WSAEINVAL);
     if (lNetworkEvents != 0 && hEventObject == nullptr) return fail(lpErrno, WSAEINVAL);
-    core_lock lk(the_stack());
+    core_lock lk(*sock->st);
     wsp_socket& so = *sock;
     so.select_event = lNetworkEvents != 0 ? hEventObject : nullptr;
     so.select_mask = lNetworkEvents;
@@ -391,7 +391,7 @@ int WSPAPI WSPEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVE
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
     if (lpNetworkEvents == nullptr) return fail(lpErrno, WSAEFAULT);
     {
-        core_lock lk(the_stack());
+        core_lock lk(*sock->st);
         wsp_socket& so = *sock;
         lpNetworkEvents->lNetworkEvents = so.recorded;
         for (int i = 0; i < FD_MAX_EVENTS; ++i)

@@ -29,7 +29,7 @@ int make_overlapped_op(bool is_recv, const WSABUF* bufs, DWORD count, std::size_
                        LPWSAOVERLAPPED_COMPLETION_ROUTINE routine, LPWSATHREADID thread,
                        std::unique_ptr<overlapped_op>& out);
 // Completes an operation that finished inside its call (ioctls).
-void complete_at_once(overlapped_op& op, DWORD bytes);
+void complete_at_once(wsp_socket& sock, overlapped_op& op, DWORD bytes);
 // Starts an overlapped operation.  Returns 0 when it completed at once
 // (*bytes written, completion action queued), WSA_IO_PENDING when it will
 // complete later, or an error (no completion indication at all).

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "lwsp/c_link.h"
 #include "lwsp/lwsp.h"
@@ -11,6 +12,9 @@
 namespace {
 std::mutex g_mu;
 std::unique_ptr<lwsp::stack> g_stack;  // the stack lwsp_start made
+// Stopped stacks stay alive for the rest of the process: sockets that are
+// still open point at them (and fail WSAENETDOWN).
+std::vector<std::unique_ptr<lwsp::stack>>* g_stopped = new std::vector<std::unique_ptr<lwsp::stack>>;
 
 void set_error(char* error, size_t len, const char* what) {
     if (error != nullptr && len > 0) std::snprintf(error, len, "%s", what);
@@ -31,16 +35,10 @@ extern "C" int lwsp_start(const lwsp_options* options) {
 }
 
 extern "C" void lwsp_stop(void) {
-    std::unique_ptr<lwsp::stack> st;
-    {
-        std::lock_guard<std::mutex> g(g_mu);
-        st = std::move(g_stack);
-    }
-    if (st) st->stop();
-    // The stopped stack object is kept (leaked on purpose): sockets still
-    // open may point at it, and they all fail WSAENETDOWN from now on.  A new
-    // lwsp_start may follow.
-    (void)st.release();
+    std::lock_guard<std::mutex> g(g_mu);
+    if (!g_stack) return;
+    g_stack->stop();  // a new lwsp_start may follow
+    g_stopped->push_back(std::move(g_stack));
 }
 
 extern "C" int lwsp_advance_time(unsigned long milliseconds) {

@@ -42,7 +42,8 @@ int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
     cancel_overlapped(sock, WSA_OPERATION_ABORTED);  // completion actions still run
     sock.wake();  // blocked calls see `closing` and return WSAEINTR
 
-    const bool stopped = the_stack().stopped();
+    stack& st = *sock.st;
+    const bool stopped = st.stopped();
     if (tcp != nullptr) {
         if (stopped) {
             // Nothing to send on: the endpoint forgets its (freed) pcb.
@@ -50,11 +51,11 @@ int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
             tcp->abort();
         } else if (linger_on && connected && !sock.nonblocking && may_block) {
             tcp->start_linger();
-            const std::optional<millis> deadline = the_stack().now() + millis(1000ull * linger_s);
+            const std::optional<millis> deadline = st.now() + millis(1000ull * linger_s);
             // An ACK of only our FIN raises no lwIP callback: re-check on any
             // stack progress.
             const stack::wait_status ws =
-                the_stack().wait_progress(lk, sock.cv, [&] { return tcp->send_settled(); }, deadline);
+                st.wait_progress(lk, sock.cv, [&] { return tcp->send_settled(); }, deadline);
             if (ws == stack::wait_status::ready)
                 tcp->close();
             else
@@ -75,17 +76,9 @@ int WSPAPI WSPCloseSocket(SOCKET s, LPINT lpErrno) {
     std::shared_ptr<wsp_socket> sock;
     const int e = find_socket(s, sock);
     if (e != 0 && e != WSAENETDOWN) return fail(lpErrno, e);
-    stack* st = stack::current();
-    if (st == nullptr) {
-        // The stack object is gone, and with it everything the endpoint
-        // points at: release the handle, and leave the endpoint alone.
-        unregister_socket(*sock);
-        sock->closing = true;
-        (void)sock->tcp.release();
-        (void)sock->udp.release();
-        return fail(lpErrno, WSAENETDOWN);
-    }
-    core_lock lk(*st);
+    // The socket's own stack, running or stopped: it outlives its sockets
+    // (close them, or WSPCleanup, before destroying a stack object).
+    core_lock lk(*sock->st);
     const int r = close_socket(lk, *sock, true);
     return r == 0 ? 0 : fail(lpErrno, r);
 }

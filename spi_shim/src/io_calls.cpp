@@ -148,7 +148,7 @@ int recv_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
     DWORD got = 0;
     int e;
     {
-        core_lock lk(the_stack());
+        core_lock lk(*sock->st);
         if (sock->tcp && sock->tcp->is_listening()) return fail(lpErrno, WSAENOTCONN);
         if (sock->udp && !sock->udp->bound()) return fail(lpErrno, WSAEINVAL);
         if (overlapped) {
@@ -191,7 +191,7 @@ int send_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
     }
     DWORD sent = 0;
     {
-        core_lock lk(the_stack());
+        core_lock lk(*sock->st);
         if (sock->udp && !have_to && !sock->udp->connected())
             return fail(lpErrno, sendto ? WSAEDESTADDRREQ : WSAENOTCONN);
         if (sock->fin_after_sends) return fail(lpErrno, WSAESHUTDOWN);  // SD_SEND waiting for pending sends
@@ -355,7 +355,7 @@ int WSPAPI WSPIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD c
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
     if (lpcbBytesReturned == nullptr && lpOverlapped == nullptr) return fail(lpErrno, WSAEFAULT);
     DWORD returned = 0;
-    core_lock lk(the_stack());
+    core_lock lk(*sock->st);
     const int e = do_ioctl(*sock, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, returned);
     if (e != 0) return fail(lpErrno, e);  // no completion indication for a failed call
     if (lpcbBytesReturned != nullptr) *lpcbBytesReturned = returned;
@@ -363,7 +363,7 @@ int WSPAPI WSPIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD c
         std::unique_ptr<overlapped_op> op;
         if (int me = make_overlapped_op(false, nullptr, 0, 0, lpOverlapped, lpCompletionRoutine, lpThreadId, op))
             return fail(lpErrno, me);
-        complete_at_once(*op, returned);
+        complete_at_once(*sock, *op, returned);
     }
     return 0;
 }

@@ -194,7 +194,7 @@ int WSPAPI WSPGetSockOpt(SOCKET s, int level, int optname, char* optval, LPINT o
     if (level != SOL_SOCKET && level != IPPROTO_TCP && level != IPPROTO_IP && level != IPPROTO_IPV6)
         return fail(lpErrno, WSAEINVAL);
     if (optval == nullptr || optlen == nullptr) return fail(lpErrno, WSAEFAULT);
-    core_lock lk(the_stack());
+    core_lock lk(*sock->st);
     wsp_socket& so = *sock;
     int e;
     switch (level) {
@@ -235,7 +235,7 @@ int WSPAPI WSPSetSockOpt(SOCKET s, int level, int optname, const char* optval, i
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
     if (level != SOL_SOCKET && level != IPPROTO_TCP && level != IPPROTO_IP && level != IPPROTO_IPV6)
         return fail(lpErrno, WSAEINVAL);
-    core_lock lk(the_stack());
+    core_lock lk(*sock->st);
     wsp_socket& so = *sock;
     int e;
     int v = 0;

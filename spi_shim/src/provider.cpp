@@ -121,8 +121,7 @@ int find_socket(SOCKET s, std::shared_ptr<wsp_socket>& out) {
     }
     out = p.handles.find(internal);
     if (!out || out->handle != s) return WSAENOTSOCK;
-    stack* st = stack::current();
-    if (st == nullptr || st->stopped()) return WSAENETDOWN;
+    if (out->st->stopped()) return WSAENETDOWN;  // its stack stopped (even if another runs now)
     return 0;
 }
 
@@ -157,14 +156,14 @@ void unregister_socket(wsp_socket& sock) {
     }
 }
 
-std::optional<millis> deadline_after(DWORD timeout_ms) {
+std::optional<millis> deadline_after(stack& st, DWORD timeout_ms) {
     if (timeout_ms == 0) return std::nullopt;
-    return the_stack().now() + millis(timeout_ms);
+    return st.now() + millis(timeout_ms);
 }
 
 int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready, DWORD timeout_ms,
              bool watch_progress) {
-    stack& st = the_stack();
+    stack& st = *sock.st;
     LPBLOCKINGCALLBACK hook = nullptr;
     DWORD_PTR hook_ctx = 0;
     provider_state& p = provider();
@@ -177,7 +176,7 @@ int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready
     blocking_frame frame;
     blocking_frame* const outer = t_frame;
     t_frame = &frame;
-    const std::optional<millis> deadline = deadline_after(timeout_ms);
+    const std::optional<millis> deadline = deadline_after(st, timeout_ms);
     int result = 0;
     for (;;) {
         if (sock.closing || frame.canceled) {
@@ -286,14 +285,7 @@ int WSPAPI WSPCleanup(LPINT lpErrno) {
     for (std::uintptr_t h : p.handles.all()) {
         std::shared_ptr<wsp_socket> sock = p.handles.find(h);
         if (!sock) continue;
-        stack* st = stack::current();
-        if (st == nullptr) {  // see WSPCloseSocket: the endpoints are left alone
-            unregister_socket(*sock);
-            (void)sock->tcp.release();
-            (void)sock->udp.release();
-            continue;
-        }
-        core_lock lk(*st);
+        core_lock lk(*sock->st);
         close_socket(lk, *sock, false);
     }
     std::lock_guard<std::mutex> g(p.mu);

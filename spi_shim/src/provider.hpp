@@ -43,7 +43,8 @@ int check_entry();
 // check_entry() plus the handle: fills `out` or returns WSAENOTSOCK.
 int find_socket(SOCKET s, std::shared_ptr<wsp_socket>& out);
 
-// The running stack (check_entry guarantees one).
+// The running stack (check_entry guarantees one).  A socket uses its own
+// (wsp_socket::st), which may be an older, stopped one.
 stack& the_stack();
 
 // Registers a new socket: a handle from the table (or from ws2 through
@@ -62,7 +63,7 @@ int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready
              bool watch_progress = false);
 
 // Stack deadline for a timeout in ms from now (0 = none).
-std::optional<millis> deadline_after(DWORD timeout_ms);
+std::optional<millis> deadline_after(stack& st, DWORD timeout_ms);
 
 // Converts a Winsock sockaddr of the socket's family.  Returns 0 or
 // WSAEFAULT (NULL, or namelen too short) / WSAEAFNOSUPPORT (other family).

@@ -58,11 +58,12 @@ SOCKET WSPAPI WSPSocket(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpPr
     if (int e = resolve_triple(af, type, protocol)) return fail_socket(lpErrno, e);
     if (g != 0) return fail_socket(lpErrno, WSAEINVAL);  // no socket groups
     auto sock = std::make_shared<wsp_socket>();
+    sock->st = &the_stack();
     sock->family = af;
     sock->type = type;
     sock->protocol = protocol;
     sock->flags = dwFlags;
-    stack& st = the_stack();
+    stack& st = *sock->st;
     {
         core_lock lk(st);
         if (type == SOCK_STREAM) {
@@ -85,7 +86,7 @@ int WSPAPI WSPBind(SOCKET s, const struct sockaddr* name, int namelen, LPINT lpE
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
     sock_address local;
     if (int e = from_sockaddr(name, namelen, sock->family, local)) return fail(lpErrno, e);
-    core_lock lk(the_stack());
+    core_lock lk(*sock->st);
     net_error r;
     if (sock->tcp) {
         if (sock->tcp->current_state() != tcp_endpoint::state::fresh || sock->connect_pending)
@@ -103,7 +104,7 @@ int WSPAPI WSPListen(SOCKET s, int backlog, LPINT lpErrno) {
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
     if (!sock->tcp) return fail(lpErrno, WSAEOPNOTSUPP);
-    core_lock lk(the_stack());
+    core_lock lk(*sock->st);
     const net_error r = sock->tcp->listen(backlog);
     if (r != net_error::ok) return fail(lpErrno, to_wsa(r));
     return 0;
@@ -117,8 +118,7 @@ SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDIT
     if (!sock->tcp) return fail_socket(lpErrno, WSAEOPNOTSUPP);
     if (addr != nullptr && (addrlen == nullptr || *addrlen < sockaddr_size(sock->family)))
         return fail_socket(lpErrno, WSAEFAULT);
-    stack& st = the_stack();
-    core_lock lk(st);
+    core_lock lk(*sock->st);
     tcp_endpoint& listener = *sock->tcp;
     if (!listener.is_listening()) return fail_socket(lpErrno, WSAEINVAL);
     std::unique_ptr<tcp_endpoint> child;
@@ -159,6 +159,7 @@ SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDIT
     }
     auto accepted = std::make_shared<wsp_socket>();
     // An accepted socket inherits the listener's properties.
+    accepted->st = sock->st;
     accepted->family = sock->family;
     accepted->type = sock->type;
     accepted->protocol = sock->protocol;
@@ -203,7 +204,7 @@ int WSPAPI WSPConnect(SOCKET s, const struct sockaddr* name, int namelen, LPWSAB
     if ((lpCallerData != nullptr && lpCallerData->len > 0) || lpCalleeData != nullptr)
         return fail(lpErrno, WSAEPROTONOSUPPORT);  // no connect data on TCP/IP
     if (lpSQOS != nullptr || lpGQOS != nullptr) return fail(lpErrno, WSAEOPNOTSUPP);
-    core_lock lk(the_stack());
+    core_lock lk(*sock->st);
     if (sock->udp) {
         const net_error r = sock->udp->connect(remote);
         return r == net_error::ok ? 0 : fail(lpErrno, to_wsa(r));
@@ -231,7 +232,7 @@ int WSPAPI WSPShutdown(SOCKET s, int how, LPINT lpErrno) {
     if (how != SD_RECEIVE && how != SD_SEND && how != SD_BOTH) return fail(lpErrno, WSAEINVAL);
     const bool rd = how != SD_SEND;
     bool wr = how != SD_RECEIVE;
-    core_lock lk(the_stack());
+    core_lock lk(*sock->st);
     if (wr && sock->tcp && !sock->send_ops.empty() && !sock->tcp->send_shut()) {
         // Pending overlapped sends go first; the FIN follows them (async.cpp).
         sock->fin_after_sends = true;
@@ -253,7 +254,7 @@ int name_call(SOCKET s, struct sockaddr* name, LPINT namelen, LPINT lpErrno, boo
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
     sock_address a;
     {
-        core_lock lk(the_stack());
+        core_lock lk(*sock->st);
         const bool known = peer ? (sock->tcp ? sock->tcp->peer_address(a) : sock->udp->peer_address(a))
                                 : (sock->tcp ? sock->tcp->local_address(a) : sock->udp->local_address(a));
         if (!known) return fail(lpErrno, missing);

@@ -41,6 +41,7 @@ struct wsp_socket final : endpoint_sink {
     int type = SOCK_STREAM;
     int protocol = IPPROTO_TCP;
     DWORD flags = 0;           // WSA_FLAG_*
+    stack* st = nullptr;                  // the stack the socket lives on (outlives it)
     SOCKET handle = INVALID_SOCKET;       // what the application holds
     std::uintptr_t table_handle = 0;      // our handle table's name for it
 

@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""Aggregates scripts/bench's raw measurements into the table, results.json
+and the data files chart.gp plots.  Standard library only (Debian's python3).
+
+Input: lines "<system> <metric> <value>" (one per measurement; a metric
+repeated once per run), and "NA <system> <metric> <reason...>" lines.
+Usage: report.py RAW OUTDIR [--smoke]
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+raw_path, outdir = sys.argv[1], sys.argv[2]
+smoke = "--smoke" in sys.argv
+vals = defaultdict(list)
+na = {}
+meta = {}
+for line in open(raw_path):
+    parts = line.split()
+    if not parts:
+        continue
+    if parts[0] == "NA":
+        na[(parts[1], parts[2])] = " ".join(parts[3:])
+    elif parts[0] == "META":
+        meta[parts[1]] = " ".join(parts[2:])
+    else:
+        vals[(parts[0], parts[1])].append(float(parts[2]))
+
+
+def stat(system, metric):
+    v = vals.get((system, metric))
+    if not v:
+        return None
+    return {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v), "runs": v}
+
+
+SYSTEMS = [("lwsp", "lwsp (WSP)"), ("pump", "TAP pump"), ("kernel", "kernel veth"),
+           ("rawlwip", "raw lwIP"), ("stocklwip", "stock lwIP")]
+# metric key, label, unit scale, unit, higher is better, {system: metric key of that baseline}
+G = 1e9
+ROWS = [
+    ("tx_bps@1500", "bulk TCP lwsp->kernel, MTU 1500", G, "Gbit/s", True, {"pump": "pump1514.in_bps"}),
+    ("rx_bps@1500", "bulk TCP kernel->lwsp, MTU 1500", G, "Gbit/s", True, {"pump": "pump1514.out_bps"}),
+    ("tx_bps@65521", "bulk TCP lwsp->kernel, MTU 65521", G, "Gbit/s", True, {"pump": "pump65535.in_bps"}),
+    ("rx_bps@65521", "bulk TCP kernel->lwsp, MTU 65521", G, "Gbit/s", True, {"pump": "pump65535.out_bps"}),
+    ("rr.rtt_p50_us@1500", "1-byte RTT median", 1, "us", False, {}),
+    ("rr.rtt_p99_us@1500", "1-byte RTT p99", 1, "us", False, {}),
+    ("crr_per_s@1500", "connect+1B req/resp+close", 1, "conn/s", True, {}),
+    ("shim.wsp_s", "shim cost: loopback transfer, WSP", 1e-3, "ms", False, {"rawlwip": "shim.raw_s"}),
+    ("mem_idle.heap_per_conn", "heap per idle conn (bufs excl.)", 1, "B", False, {}),
+    ("mem_buf.heap_per_conn", "heap per conn, 1 unread segment", 1, "B", False, {}),
+    ("mem_idle.malloc_per_conn", "process malloc per idle conn", 1, "B", False, {}),
+    ("mem_buf.malloc_per_conn", "process malloc per conn w/ data", 1, "B", False, {}),
+    ("mem_idle.pcbs_per_conn", "lwIP tcp pcbs per idle conn", 1, "", False, {}),
+    ("mem_buf.pbufs_per_conn", "lwIP pbufs per conn w/ data", 1, "", False, {}),
+]
+PUMP_EXTRA = [("pump1514.in_bps", "TAP pump 1514-B frames, write"), ("pump1514.out_bps", "TAP pump 1514-B frames, read"),
+              ("pump65535.in_bps", "TAP pump 65535-B frames, write"), ("pump65535.out_bps", "TAP pump 65535-B frames, read"),
+              ("pump1514.in_fps", "TAP pump 1514-B frames/s, write"), ("pump1514.out_fps", "TAP pump 1514-B frames/s, read")]
+
+
+def fmt(s, scale):
+    if s is None:
+        return None
+    m, lo, hi = s["median"] / scale, s["min"] / scale, s["max"] / scale
+    d = 3 if abs(m) < 10 else (1 if abs(m) < 1000 else 0)
+    return f"{m:.{d}f} [{lo:.{d}f}-{hi:.{d}f}]"
+
+
+results = {"meta": meta, "smoke": smoke, "metrics": [], "goals": []}
+table = []
+notes = []
+header = ["metric", "unit"] + [lbl for _, lbl in SYSTEMS]
+for key, label, scale, unit, higher, alias in ROWS:
+    row = [label, unit]
+    entry = {"metric": key, "label": label, "unit": unit, "scale": scale, "higher_is_better": higher, "systems": {}}
+    lw = stat("lwsp", key)
+    for sysname, _ in SYSTEMS:
+        mkey = alias.get(sysname, key)
+        src = "pump" if sysname == "pump" else sysname
+        s = stat(src, mkey) if not (sysname == "rawlwip" and key == "shim.wsp_s") else stat("lwsp", mkey)
+        reason = na.get((sysname, key)) or na.get((sysname, mkey))
+        if s is None:
+            if reason:
+                if reason not in notes:
+                    notes.append(reason)
+                row.append(f"n/a [{notes.index(reason) + 1}]")
+            else:
+                row.append("-")
+            entry["systems"][sysname] = {"na": reason} if reason else None
+            continue
+        cell = fmt(s, scale)
+        e = dict(s)
+        if sysname != "lwsp" and lw is not None and s["median"] != 0:
+            ratio = lw["median"] / s["median"]
+            e["ratio_lwsp_to_this"] = ratio
+            cell += f" ({ratio:.2f}x)"
+        row.append(cell)
+        entry["systems"][sysname] = e
+    table.append(row)
+    results["metrics"].append(entry)
+for key, label in PUMP_EXTRA:
+    s = stat("pump", key)
+    if s is None:
+        continue
+    scale, unit = (G, "Gbit/s") if key.endswith("bps") else (1e3, "kframe/s")
+    table.append([label, unit, "", fmt(s, scale), "", "", ""])
+    results["metrics"].append({"metric": key, "label": label, "unit": unit, "scale": scale, "systems": {"pump": s}})
+shim_raw = stat("lwsp", "shim.raw_s")
+if shim_raw:
+    table.append(["shim cost: same transfer, raw API", "ms", fmt(shim_raw, 1e-3), "", "", "", ""])
+
+
+def median(system, metric):
+    s = stat(system, metric)
+    return None if s is None else s["median"]
+
+
+def goal(name, value, baseline, op, threshold, note=""):
+    if value is None or baseline is None:
+        status, ratio = "n/a", None
+    else:
+        ratio = value / baseline
+        ok = ratio >= threshold if op == ">=" else ratio <= threshold
+        status = "met" if ok else "MISSED"
+    results["goals"].append({"goal": name, "ratio": ratio, "threshold": f"{op} {threshold}", "status": status,
+                             "note": note})
+
+
+lw_tx, lw_rx = median("lwsp", "tx_bps@1500"), median("lwsp", "rx_bps@1500")
+goal("bulk tx MTU1500 >= 0.6x TAP pump (write)", lw_tx, median("pump", "pump1514.in_bps"), ">=", 0.6)
+goal("bulk rx MTU1500 >= 0.6x TAP pump (read)", lw_rx, median("pump", "pump1514.out_bps"), ">=", 0.6)
+goal("bulk tx MTU1500 >= 2x stock lwIP", lw_tx, median("stocklwip", "tx_bps@1500"), ">=", 2.0)
+goal("bulk rx MTU1500 >= 2x stock lwIP", lw_rx, median("stocklwip", "rx_bps@1500"), ">=", 2.0,
+     "stock lwIP cannot receive bulk data here" + (f" [{notes.index(na[('stocklwip', 'rx_bps@1500')]) + 1}]"
+                                                 if ('stocklwip', 'rx_bps@1500') in na else ""))
+goal("bulk tx MTU1500 >= 0.8x raw lwIP", lw_tx, median("rawlwip", "tx_bps@1500"), ">=", 0.8)
+goal("bulk rx MTU1500 >= 0.8x raw lwIP", lw_rx, median("rawlwip", "rx_bps@1500"), ">=", 0.8)
+goal("1-byte RTT (median) <= 1.5x kernel veth", median("lwsp", "rr.rtt_p50_us@1500"),
+     median("kernel", "rr.rtt_p50_us@1500"), "<=", 1.5)
+goal("connection rate >= 0.5x kernel veth", median("lwsp", "crr_per_s@1500"), median("kernel", "crr_per_s@1500"),
+     ">=", 0.5)
+goal("shim cost <= 1.10x raw lwIP time", median("lwsp", "shim.wsp_s"), median("lwsp", "shim.raw_s"), "<=", 1.10)
+pcb = median("lwsp", "tcp_pcb_size")
+idle = median("lwsp", "mem_idle.heap_per_conn")
+goal(f"idle conn memory <= sizeof(tcp_pcb)+256 = {pcb + 256 if pcb else '?'} B", idle,
+     (pcb + 256) if pcb else None, "<=", 1.0, f"sizeof(tcp_pcb) = {pcb:.0f} B" if pcb else "")
+results["tcp_pcb_size"] = pcb
+
+# ---- print ----
+widths = [max(len(str(r[i])) for r in table + [header]) for i in range(len(header))]
+lines = []
+lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+lines.append("  ".join("-" * w for w in widths))
+for r in table:
+    lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+lines.append("")
+lines.append("cells: median [min-max] over the runs; (Nx) = lwsp's median / that baseline's median")
+for i, reason in enumerate(notes):
+    lines.append(f"[{i + 1}] {reason}")
+lines.append("")
+lines.append("goals (ratios to same-run baselines):")
+for g in results["goals"]:
+    r = "n/a" if g["ratio"] is None else f"{g['ratio']:.2f}"
+    lines.append(f"  [{g['status']:>6}] {g['goal']}: ratio {r} (needs {g['threshold']})" +
+                 (f" — {g['note']}" if g["note"] else ""))
+text = "\n".join(lines)
+print(text)
+open(f"{outdir}/table.txt", "w").write(text + "\n")
+json.dump(results, open(f"{outdir}/results.json", "w"), indent=2)
+
+# ---- chart data ----
+with open(f"{outdir}/throughput.dat", "w") as f:
+    f.write("# config median min max (Gbit/s)\n")
+    for sysname, lbl in SYSTEMS:
+        for key, tag in [("tx_bps@1500", "tx 1500"), ("rx_bps@1500", "rx 1500"),
+                         ("tx_bps@65521", "tx 65521"), ("rx_bps@65521", "rx 65521")]:
+            mkey = key
+            if sysname == "pump":
+                mkey = {"tx_bps@1500": "pump1514.in_bps", "rx_bps@1500": "pump1514.out_bps",
+                        "tx_bps@65521": "pump65535.in_bps", "rx_bps@65521": "pump65535.out_bps"}[key]
+            s = stat(sysname, mkey)
+            if s:
+                f.write(f"\"{lbl}\\n{tag}\" {s['median']/G} {s['min']/G} {s['max']/G}\n")
+with open(f"{outdir}/latency.dat", "w") as f:
+    f.write("# system p50_median p50_min p50_max p99_median p99_min p99_max (us)\n")
+    for sysname, lbl in SYSTEMS:
+        a, b = stat(sysname, "rr.rtt_p50_us@1500"), stat(sysname, "rr.rtt_p99_us@1500")
+        if a and b:
+            f.write(f"\"{lbl}\" {a['median']} {a['min']} {a['max']} {b['median']} {b['min']} {b['max']}\n")
