@@ -28,6 +28,7 @@
 #include <catch2/catch.hpp>
 
 #include "lwsp/upcalls.h"
+#include "async_call.hpp"
 #include "wsp_fixture.hpp"
 
 using namespace lwsp::test;
@@ -40,53 +41,6 @@ constexpr std::uint16_t k_peer_port = 50000;  // the peer's side of accepted con
 constexpr DWORD k_untouched = 0xdeadbeef;
 constexpr DWORD k_signal_ms = 2000;  // bound for "is signalled"
 constexpr DWORD k_quiet_ms = 20;     // how long "stays unsignalled" is watched
-
-// Polls `f` until it holds or `limit` of real time has passed.
-bool eventually(const std::function<bool()>& f, std::chrono::milliseconds limit = 5000ms) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!f()) {
-        if (std::chrono::steady_clock::now() >= end) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
-
-// A call in its own thread.  The result lives in shared state, so a call
-// still blocked when a failed test unwinds can finish later (it is then
-// detached; the environment's cleanup wakes it).
-template <class R>
-class async_call {
-public:
-    explicit async_call(std::function<R()> fn) : state_(std::make_shared<shared>()) {
-        std::shared_ptr<shared> st = state_;
-        thread_ = std::thread([st, fn = std::move(fn)] {
-            st->result = fn();
-            st->done.store(true);
-        });
-    }
-    ~async_call() {
-        if (wait())
-            thread_.join();
-        else
-            thread_.detach();
-    }
-    async_call(const async_call&) = delete;
-    async_call& operator=(const async_call&) = delete;
-
-    bool done() const { return state_->done.load(); }
-    bool wait(std::chrono::milliseconds limit = 5000ms) const {
-        return eventually([this] { return done(); }, limit);
-    }
-    const R& result() const { return state_->result; }  // only after done()
-
-private:
-    struct shared {
-        std::atomic<bool> done{false};
-        R result{};
-    };
-    std::shared_ptr<shared> state_;
-    std::thread thread_;
-};
 
 bytes to_bytes(const std::string& s) { return bytes(s.begin(), s.end()); }
 
