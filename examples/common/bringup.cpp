@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 
 namespace examples {
 
@@ -86,6 +87,43 @@ std::string wsa_error(int code) {
     for (const entry& e : names)
         if (e.code == code) return std::string(e.name) + " (" + std::to_string(code) + ")";
     return "WSA error " + std::to_string(code);
+}
+
+bool to_sockaddr(const WSPPROC_TABLE& wsp, const std::string& text, int af, SOCKADDR_STORAGE& out, int& len) {
+    std::vector<WCHAR> wide(text.begin(), text.end());
+    wide.push_back(0);
+    len = sizeof out;
+    int err = 0;
+    return wsp.lpWSPStringToAddress(wide.data(), af, nullptr, reinterpret_cast<sockaddr*>(&out), &len, &err) == 0;
+}
+
+std::string address_text(const WSPPROC_TABLE& wsp, const SOCKADDR_STORAGE& a, int len) {
+    WCHAR wide[80];
+    DWORD n = 80;
+    int err = 0;
+    if (wsp.lpWSPAddressToString(reinterpret_cast<sockaddr*>(const_cast<SOCKADDR_STORAGE*>(&a)), len, nullptr, wide, &n,
+                                 &err) != 0)
+        return "?";
+    std::string text;
+    for (DWORD i = 0; i < n && wide[i] != 0; ++i) text += static_cast<char>(wide[i]);
+    return text;
+}
+
+bool send_all(const WSPPROC_TABLE& wsp, SOCKET s, const char* data, std::size_t size, int& err) {
+    while (size > 0) {
+        WSABUF b{static_cast<u_long>(size), const_cast<char*>(data)};
+        DWORD sent = 0;
+        if (wsp.lpWSPSend(s, &b, 1, &sent, 0, nullptr, nullptr, nullptr, &err) == SOCKET_ERROR) return false;
+        data += sent;
+        size -= sent;
+    }
+    return true;
+}
+
+bool parse_number(const char* text, long lo, long hi, long& out) {
+    char* end = nullptr;
+    out = std::strtol(text, &end, 10);
+    return end != text && *end == '\0' && out >= lo && out <= hi;
 }
 
 }  // namespace examples

@@ -54,4 +54,14 @@ private:
 // "WSAECONNREFUSED (10061)" for the codes these examples can meet, else the number.
 std::string wsa_error(int code);
 
+// Small WSP helpers the examples share.
+// "192.0.2.2:7" / "[2001:db8::2]:7" -> sockaddr, through the provider's own parser.
+bool to_sockaddr(const WSPPROC_TABLE& wsp, const std::string& text, int af, SOCKADDR_STORAGE& out, int& len);
+// sockaddr -> "192.0.2.2:40000" or "[2001:db8::2]:40000" ("?" if it cannot).
+std::string address_text(const WSPPROC_TABLE& wsp, const SOCKADDR_STORAGE& a, int len);
+// A blocking WSPSend may take less than everything: sends the rest.
+bool send_all(const WSPPROC_TABLE& wsp, SOCKET s, const char* data, std::size_t size, int& err);
+// A decimal number in [lo, hi].
+bool parse_number(const char* text, long lo, long hi, long& out);
+
 }  // namespace examples

@@ -50,11 +50,9 @@ int main(int argc, char** argv) {
         const bool v6 = host.find(':') != std::string::npos;
         const int af = v6 ? AF_INET6 : AF_INET;
         const std::string text = (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-        std::vector<WCHAR> wide(text.begin(), text.end());
-        wide.push_back(0);
         SOCKADDR_STORAGE to{};
-        int to_len = sizeof to;
-        if (wsp.lpWSPStringToAddress(wide.data(), af, nullptr, reinterpret_cast<sockaddr*>(&to), &to_len, &err) != 0) {
+        int to_len = 0;
+        if (!examples::to_sockaddr(wsp, text, af, to, to_len)) {
             std::fprintf(stderr, "lwsp_echo_client: %s is not an IPv4 or IPv6 address\n", host.c_str());
             return 2;
         }

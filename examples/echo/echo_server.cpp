@@ -23,47 +23,6 @@
 
 namespace {
 
-// "0.0.0.0:7" -> sockaddr, through the provider's own parser.
-bool to_sockaddr(const WSPPROC_TABLE& wsp, const std::string& text, int af, SOCKADDR_STORAGE& out, int& len) {
-    std::vector<WCHAR> wide(text.begin(), text.end());
-    wide.push_back(0);
-    len = sizeof out;
-    int err = 0;
-    return wsp.lpWSPStringToAddress(wide.data(), af, nullptr, reinterpret_cast<sockaddr*>(&out), &len, &err) == 0;
-}
-
-// sockaddr -> "192.0.2.2:40000" or "[2001:db8::2]:40000".
-std::string address_text(const WSPPROC_TABLE& wsp, const SOCKADDR_STORAGE& a, int len) {
-    WCHAR wide[80];
-    DWORD n = 80;
-    int err = 0;
-    if (wsp.lpWSPAddressToString(reinterpret_cast<sockaddr*>(const_cast<SOCKADDR_STORAGE*>(&a)), len, nullptr, wide, &n,
-                                 &err) != 0)
-        return "?";
-    std::string text;
-    for (DWORD i = 0; i < n && wide[i] != 0; ++i) text += static_cast<char>(wide[i]);
-    return text;
-}
-
-// A blocking WSPSend may take less than everything: send the rest.
-bool send_all(const WSPPROC_TABLE& wsp, SOCKET s, const char* data, std::size_t size, int& err) {
-    while (size > 0) {
-        WSABUF b{static_cast<u_long>(size), const_cast<char*>(data)};
-        DWORD sent = 0;
-        if (wsp.lpWSPSend(s, &b, 1, &sent, 0, nullptr, nullptr, nullptr, &err) == SOCKET_ERROR) return false;
-        data += sent;
-        size -= sent;
-    }
-    return true;
-}
-
-// A decimal number in [lo, hi].
-bool parse_number(const char* text, long lo, long hi, long& out) {
-    char* end = nullptr;
-    out = std::strtol(text, &end, 10);
-    return end != text && *end == '\0' && out >= lo && out <= hi;
-}
-
 int usage() {
     std::fprintf(stderr, "usage: lwsp_echo_server [--port 7] [--v6] [--count N] [--tap NAME]\n");
     return 2;
@@ -81,9 +40,9 @@ int main(int argc, char** argv) {
             if (arg == "--v6") {
                 v6 = true;
             } else if (arg == "--port" && i + 1 < argc) {
-                if (!parse_number(argv[++i], 1, 65535, port)) return usage();
+                if (!examples::parse_number(argv[++i], 1, 65535, port)) return usage();
             } else if (arg == "--count" && i + 1 < argc) {
-                if (!parse_number(argv[++i], 1, 1000000000, count)) return usage();
+                if (!examples::parse_number(argv[++i], 1, 1000000000, count)) return usage();
             } else {
                 return usage();
             }
@@ -103,7 +62,7 @@ int main(int argc, char** argv) {
         const std::string local = (v6 ? "[::]:" : "0.0.0.0:") + std::to_string(port);
         SOCKADDR_STORAGE addr{};
         int addr_len = 0;
-        if (!to_sockaddr(wsp, local, af, addr, addr_len)) return usage();
+        if (!examples::to_sockaddr(wsp, local, af, addr, addr_len)) return usage();
         if (wsp.lpWSPBind(listener, reinterpret_cast<sockaddr*>(&addr), addr_len, &err) == SOCKET_ERROR ||
             wsp.lpWSPListen(listener, 8, &err) == SOCKET_ERROR) {
             std::fprintf(stderr, "WSPBind/WSPListen %s: %s\n", local.c_str(), examples::wsa_error(err).c_str());
@@ -133,7 +92,7 @@ int main(int argc, char** argv) {
                     break;
                 }
                 if (got == 0) break;
-                if (!send_all(wsp, c, buf, got, err)) {
+                if (!examples::send_all(wsp, c, buf, got, err)) {
                     outcome = "WSPSend: " + examples::wsa_error(err);
                     break;
                 }
@@ -142,7 +101,7 @@ int main(int argc, char** argv) {
             // Default close (SO_DONTLINGER): the echoed data, then FIN.
             wsp.lpWSPCloseSocket(c, &err);
             std::printf("connection %ld from %s: %llu bytes echoed, %s\n", served + 1,
-                        address_text(wsp, peer, peer_len).c_str(), echoed, outcome.c_str());
+                        examples::address_text(wsp, peer, peer_len).c_str(), echoed, outcome.c_str());
             std::fflush(stdout);
         }
         wsp.lpWSPCloseSocket(listener, &err);

@@ -62,11 +62,9 @@ int main(int argc, char** argv) {
         int err = 0;
 
         const int af = v6 ? AF_INET6 : AF_INET;
-        std::vector<WCHAR> wide(address.begin(), address.end());
-        wide.push_back(0);
         SOCKADDR_STORAGE to{};
-        int to_len = sizeof to;
-        if (wsp.lpWSPStringToAddress(wide.data(), af, nullptr, reinterpret_cast<sockaddr*>(&to), &to_len, &err) != 0) {
+        int to_len = 0;
+        if (!examples::to_sockaddr(wsp, address, af, to, to_len)) {
             std::fprintf(stderr, "lwsp_http_client: %s is not IPv4:port or [IPv6]:port\n", address.c_str());
             return 2;
         }

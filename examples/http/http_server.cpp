@@ -38,14 +38,7 @@ const char k_page[] =
 
 bool send_all(const WSPPROC_TABLE& wsp, SOCKET s, const char* data, std::size_t size) {
     int err = 0;
-    while (size > 0) {
-        WSABUF b{static_cast<u_long>(size), const_cast<char*>(data)};
-        DWORD sent = 0;
-        if (wsp.lpWSPSend(s, &b, 1, &sent, 0, nullptr, nullptr, nullptr, &err) == SOCKET_ERROR) return false;
-        data += sent;
-        size -= sent;
-    }
-    return true;
+    return examples::send_all(wsp, s, data, size, err);
 }
 
 // Receives until the blank line that ends the request head.  Returns false
@@ -114,24 +107,6 @@ int serve(const WSPPROC_TABLE& wsp, SOCKET c, std::string& request_line, unsigne
     return 200;
 }
 
-// sockaddr -> "192.0.2.2:40000" or "[2001:db8::2]:40000".
-std::string address_text(const WSPPROC_TABLE& wsp, SOCKADDR_STORAGE& a, int len) {
-    WCHAR wide[80];
-    DWORD n = 80;
-    int err = 0;
-    if (wsp.lpWSPAddressToString(reinterpret_cast<sockaddr*>(&a), len, nullptr, wide, &n, &err) != 0) return "?";
-    std::string text;
-    for (DWORD i = 0; i < n && wide[i] != 0; ++i) text += static_cast<char>(wide[i]);
-    return text;
-}
-
-// A decimal number in [lo, hi].
-bool parse_number(const char* text, long lo, long hi, long& out) {
-    char* end = nullptr;
-    out = std::strtol(text, &end, 10);
-    return end != text && *end == '\0' && out >= lo && out <= hi;
-}
-
 int usage() {
     std::fprintf(stderr, "usage: lwsp_http_server [--port 8080] [--v6] [--count N] [--tap NAME]\n");
     return 2;
@@ -149,9 +124,9 @@ int main(int argc, char** argv) {
             if (arg == "--v6") {
                 v6 = true;
             } else if (arg == "--port" && i + 1 < argc) {
-                if (!parse_number(argv[++i], 1, 65535, port)) return usage();
+                if (!examples::parse_number(argv[++i], 1, 65535, port)) return usage();
             } else if (arg == "--count" && i + 1 < argc) {
-                if (!parse_number(argv[++i], 1, 1000000000, count)) return usage();
+                if (!examples::parse_number(argv[++i], 1, 1000000000, count)) return usage();
             } else {
                 return usage();
             }
@@ -207,7 +182,7 @@ int main(int argc, char** argv) {
                     break;
             }
             wsp.lpWSPCloseSocket(c, &err);
-            std::printf("%s \"%s\" %d %llu\n", address_text(wsp, peer, peer_len).c_str(), request_line.c_str(),
+            std::printf("%s \"%s\" %d %llu\n", examples::address_text(wsp, peer, peer_len).c_str(), request_line.c_str(),
                         status, length);
             std::fflush(stdout);
         }
