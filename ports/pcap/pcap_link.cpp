@@ -64,6 +64,12 @@ void pcap_link::deliver(const void* frame, std::size_t size) {
     if (outer_) outer_->deliver(frame, size);
 }
 
+void pcap_link::deliver_many(const frame_part* frames, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i)
+        record(direction::in, static_cast<const std::uint8_t*>(frames[i].data), frames[i].size);
+    if (outer_) outer_->deliver_many(frames, count);
+}
+
 void pcap_link::set_link_up(bool up) {
     if (outer_) outer_->set_link_up(up);
 }

@@ -45,13 +45,21 @@ public:
     interface(stack& s, link& l, interface_config cfg) : stack_(s), link_(l), cfg_(std::move(cfg)) {}
 
     void deliver(const void* frame, std::size_t size) override {
-        if (size == 0 || size > 0xffff) return;
+        const frame_part one{frame, size};
+        deliver_many(&one, 1);
+    }
+
+    void deliver_many(const frame_part* frames, std::size_t count) override {
         core_lock lk(stack_);
         if (!active) return;
-        struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(size), PBUF_RAM);
-        if (p == nullptr) return;  // out of memory: dropped, as a NIC would
-        pbuf_take(p, frame, static_cast<u16_t>(size));
-        if (nif.input(p, &nif) != ERR_OK) pbuf_free(p);
+        for (std::size_t i = 0; i < count; ++i) {
+            const std::size_t size = frames[i].size;
+            if (size == 0 || size > 0xffff) continue;
+            struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(size), PBUF_RAM);
+            if (p == nullptr) continue;  // out of memory: dropped, as a NIC would
+            pbuf_take(p, frames[i].data, static_cast<u16_t>(size));
+            if (nif.input(p, &nif) != ERR_OK) pbuf_free(p);
+        }
         stack_.internals().notify_progress();
     }
 

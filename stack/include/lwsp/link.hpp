@@ -34,6 +34,12 @@ class link_sink {
 public:
     // An inbound frame.  The bytes are copied before deliver() returns.
     virtual void deliver(const void* frame, std::size_t size) = 0;
+    // Several inbound frames, in order.  The stack takes its lock once for
+    // all of them, so a port that reads frames in batches should hand them
+    // over in batches (fewer lock hand-offs and wake-ups per frame).
+    virtual void deliver_many(const frame_part* frames, std::size_t count) {
+        for (std::size_t i = 0; i < count; ++i) deliver(frames[i].data, frames[i].size);
+    }
     // Carrier state.  A link starts "up" unless it says otherwise.
     virtual void set_link_up(bool up) = 0;
 

@@ -42,6 +42,7 @@ public:
 
 private:
     void deliver(const void* frame, std::size_t size) override;
+    void deliver_many(const frame_part* frames, std::size_t count) override;
     void set_link_up(bool up) override;
     void record(direction d, const std::uint8_t* data, std::size_t size);
 
