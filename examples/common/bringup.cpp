@@ -1,6 +1,7 @@
 // The examples' shared bring-up: see bringup.hpp.
 #include "bringup.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -124,6 +125,43 @@ bool parse_number(const char* text, long lo, long hi, long& out) {
     char* end = nullptr;
     out = std::strtol(text, &end, 10);
     return end != text && *end == '\0' && out >= lo && out <= hi;
+}
+
+bool parse_server_options(int argc, char** argv, server_options& opts) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--v6") {
+            opts.v6 = true;
+        } else if (arg == "--port" && i + 1 < argc) {
+            if (!parse_number(argv[++i], 1, 65535, opts.port)) return false;
+        } else if (arg == "--count" && i + 1 < argc) {
+            if (!parse_number(argv[++i], 1, 1000000000, opts.count)) return false;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+SOCKET listen_on(const WSPPROC_TABLE& wsp, bool v6, long port, int backlog, std::string& local) {
+    const int af = v6 ? AF_INET6 : AF_INET;
+    int err = 0;
+    SOCKET s = wsp.lpWSPSocket(af, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0, &err);
+    if (s == INVALID_SOCKET) {
+        std::fprintf(stderr, "WSPSocket: %s\n", wsa_error(err).c_str());
+        return INVALID_SOCKET;
+    }
+    local = (v6 ? "[::]:" : "0.0.0.0:") + std::to_string(port);
+    SOCKADDR_STORAGE addr{};
+    int addr_len = 0;
+    if (!to_sockaddr(wsp, local, af, addr, addr_len) ||
+        wsp.lpWSPBind(s, reinterpret_cast<sockaddr*>(&addr), addr_len, &err) == SOCKET_ERROR ||
+        wsp.lpWSPListen(s, backlog, &err) == SOCKET_ERROR) {
+        std::fprintf(stderr, "WSPBind/WSPListen %s: %s\n", local.c_str(), wsa_error(err).c_str());
+        wsp.lpWSPCloseSocket(s, &err);
+        return INVALID_SOCKET;
+    }
+    return s;
 }
 
 }  // namespace examples

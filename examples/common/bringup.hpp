@@ -64,4 +64,17 @@ bool send_all(const WSPPROC_TABLE& wsp, SOCKET s, const char* data, std::size_t 
 // A decimal number in [lo, hi].
 bool parse_number(const char* text, long lo, long hi, long& out);
 
+// The servers' command line: [--port N] [--v6] [--count N] (after
+// take_tap_option).  False on anything else.
+struct server_options {
+    long port;
+    long count = -1;  // connections to serve; -1: forever
+    bool v6 = false;
+};
+bool parse_server_options(int argc, char** argv, server_options& opts);
+// A TCP socket listening on the wildcard address of the family, or
+// INVALID_SOCKET after printing why.  `local` receives "0.0.0.0:PORT" /
+// "[::]:PORT".
+SOCKET listen_on(const WSPPROC_TABLE& wsp, bool v6, long port, int backlog, std::string& local);
+
 }  // namespace examples

@@ -33,41 +33,17 @@ int usage() {
 int main(int argc, char** argv) {
     try {
         const std::string tap = examples::take_tap_option(argc, argv);
-        long port = 7, count = -1;
-        bool v6 = false;
-        for (int i = 1; i < argc; ++i) {
-            const std::string arg = argv[i];
-            if (arg == "--v6") {
-                v6 = true;
-            } else if (arg == "--port" && i + 1 < argc) {
-                if (!examples::parse_number(argv[++i], 1, 65535, port)) return usage();
-            } else if (arg == "--count" && i + 1 < argc) {
-                if (!examples::parse_number(argv[++i], 1, 1000000000, count)) return usage();
-            } else {
-                return usage();
-            }
-        }
+        examples::server_options opts{7};
+        if (!examples::parse_server_options(argc, argv, opts)) return usage();
+        const long count = opts.count;
+        const bool v6 = opts.v6;
 
         examples::network net(tap);
         const WSPPROC_TABLE& wsp = net.wsp();
-        const int af = v6 ? AF_INET6 : AF_INET;
         int err = 0;
-
-        // socket, bind to the wildcard address, listen.
-        SOCKET listener = wsp.lpWSPSocket(af, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0, &err);
-        if (listener == INVALID_SOCKET) {
-            std::fprintf(stderr, "WSPSocket: %s\n", examples::wsa_error(err).c_str());
-            return 1;
-        }
-        const std::string local = (v6 ? "[::]:" : "0.0.0.0:") + std::to_string(port);
-        SOCKADDR_STORAGE addr{};
-        int addr_len = 0;
-        if (!examples::to_sockaddr(wsp, local, af, addr, addr_len)) return usage();
-        if (wsp.lpWSPBind(listener, reinterpret_cast<sockaddr*>(&addr), addr_len, &err) == SOCKET_ERROR ||
-            wsp.lpWSPListen(listener, 8, &err) == SOCKET_ERROR) {
-            std::fprintf(stderr, "WSPBind/WSPListen %s: %s\n", local.c_str(), examples::wsa_error(err).c_str());
-            return 1;
-        }
+        std::string local;
+        const SOCKET listener = examples::listen_on(wsp, v6, opts.port, 8, local);
+        if (listener == INVALID_SOCKET) return 1;
         std::printf("lwsp_echo_server: listening on %s (TAP %s; lwsp is %s)\n", local.c_str(), net.tap_name().c_str(),
                     v6 ? examples::k_ipv6 : examples::k_ipv4);
         std::fflush(stdout);

@@ -117,42 +117,17 @@ int usage() {
 int main(int argc, char** argv) {
     try {
         const std::string tap = examples::take_tap_option(argc, argv);
-        long port = 8080, count = -1;
-        bool v6 = false;
-        for (int i = 1; i < argc; ++i) {
-            const std::string arg = argv[i];
-            if (arg == "--v6") {
-                v6 = true;
-            } else if (arg == "--port" && i + 1 < argc) {
-                if (!examples::parse_number(argv[++i], 1, 65535, port)) return usage();
-            } else if (arg == "--count" && i + 1 < argc) {
-                if (!examples::parse_number(argv[++i], 1, 1000000000, count)) return usage();
-            } else {
-                return usage();
-            }
-        }
+        examples::server_options opts{8080};
+        if (!examples::parse_server_options(argc, argv, opts)) return usage();
+        const long port = opts.port, count = opts.count;
+        const bool v6 = opts.v6;
 
         examples::network net(tap);
         const WSPPROC_TABLE& wsp = net.wsp();
-        const int af = v6 ? AF_INET6 : AF_INET;
         int err = 0;
-
-        SOCKET listener = wsp.lpWSPSocket(af, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0, &err);
-        if (listener == INVALID_SOCKET) {
-            std::fprintf(stderr, "WSPSocket: %s\n", examples::wsa_error(err).c_str());
-            return 1;
-        }
-        const std::string local = (v6 ? "[::]:" : "0.0.0.0:") + std::to_string(port);
-        std::vector<WCHAR> wide(local.begin(), local.end());
-        wide.push_back(0);
-        SOCKADDR_STORAGE addr{};
-        int addr_len = sizeof addr;
-        if (wsp.lpWSPStringToAddress(wide.data(), af, nullptr, reinterpret_cast<sockaddr*>(&addr), &addr_len, &err) ||
-            wsp.lpWSPBind(listener, reinterpret_cast<sockaddr*>(&addr), addr_len, &err) == SOCKET_ERROR ||
-            wsp.lpWSPListen(listener, 16, &err) == SOCKET_ERROR) {
-            std::fprintf(stderr, "WSPBind/WSPListen %s: %s\n", local.c_str(), examples::wsa_error(err).c_str());
-            return 1;
-        }
+        std::string local;
+        const SOCKET listener = examples::listen_on(wsp, v6, port, 16, local);
+        if (listener == INVALID_SOCKET) return 1;
         std::printf("lwsp_http_server: listening on http://%s:%ld/ (TAP %s)\n",
                     v6 ? "[2001:db8::1]" : examples::k_ipv4, port, net.tap_name().c_str());
         std::fflush(stdout);
