@@ -1,5 +1,8 @@
 // Linux TAP port.  One Asio thread reads; transmit() writes directly with
-// writev and falls back to a queue that the Asio thread drains.
+// writev and falls back to a queue that the Asio thread drains.  With
+// offloads, every frame in both directions is preceded by a virtio-net
+// header (struct virtio_net_hdr, 10 bytes, host byte order) that this file
+// translates to and from lwsp::frame_info.
 #include "lwsp/tap_link.hpp"
 
 #include <fcntl.h>
@@ -24,6 +27,7 @@ namespace lwsp {
 struct tap_link::impl {
     options opts;
     int fd = -1;
+    bool vnet = false;  // frames carry a virtio-net header (offloads on)
     boost::asio::io_context io;
     std::unique_ptr<boost::asio::posix::stream_descriptor> sd;
     std::thread thread;
@@ -45,6 +49,70 @@ struct tap_link::impl {
 namespace {
 
 std::string errno_text(int e) { return std::string(std::strerror(e)) + " (errno " + std::to_string(e) + ")"; }
+
+// struct virtio_net_hdr (virtio 1.x, section 5.1.6; <linux/virtio_net.h>
+// does not compile as C++): the header a TAP device with IFF_VNET_HDR puts
+// before every frame, in host byte order unless TUNSETVNETLE/BE say
+// otherwise.
+struct virtio_net_hdr {
+    std::uint8_t flags;
+    std::uint8_t gso_type;
+    std::uint16_t hdr_len;      // Ethernet + IP + TCP headers of a GSO frame
+    std::uint16_t gso_size;     // payload bytes per segment
+    std::uint16_t csum_start;   // from the start of the Ethernet header
+    std::uint16_t csum_offset;  // from csum_start
+};
+static_assert(sizeof(virtio_net_hdr) == 10, "virtio_net_hdr is 10 bytes");
+constexpr std::uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+constexpr std::uint8_t VIRTIO_NET_HDR_F_DATA_VALID = 2;
+constexpr std::uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+constexpr std::uint8_t VIRTIO_NET_HDR_GSO_TCPV6 = 4;
+constexpr std::uint8_t VIRTIO_NET_HDR_GSO_ECN = 0x80;
+
+constexpr std::size_t vnet_len = sizeof(virtio_net_hdr);
+
+// The frame's metadata from the header the kernel put before it.
+frame_info from_vnet(const virtio_net_hdr& h) {
+    frame_info info;
+    if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        info.csum = frame_info::checksum::partial;
+        info.csum_start = h.csum_start;
+        info.csum_offset = h.csum_offset;
+    } else if (h.flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+        info.csum = frame_info::checksum::verified;
+    }
+    const unsigned type = h.gso_type & ~unsigned{VIRTIO_NET_HDR_GSO_ECN};
+    if (type == VIRTIO_NET_HDR_GSO_TCPV4 || type == VIRTIO_NET_HDR_GSO_TCPV6) info.gso_size = h.gso_size;
+    return info;
+}
+
+// Byte `at` of a frame given as parts (0 past the end).
+std::uint8_t byte_at(const frame_part* parts, std::size_t count, std::size_t at) {
+    for (std::size_t i = 0; i < count; ++i) {
+        if (at < parts[i].size) return static_cast<const std::uint8_t*>(parts[i].data)[at];
+        at -= parts[i].size;
+    }
+    return 0;
+}
+
+// The header the kernel expects before a frame the stack sends.
+virtio_net_hdr to_vnet(const frame_info& info, const frame_part* parts, std::size_t count) {
+    virtio_net_hdr h{};
+    if (info.csum == frame_info::checksum::partial) {
+        h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        h.csum_start = info.csum_start;
+        h.csum_offset = info.csum_offset;
+    }
+    if (info.gso_size != 0) {
+        const bool v6 = byte_at(parts, count, 12) == 0x86 && byte_at(parts, count, 13) == 0xdd;
+        h.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+        h.gso_size = info.gso_size;
+        // Headers up to the end of the TCP header (its data offset field).
+        h.hdr_len = static_cast<std::uint16_t>(info.csum_start +
+                                               (byte_at(parts, count, info.csum_start + 12u) >> 4) * 4u);
+    }
+    return h;
+}
 
 }  // namespace
 
@@ -70,7 +138,7 @@ std::unique_ptr<tap_link> tap_link::open(const options& opts) {
         throw tap_error("lwsp tap: cannot open /dev/net/tun: " + errno_text(e));
     }
     struct ifreq ifr {};
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (opts.offload ? IFF_VNET_HDR : 0);
     std::strncpy(ifr.ifr_name, opts.name.c_str(), IFNAMSIZ - 1);
     if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
         const int e = errno;
@@ -90,10 +158,21 @@ std::unique_ptr<tap_link> tap_link::open(const options& opts) {
     i->opts = opts;
     i->opts.name = ifr.ifr_name;
     i->fd = fd;
+    // Checksums left partial and TCP segmentation both ways.  An older
+    // kernel may refuse: then the header stays, describing plain frames.
+    // Without offloads they are switched off explicitly: a device keeps the
+    // offloads an earlier user set, and the kernel would go on leaving
+    // checksums to a reader that cannot see it should finish them.
+    const unsigned offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    i->vnet = opts.offload;  // IFF_VNET_HDR is set: every frame carries the header
+    i->opts.offload = opts.offload && ::ioctl(fd, TUNSETOFFLOAD, offloads) == 0;
+    if (!i->opts.offload) ::ioctl(fd, TUNSETOFFLOAD, 0u);
     // Frames ready at once are read and handed to the stack as one batch;
-    // the batch is smaller for large MTUs to bound the buffers.
-    const std::size_t batch = opts.mtu <= 9000 ? 32 : 8;
-    i->rx.assign(batch, std::vector<std::uint8_t>(opts.mtu + 14 + 4));  // Ethernet header and a VLAN tag
+    // the batch is smaller for large frames to bound the buffers.  With
+    // offloads a frame may stand for 64 KiB of segments.
+    const std::size_t frame_max = i->opts.offload ? vnet_len + 14 + 4 + 0xffff : opts.mtu + 14 + 4 + vnet_len;
+    const std::size_t batch = frame_max <= 9100 ? 32 : 16;
+    i->rx.assign(batch, std::vector<std::uint8_t>(frame_max));  // Ethernet header and a VLAN tag
     return std::unique_ptr<tap_link>(new tap_link(std::move(i)));
 }
 
@@ -110,6 +189,16 @@ tap_link::~tap_link() {
 }
 
 std::size_t tap_link::mtu() const { return impl_->opts.mtu; }
+bool tap_link::offloading() const { return impl_->opts.offload; }
+
+link_offloads tap_link::offloads() const {
+    link_offloads o;
+    if (impl_->opts.offload) {
+        o.tx_checksum = true;
+        o.tx_tcp_segment_max = 0xffff;  // an IP datagram's limit
+    }
+    return o;
+}
 mac_address tap_link::mac() const { return impl_->opts.mac; }
 const std::string& tap_link::name() const { return impl_->opts.name; }
 
@@ -151,39 +240,52 @@ void tap_link::impl::on_readable() {
     // Drain what is ready, a batch at a time (bounded, so transmit flushes
     // get their turn); each batch reaches the stack under one lock.
     frame_part frames[32];
+    frame_info infos[32];
+    const std::size_t skip = vnet ? vnet_len : 0;
     for (int round = 0; round < 4; ++round) {
-        std::size_t n = 0, bytes = 0;
-        while (n < rx.size()) {
-            const ssize_t got = ::read(fd, rx[n].data(), rx[n].size());
+        std::size_t n = 0, bytes = 0, slot = 0;
+        for (; slot < rx.size(); ++slot) {
+            const ssize_t got = ::read(fd, rx[slot].data(), rx[slot].size());
             if (got <= 0) break;  // EAGAIN, or the device went away
-            frames[n] = {rx[n].data(), static_cast<std::size_t>(got)};
-            bytes += static_cast<std::size_t>(got);
+            if (static_cast<std::size_t>(got) <= skip) continue;
+            infos[n] = frame_info{};
+            if (vnet) {
+                virtio_net_hdr h;
+                std::memcpy(&h, rx[slot].data(), vnet_len);
+                infos[n] = from_vnet(h);
+            }
+            frames[n] = {rx[slot].data() + skip, static_cast<std::size_t>(got) - skip};
+            bytes += frames[n].size;
             ++n;
         }
-        if (n == 0) return;
+        if (n == 0 && slot < rx.size()) return;
         {
             std::lock_guard<std::mutex> g(tx_mu);
             stats.frames_in += n;
             stats.bytes_in += bytes;
         }
-        if (sink) sink->deliver_many(frames, n);
-        if (n < rx.size()) return;  // the device is empty
+        if (sink && n != 0) sink->deliver_many(frames, n, infos);
+        if (slot < rx.size()) return;  // the device is empty
     }
 }
 
-bool tap_link::transmit(const frame_part* parts, std::size_t count) {
+bool tap_link::transmit(const frame_part* parts, std::size_t count, const frame_info& info) {
     impl& in = *impl_;
     if (!in.running) return false;
     std::size_t total = 0;
     for (std::size_t i = 0; i < count; ++i) total += parts[i].size;
+    virtio_net_hdr h{};
+    if (in.vnet) h = to_vnet(info, parts, count);
+    const std::size_t skip = in.vnet ? vnet_len : 0;
     std::lock_guard<std::mutex> g(in.tx_mu);
     if (in.tx_queue.empty()) {  // keep order: nothing may overtake queued frames
-        struct iovec iov[16];
-        const std::size_t k = count < 16 ? count : 16;
-        for (std::size_t i = 0; i < k; ++i) iov[i] = {const_cast<void*>(parts[i].data), parts[i].size};
+        struct iovec iov[17];
+        std::size_t k = 0;
+        if (in.vnet) iov[k++] = {&h, vnet_len};
+        for (std::size_t i = 0; i < count && k < 17; ++i) iov[k++] = {const_cast<void*>(parts[i].data), parts[i].size};
         if (count <= 16) {
             const ssize_t n = ::writev(in.fd, iov, static_cast<int>(k));
-            if (n == static_cast<ssize_t>(total)) {
+            if (n == static_cast<ssize_t>(total + skip)) {
                 ++in.stats.frames_out;
                 in.stats.bytes_out += total;
                 return true;
@@ -199,7 +301,9 @@ bool tap_link::transmit(const frame_part* parts, std::size_t count) {
         return false;
     }
     std::vector<std::uint8_t> frame;
-    frame.reserve(total);
+    frame.reserve(skip + total);
+    const auto* hb = reinterpret_cast<const std::uint8_t*>(&h);
+    frame.insert(frame.end(), hb, hb + skip);
     for (std::size_t i = 0; i < count; ++i) {
         const auto* p = static_cast<const std::uint8_t*>(parts[i].data);
         frame.insert(frame.end(), p, p + parts[i].size);
@@ -233,7 +337,7 @@ void tap_link::impl::flush() {
         }
         if (n == static_cast<ssize_t>(f.size())) {
             ++stats.frames_out;
-            stats.bytes_out += f.size();
+            stats.bytes_out += f.size() - (vnet ? vnet_len : 0);
         } else {
             ++stats.dropped;
         }

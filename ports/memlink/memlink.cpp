@@ -16,7 +16,7 @@ void memlink::stop() {
     sink_ = nullptr;
 }
 
-bool memlink::transmit(const frame_part* parts, std::size_t count) {
+bool memlink::transmit(const frame_part* parts, std::size_t count, const frame_info& info) {
     frame f;
     std::size_t total = 0;
     for (std::size_t i = 0; i < count; ++i) total += parts[i].size;
@@ -33,14 +33,14 @@ bool memlink::transmit(const frame_part* parts, std::size_t count) {
     if (hook) hook(f);
     {
         std::lock_guard<std::mutex> g(mu_);
-        sent_.push_back(std::move(f));
+        sent_.emplace_back(std::move(f), info);
         ++total_sent_;
     }
     cv_.notify_all();
     return true;
 }
 
-bool memlink::inject(const frame& f) {
+bool memlink::inject(const frame& f, const frame_info& info) {
     link_sink* sink;
     {
         std::lock_guard<std::mutex> g(mu_);
@@ -49,13 +49,21 @@ bool memlink::inject(const frame& f) {
     // stop() is called by the stack's detach, which a test does not run
     // concurrently with inject(); the sink outlives this call.
     if (sink == nullptr) return false;
-    sink->deliver(f.data(), f.size());
+    const frame_part one{f.data(), f.size()};
+    sink->deliver_many(&one, 1, &info);
     return true;
 }
 
 std::vector<memlink::frame> memlink::take() {
+    std::vector<frame> out;
+    for (auto& entry : take_with_info()) out.push_back(std::move(entry.first));
+    return out;
+}
+
+std::vector<std::pair<memlink::frame, frame_info>> memlink::take_with_info() {
     std::lock_guard<std::mutex> g(mu_);
-    std::vector<frame> out(std::make_move_iterator(sent_.begin()), std::make_move_iterator(sent_.end()));
+    std::vector<std::pair<frame, frame_info>> out(std::make_move_iterator(sent_.begin()),
+                                                  std::make_move_iterator(sent_.end()));
     sent_.clear();
     return out;
 }

@@ -46,7 +46,7 @@ void pcap_link::stop() {
     if (file_) std::fflush(file_);
 }
 
-bool pcap_link::transmit(const frame_part* parts, std::size_t count) {
+bool pcap_link::transmit(const frame_part* parts, std::size_t count, const frame_info& info) {
     std::size_t total = 0;
     for (std::size_t i = 0; i < count; ++i) total += parts[i].size;
     std::vector<std::uint8_t> flat;
@@ -56,7 +56,7 @@ bool pcap_link::transmit(const frame_part* parts, std::size_t count) {
         flat.insert(flat.end(), p, p + parts[i].size);
     }
     record(direction::out, flat.data(), flat.size());
-    return inner_.transmit(parts, count);
+    return inner_.transmit(parts, count, info);
 }
 
 void pcap_link::deliver(const void* frame, std::size_t size) {
@@ -64,10 +64,10 @@ void pcap_link::deliver(const void* frame, std::size_t size) {
     if (outer_) outer_->deliver(frame, size);
 }
 
-void pcap_link::deliver_many(const frame_part* frames, std::size_t count) {
+void pcap_link::deliver_many(const frame_part* frames, std::size_t count, const frame_info* info) {
     for (std::size_t i = 0; i < count; ++i)
         record(direction::in, static_cast<const std::uint8_t*>(frames[i].data), frames[i].size);
-    if (outer_) outer_->deliver_many(frames, count);
+    if (outer_) outer_->deliver_many(frames, count, info);
 }
 
 void pcap_link::set_link_up(bool up) {

@@ -122,6 +122,10 @@
 #define SO_REUSE                        1
 /* Fold the checksum into the copy made by tcp_write. */
 #define LWIP_CHECKSUM_ON_COPY           1
+/* Links that finish TCP checksums themselves (link_offloads::tx_checksum,
+ * e.g. the TAP port with its virtio-net header) get none from lwIP, and
+ * frames a link marks as partial or verified skip lwIP's check. */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF    1
 
 /* ---- Debugging ------------------------------------------------------ */
 /* Assertions stay on: an lwIP assert is a bug in the shim's use of lwIP,

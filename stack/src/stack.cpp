@@ -19,6 +19,7 @@
 #include "lwip/udp.h"
 #include "netif/ethernet.h"
 #include "stack_impl.hpp"
+#include "tx_offload.hpp"
 
 namespace lwsp {
 
@@ -35,6 +36,26 @@ bool loop_queues_pending() {
     return false;
 }
 
+// Checksum checks lwIP skips for a frame whose link says its checksums are
+// partial (finished by nobody: the frame never left the machine) or already
+// verified.  The IPv4 header checksum is always complete.
+constexpr u16_t trusted_checks =
+    NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_ICMP | NETIF_CHECKSUM_CHECK_ICMP6;
+
+// Runs the loopback queues once: packets lwIP sent to one of its own
+// addresses.  On an interface whose link finishes TCP checksums, lwIP wrote
+// none, so those packets are trusted like partial-checksum frames.
+void poll_loopback_queues() {
+    struct netif* n;
+    NETIF_FOREACH(n) {
+        if (n->loop_first == nullptr) continue;
+        const u16_t saved = n->chksum_flags;
+        if ((saved & NETIF_CHECKSUM_GEN_TCP) == 0) n->chksum_flags = static_cast<u16_t>(saved & ~trusted_checks);
+        netif_poll(n);
+        n->chksum_flags = saved;
+    }
+}
+
 }  // namespace
 
 // ---- interfaces -----------------------------------------------------------
@@ -42,25 +63,42 @@ bool loop_queues_pending() {
 // One attached link: owns the lwIP netif and is the link's sink.
 class interface final : public link_sink {
 public:
-    interface(stack& s, link& l, interface_config cfg) : stack_(s), link_(l), cfg_(std::move(cfg)) {}
+    interface(stack& s, link& l, interface_config cfg) : stack_(s), link_(l), cfg_(std::move(cfg)) {
+        // Offloads need the link to finish checksums: a frame standing for
+        // several segments cannot carry one checksum for each.
+        const link_offloads o = l.offloads();
+        if (o.tx_checksum) tx = std::make_unique<detail::tx_offload>(l, o);
+    }
 
     void deliver(const void* frame, std::size_t size) override {
         const frame_part one{frame, size};
-        deliver_many(&one, 1);
+        deliver_many(&one, 1, nullptr);
     }
 
-    void deliver_many(const frame_part* frames, std::size_t count) override {
+    void deliver_many(const frame_part* frames, std::size_t count, const frame_info* info) override {
         core_lock lk(stack_);
         if (!active) return;
         for (std::size_t i = 0; i < count; ++i) {
             const std::size_t size = frames[i].size;
-            if (size == 0 || size > 0xffff) continue;
+            if (size == 0 || size > 0xffff) continue;  // a pbuf holds at most 64 KiB - 1
             struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(size), PBUF_RAM);
             if (p == nullptr) continue;  // out of memory: dropped, as a NIC would
             pbuf_take(p, frames[i].data, static_cast<u16_t>(size));
+            // A frame standing for several TCP segments (gso_size) needs
+            // nothing special: lwIP takes a segment of any length that fits
+            // the window.  Its checksum is partial, so it is not checked.
+            const bool trusted = info != nullptr && info[i].csum != frame_info::checksum::complete;
+            const u16_t saved = nif.chksum_flags;
+            if (trusted) nif.chksum_flags = static_cast<u16_t>(saved & ~trusted_checks);
             if (nif.input(p, &nif) != ERR_OK) pbuf_free(p);
+            nif.chksum_flags = saved;
         }
         stack_.internals().notify_progress();
+    }
+
+    // Hands over frames held back for merging; before the core lock goes.
+    void flush() {
+        if (tx && tx->holding()) tx->flush();
     }
 
     void set_link_up(bool up) override {
@@ -84,6 +122,9 @@ public:
         n->output = etharp_output;
         n->output_ip6 = ethip6_output;
         n->linkoutput = &interface::link_output;
+        // lwIP leaves TCP checksums to a link that finishes them.
+        NETIF_SET_CHECKSUM_CTRL(n, self->tx ? NETIF_CHECKSUM_ENABLE_ALL & ~NETIF_CHECKSUM_GEN_TCP
+                                            : NETIF_CHECKSUM_ENABLE_ALL);
         return ERR_OK;
     }
 
@@ -93,18 +134,21 @@ public:
         frame_part parts[max_parts];
         std::size_t count = 0;
         for (struct pbuf* q = p; q != nullptr && count < max_parts; q = q->next) parts[count++] = {q->payload, q->len};
+        std::vector<unsigned char> flat;
         if (pbuf_clen(p) > max_parts) {  // rare: a long chain is flattened
-            std::vector<unsigned char> flat(p->tot_len);
+            flat.resize(p->tot_len);
             pbuf_copy_partial(p, flat.data(), p->tot_len, 0);
-            frame_part one{flat.data(), flat.size()};
-            return self->link_.transmit(&one, 1) ? ERR_OK : ERR_IF;
+            parts[0] = {flat.data(), flat.size()};
+            count = 1;
         }
-        return self->link_.transmit(parts, count) ? ERR_OK : ERR_IF;
+        if (self->tx) return self->tx->send(parts, count) ? ERR_OK : ERR_IF;
+        return self->link_.transmit(parts, count, frame_info{}) ? ERR_OK : ERR_IF;
     }
 
     stack& stack_;
     link& link_;
     interface_config cfg_;
+    std::unique_ptr<detail::tx_offload> tx;  // when the link takes offloaded frames
     struct netif nif {};
     bool active = false;  // under the core lock
 };
@@ -128,6 +172,10 @@ void core_lock::unlock() {
     lk_.unlock();
 }
 
+void stack::impl::flush_links() {
+    for (auto& entry : interfaces) entry.second->flush();
+}
+
 void stack::impl::drain_deferred(std::unique_lock<std::mutex>& lk) {
     // One drainer at a time keeps the items in order; others leave the
     // queue to it.
@@ -136,6 +184,7 @@ void stack::impl::drain_deferred(std::unique_lock<std::mutex>& lk) {
     while (!deferred.empty()) {
         std::function<void()> work = std::move(deferred.front());
         deferred.pop_front();
+        flush_links();
         clear_owner();
         lk.unlock();
         work();
@@ -153,6 +202,7 @@ void core_lock::lock() {
 }
 
 void stack::impl::before_unlock() {
+    flush_links();
     if (stopping || std::this_thread::get_id() == driver_id) return;
     bool kick = loop_queues_pending();
     if (!kick && !opts.manual_clock) {
@@ -171,7 +221,7 @@ void stack::impl::run_due_work() {
     if (!opts.manual_clock) sys_check_timeouts();
     // Each pass may queue more loopback packets (replies, ACKs); a bound
     // keeps one busy pair of loopback sockets from starving the timers.
-    for (int i = 0; i < 64 && loop_queues_pending(); ++i) netif_poll_all();
+    for (int i = 0; i < 64 && loop_queues_pending(); ++i) poll_loopback_queues();
     notify_progress();
 }
 
@@ -190,6 +240,7 @@ void stack::impl::driver_main() {
         if (loop_queues_pending()) continue;
         driver_kick = false;
         auto woken = [this] { return driver_kick || stopping; };
+        flush_links();
         clear_owner();
         if (driver_wake_at == UINT64_MAX)
             driver_cv.wait(lk.lk_, woken);
@@ -320,6 +371,7 @@ void stack::detach(interface_id id) {
         if (it == impl_->interfaces.end()) return;
         itf = std::move(it->second);
         impl_->interfaces.erase(it);
+        itf->flush();
         itf->active = false;
         netif_set_down(&itf->nif);
         netif_remove(&itf->nif);
@@ -342,7 +394,7 @@ void stack::advance_time(millis d) {
         if (sleep == SYS_TIMEOUTS_SLEEPTIME_INFINITE || impl_->manual_now + sleep > target) break;
         impl_->manual_now += sleep;
         sys_check_timeouts();
-        while (loop_queues_pending()) netif_poll_all();
+        while (loop_queues_pending()) poll_loopback_queues();
     }
     impl_->manual_now = target;
     wake_all_waiters();  // progress waiters are among them

@@ -60,8 +60,11 @@ struct stack::impl {
     void mark_owner() { owner.store(std::this_thread::get_id(), std::memory_order_relaxed); }
     void clear_owner() { owner.store(std::thread::id(), std::memory_order_relaxed); }
 
-    // Called by a thread about to release the core lock.
+    // Called by a thread about to release the core lock (flushes links).
     void before_unlock();
+    // Hands frames held back for merging (tx_offload) to their links; every
+    // path that releases the core lock runs it first.
+    void flush_links();
     // Runs deferred work; `lk` is held on entry and on return, released
     // while each item runs.
     void drain_deferred(std::unique_lock<std::mutex>& lk);

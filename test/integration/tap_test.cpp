@@ -60,7 +60,7 @@ struct tap_env {
     WSPPROC_TABLE p{};
     std::atomic<std::size_t> largest_frame_out{0};
 
-    explicit tap_env(std::size_t mtu = 1500, bool capture_frames = false) {
+    explicit tap_env(std::size_t mtu = 1500, bool capture_frames = false, bool offload = true) {
         const char* dev = std::getenv("LWSP_TAP");
         REQUIRE(dev != nullptr);  // set by scripts/netns-run
         if (mtu != 1500) {
@@ -70,7 +70,9 @@ struct tap_env {
         lwsp::tap_link::options o;
         o.name = dev;
         o.mtu = mtu;
+        o.offload = offload;
         tap = lwsp::tap_link::open(o);
+        REQUIRE(tap->offloading() == offload);  // this kernel accepts the offloads
         lwsp::link* l = tap.get();
         if (capture_frames) {
             capture = std::make_unique<lwsp::pcap_link>(
@@ -163,7 +165,8 @@ struct tap_env {
 
 // Streams `total` bytes lwsp -> kernel and kernel -> lwsp, checking every
 // byte at the receiving end.
-void bulk_both_ways(tap_env& env, const char* kernel_ip, bool v6, std::size_t total) {
+// Returns the segment sizes the kernel saw on the connection.
+kp::tcp_mss bulk_both_ways(tap_env& env, const char* kernel_ip, bool v6, std::size_t total) {
     const int lfd = kp::listen_tcp(kernel_ip, 5001);
     REQUIRE(lfd >= 0);
     SOCKET s = env.socket(v6);
@@ -220,11 +223,13 @@ void bulk_both_ways(tap_env& env, const char* kernel_ip, bool v6, std::size_t to
     CHECK(in == total);
     CHECK(bad == 0);
 
+    const kp::tcp_mss mss = kp::mss_of(kfd);
     REQUIRE(env.close(s) == 0);
     kp::read_result end = kp::read_to_end(kfd, 0, 5000);
     CHECK(end.eof);
     kp::close_fd(kfd);
     kp::close_fd(lfd);
+    return mss;
 }
 
 }  // namespace
@@ -234,15 +239,27 @@ TEST_CASE("256 MiB each way between lwsp and the kernel arrive intact over IPv4"
     bulk_both_ways(env, k_kernel4, false, env_size("LWSP_BULK_MIB", 256) << 20);
 }
 
-TEST_CASE("a bulk transfer over IPv6 arrives intact both ways", "[integration][ipv6]") {
-    tap_env env;
-    bulk_both_ways(env, k_kernel6, true, env_size("LWSP_BULK_MIB_SMALL", 32) << 20);
+TEST_CASE("a bulk transfer over IPv6 arrives intact both ways, with and without offloads", "[integration][ipv6]") {
+    const bool offload = GENERATE(true, false);
+    INFO("offloads " << (offload ? "on" : "off"));
+    tap_env env(1500, false, offload);
+    const kp::tcp_mss mss = bulk_both_ways(env, k_kernel6, true, env_size("LWSP_BULK_MIB_SMALL", 32) << 20);
+    CHECK(mss.rcv == 1440u);  // the kernel's TCP saw full segments of lwsp's MSS
 }
 
 TEST_CASE("at MTU 9000 TCP uses full-size segments and an 8000-byte UDP datagram passes unfragmented", "[integration][mtu]") {
-    tap_env env(9000, true);
-    bulk_both_ways(env, k_kernel4, false, env_size("LWSP_BULK_MIB_SMALL", 32) << 20);
-    CHECK(env.largest_frame_out == 14u + 9000u);  // TCP used the whole MTU: MSS 8960
+    // With offloads, frames stand for several segments: the segment size is
+    // what the kernel's TCP reports; without, every frame is one segment.
+    const bool offload = GENERATE(true, false);
+    INFO("offloads " << (offload ? "on" : "off"));
+    tap_env env(9000, true, offload);
+    const kp::tcp_mss mss = bulk_both_ways(env, k_kernel4, false, env_size("LWSP_BULK_MIB_SMALL", 32) << 20);
+    CHECK(mss.rcv == 8960u);  // TCP used the whole MTU
+    CHECK(mss.snd == 8960u);
+    if (offload)
+        CHECK(env.largest_frame_out > 14u + 9000u);  // merged segments
+    else
+        CHECK(env.largest_frame_out == 14u + 9000u);
     const int ufd = kp::udp_socket(k_kernel4, 6000);
     REQUIRE(ufd >= 0);
     SOCKET u = env.socket(false, SOCK_DGRAM);

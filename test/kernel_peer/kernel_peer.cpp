@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -206,6 +207,17 @@ std::string error_name(int err) {
                        : err == ETIMEDOUT ? "ETIMEDOUT"
                                           : "errno";
     return std::string(name) + " (" + std::strerror(err) + ")";
+}
+
+tcp_mss mss_of(int fd) {
+    struct tcp_info ti {};
+    socklen_t len = sizeof ti;
+    tcp_mss m;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+        m.rcv = ti.tcpi_rcv_mss;
+        m.snd = ti.tcpi_snd_mss;
+    }
+    return m;
 }
 
 }  // namespace kernel_peer

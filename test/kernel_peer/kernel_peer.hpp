@@ -27,6 +27,12 @@ bool write_all(int fd, const std::string& data);
 read_result read_some(int fd, std::size_t max, int timeout_ms);
 // Reads until EOF or an error, keeping at most `max_total` bytes.
 read_result read_to_end(int fd, std::size_t max_total, int timeout_ms);
+// The segment sizes the kernel's TCP saw on a connection (TCP_INFO): the
+// largest segment received from the peer and its own send MSS.
+struct tcp_mss {
+    unsigned rcv = 0, snd = 0;
+};
+tcp_mss mss_of(int fd);
 // Closes with SO_LINGER {1, 0}: the kernel sends RST.
 void reset(int fd);
 void shutdown_send(int fd);

@@ -30,16 +30,48 @@ struct frame_part {
     std::size_t size;
 };
 
+// Offload metadata of one frame, in either direction.  It says what the
+// virtio-net header of a Linux TAP device, a virtio NIC or an NDIS
+// checksum/LSO offload says, in one portable form.  A plain frame has the
+// default value.
+struct frame_info {
+    enum class checksum : std::uint8_t {
+        complete,  // the frame's checksums are final: a receiver verifies them
+        partial,   // TCP/UDP: the checksum field holds only the pseudo-header
+                   // sum; summing from csum_start to the end and storing the
+                   // result at csum_start + csum_offset completes it
+        verified,  // receive only: the other side already verified them
+    };
+    checksum csum = checksum::complete;
+    std::uint16_t csum_start = 0;   // partial: offset of the TCP/UDP header in the frame
+    std::uint16_t csum_offset = 0;  // partial: offset of the checksum field within it
+    // Nonzero: a TCP frame standing for several segments ("TSO"/"GSO"): its
+    // payload is cut into gso_size-byte segments (the last may be shorter),
+    // each carrying the first segment's headers with the sequence number
+    // advanced; PSH and FIN belong to the last one.  Always with `partial`.
+    std::uint16_t gso_size = 0;
+
+    bool plain() const { return csum == checksum::complete && gso_size == 0; }
+};
+
+// What a link accepts on transmit beyond plain frames.  The stack sends
+// offloaded frames only to a link that announces them; whatever a link
+// delivers is described frame by frame (frame_info), so there is nothing to
+// announce for receiving.
+struct link_offloads {
+    bool tx_checksum = false;           // takes checksum::partial TCP/UDP frames
+    std::size_t tx_tcp_segment_max = 0;  // takes gso_size TCP frames up to this many bytes (0: none)
+};
+
 class link_sink {
 public:
-    // An inbound frame.  The bytes are copied before deliver() returns.
+    // An inbound plain frame.  The bytes are copied before deliver() returns.
     virtual void deliver(const void* frame, std::size_t size) = 0;
-    // Several inbound frames, in order.  The stack takes its lock once for
-    // all of them, so a port that reads frames in batches should hand them
-    // over in batches (fewer lock hand-offs and wake-ups per frame).
-    virtual void deliver_many(const frame_part* frames, std::size_t count) {
-        for (std::size_t i = 0; i < count; ++i) deliver(frames[i].data, frames[i].size);
-    }
+    // Several inbound frames, in order; `info` is null (all plain) or holds
+    // one entry per frame.  The stack takes its lock once for all of them,
+    // so a port that reads frames in batches should hand them over in
+    // batches (fewer lock hand-offs and wake-ups per frame).
+    virtual void deliver_many(const frame_part* frames, std::size_t count, const frame_info* info) = 0;
     // Carrier state.  A link starts "up" unless it says otherwise.
     virtual void set_link_up(bool up) = 0;
 
@@ -56,8 +88,12 @@ public:
     virtual mac_address mac() const = 0;
     // Begin delivering frames to `sink`.
     virtual void start(link_sink& sink) = 0;
-    // Send one frame made of `count` parts.  Returns false if it was dropped.
-    virtual bool transmit(const frame_part* parts, std::size_t count) = 0;
+    // What transmit() accepts beyond plain frames.  Read once, when the
+    // link is attached.
+    virtual link_offloads offloads() const { return {}; }
+    // Send one frame made of `count` parts.  `info` is plain unless
+    // offloads() announced otherwise.  Returns false if it was dropped.
+    virtual bool transmit(const frame_part* parts, std::size_t count, const frame_info& info) = 0;
     // Stop delivering; release the device.
     virtual void stop() = 0;
 };

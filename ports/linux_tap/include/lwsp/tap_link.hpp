@@ -11,7 +11,7 @@
 //
 // Threading: the link runs one Asio thread (started by start(), joined by
 // stop()) that reads frames — as many as are ready per wake-up — and hands
-// them to the stack.  transmit() writes at once without blocking; frames
+// them to the stack (with their offload metadata).  transmit() writes at once without blocking; frames
 // the device cannot take yet are queued (bounded) and flushed by the Asio
 // thread when the descriptor becomes writable, in order.  lwIP's timers are
 // not the port's business: the stack's driver thread runs them.
@@ -44,6 +44,14 @@ public:
         // scripts made inside a private namespace is the safe default, and a
         // typo then fails instead of creating a stray device.
         bool create = false;
+        // Offloads through a virtio-net header (IFF_VNET_HDR +
+        // TUNSETOFFLOAD): the kernel hands over TCP frames standing for up
+        // to 64 KiB of segments with checksums left partial, and takes the
+        // same from the stack, which merges consecutive segments (see
+        // stack/src/tx_offload.hpp).  What the peer's TCP sees is unchanged:
+        // segments of the negotiated MSS.  Falls back to plain frames when
+        // the kernel refuses; offloading() says which.
+        bool offload = true;
     };
 
     static std::unique_ptr<tap_link> open(const options& opts);
@@ -51,8 +59,9 @@ public:
 
     std::size_t mtu() const override;
     mac_address mac() const override;
+    link_offloads offloads() const override;
     void start(link_sink& sink) override;
-    bool transmit(const frame_part* parts, std::size_t count) override;
+    bool transmit(const frame_part* parts, std::size_t count, const frame_info& info) override;
     void stop() override;
 
     struct counters {
@@ -62,6 +71,7 @@ public:
     };
     counters stats() const;
     const std::string& name() const;
+    bool offloading() const;  // the kernel accepted the offloads
 
     struct impl;
 

@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "lwsp/link.hpp"
@@ -30,14 +31,22 @@ public:
     std::size_t mtu() const override { return mtu_; }
     mac_address mac() const override { return mac_; }
     void start(link_sink& sink) override;
-    bool transmit(const frame_part* parts, std::size_t count) override;
+    link_offloads offloads() const override { return offloads_; }
+    bool transmit(const frame_part* parts, std::size_t count, const frame_info& info) override;
     void stop() override;
 
+    // What the link claims to accept (default: plain frames only); set it
+    // before attaching, to see what the stack sends to an offloading link.
+    void set_offloads(const link_offloads& o) { offloads_ = o; }
+
     // The network side.
-    // Delivers `f` to the stack.  Returns false if the link is not started.
-    bool inject(const frame& f);
+    // Delivers `f` (described by `info`) to the stack.  Returns false if the
+    // link is not started.
+    bool inject(const frame& f, const frame_info& info = {});
     // Frames the stack sent since the last take(), oldest first.
     std::vector<frame> take();
+    // The same, with each frame's offload metadata.
+    std::vector<std::pair<frame, frame_info>> take_with_info();
     // Waits (real time) until at least `count` frames are waiting to be
     // taken; returns whether they arrived in time.
     bool wait_for(std::size_t count, std::chrono::milliseconds timeout);
@@ -54,7 +63,8 @@ private:
     mutable std::mutex mu_;  // leaf lock: never held while taking the core lock
     std::condition_variable cv_;
     link_sink* sink_ = nullptr;
-    std::deque<frame> sent_;
+    link_offloads offloads_;
+    std::deque<std::pair<frame, frame_info>> sent_;
     std::size_t total_sent_ = 0;
     std::function<void(const frame&)> hook_;
 };

@@ -10,7 +10,9 @@
 // An optional observer sees each frame as it is recorded (direction, bytes).
 //
 // Threading: as the wrapped link's; the file is guarded by a leaf mutex.
-// Timestamps are wall-clock time.
+// Timestamps are wall-clock time.  With an offloading link inside, the file
+// shows frames as they cross the device, like a capture on a host with
+// TSO/GRO: TCP frames longer than the MTU and partial checksums.
 #pragma once
 
 #include <cstdint>
@@ -35,14 +37,15 @@ public:
     std::size_t mtu() const override { return inner_.mtu(); }
     mac_address mac() const override { return inner_.mac(); }
     void start(link_sink& sink) override;
-    bool transmit(const frame_part* parts, std::size_t count) override;
+    link_offloads offloads() const override { return inner_.offloads(); }
+    bool transmit(const frame_part* parts, std::size_t count, const frame_info& info) override;
     void stop() override;
 
     std::uint64_t frames_recorded() const;
 
 private:
     void deliver(const void* frame, std::size_t size) override;
-    void deliver_many(const frame_part* frames, std::size_t count) override;
+    void deliver_many(const frame_part* frames, std::size_t count, const frame_info* info) override;
     void set_link_up(bool up) override;
     void record(direction d, const std::uint8_t* data, std::size_t size);
 
