@@ -98,10 +98,16 @@
  * sanity checks need 4 * TCP_MSS below 64 KiB, hence 16000 and not more:
  * larger MTUs work, with 16000-byte segments. */
 #define TCP_MSS                         16000
-/* 64 KiB windows: the measured knee for a host link (ref/lwip-notes §7);
- * a smaller window caps throughput far below the TAP ceiling. */
-#define TCP_WND                         65535
-#define TCP_SND_BUF                     65535
+/* 256 KiB windows with window scaling (RFC 7323, shift 3: up to 512 KiB).
+ * 64 KiB was the knee for 1500-byte frames one syscall each (ref/lwip-notes
+ * §7), but with offloaded 64 KiB frames, or 16000-byte segments on a large
+ * MTU, a 64 KiB window holds one to four segments and the sender idles
+ * waiting for window updates.  Nothing is allocated up front: the window is
+ * what a connection may buffer, not what it holds. */
+#define LWIP_WND_SCALE                  1
+#define TCP_RCV_SCALE                   3
+#define TCP_WND                         (256 * 1024)
+#define TCP_SND_BUF                     (256 * 1024)
 /* Sized for 1460-byte segments (the common case), not for TCP_MSS, so that
  * small writes on a standard link do not run out of queue entries. */
 #define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF + 1460 - 1) / 1460)

@@ -29,6 +29,7 @@
 
 #include "lwsp/upcalls.h"
 #include "async_call.hpp"
+#include "lwip/opt.h"  // TCP_SND_BUF: the stack's send buffer
 #include "wsp_fixture.hpp"
 
 using namespace lwsp::test;
@@ -41,6 +42,11 @@ constexpr std::uint16_t k_peer_port = 50000;  // the peer's side of accepted con
 constexpr DWORD k_untouched = 0xdeadbeef;
 constexpr DWORD k_signal_ms = 2000;  // bound for "is signalled"
 constexpr DWORD k_quiet_ms = 20;     // how long "stays unsignalled" is watched
+
+// The stack's send buffer per connection (lwIP's TCP_SND_BUF, from
+// lwipopts.h).  Not the peer's window: the scripted peer sends no
+// window-scale option, so windows on the wire stay 16-bit (at most 65535).
+constexpr std::size_t send_buffer = TCP_SND_BUF;
 
 bytes to_bytes(const std::string& s) { return bytes(s.begin(), s.end()); }
 
@@ -649,7 +655,7 @@ TEST_CASE("close completes pending overlapped operations with WSA_OPERATION_ABOR
     REQUIRE(r2.err == WSA_IO_PENDING);
 
     // Fill the send buffer, then two sends that must wait.
-    const std::string fill = make_stream(65535, 1);
+    const std::string fill = make_stream(send_buffer, 1);
     post_send(env, c.s, s0, fill, nullptr);
     REQUIRE(s0.rc == 0);
     REQUIRE(s0.bytes == fill.size());
@@ -876,8 +882,12 @@ TEST_CASE("64 outstanding overlapped sends cross the wire in order as the peer's
     std::vector<std::unique_ptr<event>> events;
     std::string all;
     std::size_t first_pending = 64;
+    // Sizes from 1 to `spread` bytes, about 2.5 send buffers in all: the
+    // later sends wait for the earlier ones to leave the send buffer.
+    constexpr std::size_t spread = 5 * send_buffer / 64;
     for (int i = 0; i < 64; ++i) {
-        const std::string data = make_stream(1 + static_cast<std::size_t>((i * 2731) % 5000), 100 + static_cast<std::uint32_t>(i));
+        const std::string data =
+            make_stream(1 + static_cast<std::size_t>(i * 2731) % spread, 100 + static_cast<std::uint32_t>(i));
         all += data;
         ops.emplace_back();
         if (i % 4 == 0) {
@@ -897,7 +907,7 @@ TEST_CASE("64 outstanding overlapped sends cross the wire in order as the peer's
             if (first_pending == 64) first_pending = static_cast<std::size_t>(i);
         }
     }
-    REQUIRE(all.size() > 65535 * 2);
+    REQUIRE(all.size() > 2 * send_buffer);
     CHECK(first_pending < 64);
     CHECK(completed_prefix(ops));
     ov_result pending = get_result(env, c.s, ops.back().ov, FALSE);
@@ -955,7 +965,7 @@ TEST_CASE("a zero-byte overlapped send queued behind others completes in its tur
     routine_log log;
     connected c(0);  // the peer's window is closed
     wsp_env& env = c.env;
-    const std::string fill = make_stream(65535, 9);
+    const std::string fill = make_stream(send_buffer, 9);
     ov_op a, b, zero, d;
     post_send(env, c.s, a, fill, nullptr);
     REQUIRE(a.rc == 0);  // fills the send buffer
@@ -1196,7 +1206,7 @@ TEST_CASE("FD_WRITE at accept and again only after WSAEWOULDBLOCK once space fre
     CHECK(enum_events(env, c.s, ev.h).lNetworkEvents == 0);
 
     // Fill the send buffer (the socket is nonblocking now), then WSAEWOULDBLOCK.
-    const std::string big = make_stream(100000, 3);
+    const std::string big = make_stream(2 * send_buffer + 12345, 3);  // more than the send buffer holds
     const long first = env.send(c.s, big);
     REQUIRE(first > 0);
     REQUIRE(first < static_cast<long>(big.size()));

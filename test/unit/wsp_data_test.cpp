@@ -21,6 +21,7 @@
 #include <catch2/catch.hpp>
 
 #include "async_call.hpp"
+#include "lwip/opt.h"  // TCP_SND_BUF, TCP_SND_QUEUELEN: the stack's send-side limits
 #include "wsp_fixture.hpp"
 
 using namespace lwsp::test;
@@ -30,6 +31,16 @@ namespace {
 
 constexpr std::uint16_t k_port = 80;         // the stack's listener
 constexpr std::uint16_t k_peer_port = 50000;  // the peer's side of accepted connections
+
+// The stack's send buffer per connection (lwIP's TCP_SND_BUF, from
+// lwipopts.h).  Not to be confused with the peer's window: the scripted peer
+// sends no window-scale option, so the windows on the wire stay 16-bit
+// (conn.window, at most 65535) whatever this is.
+constexpr std::size_t send_buffer = TCP_SND_BUF;
+// More than the send buffer holds, with a tail that is not a multiple of a
+// segment: a send of this size cannot be taken whole while nothing is
+// acknowledged.
+constexpr std::size_t more_than_send_buffer = 2 * send_buffer + 12345;
 
 // What a WSP call returned.
 struct io {
@@ -568,19 +579,20 @@ TEST_CASE("MSG_WAITALL hands over what arrived when SO_RCVTIMEO expires", "[wsp]
 
 // ---- flow control -------------------------------------------------------------
 
-TEST_CASE("a blocking WSPSend of 200 KiB into a small peer window completes as the peer acknowledges",
+TEST_CASE("a blocking WSPSend of twice the send buffer into a small peer window completes as the peer acknowledges",
           "[wsp][data][flow][threads]") {
     const bool v6 = GENERATE(false, true);
     INFO((v6 ? "IPv6" : "IPv4"));
     constexpr std::uint16_t window = 4096;
+    static_assert(window < send_buffer, "the peer's window, not the send buffer, must limit what is in flight");
     session c(v6, window);
     wsp_env& env = c.env;
-    const std::string data = pattern(200 * 1024);
+    const std::string data = pattern(more_than_send_buffer);
     SOCKET s = c.s;
     async_call<io> call([&env, s, &data] { return send_text(env, s, data); });
 
-    // Nothing is acknowledged yet: the send cannot finish (the send buffer
-    // is 64 KiB), and the stack keeps to the peer's window.
+    // Nothing is acknowledged yet: the send cannot finish (it is larger than
+    // the send buffer, TCP_SND_BUF), and the stack keeps to the peer's window.
     REQUIRE(env.link.wait_for(1, 2s));
     std::this_thread::sleep_for(50ms);
     auto first = c.out();
@@ -623,12 +635,15 @@ TEST_CASE("a nonblocking WSPSend into a full send buffer returns a partial count
     session c(false, 0);  // the peer's window is closed: nothing leaves, everything stays queued
     wsp_env& env = c.env;
     REQUIRE(env.set_nonblocking(c.s, true) == 0);
-    const std::string data = pattern(100000);
+    // More than the send buffer, but the rest (sent below once the buffer
+    // has drained) fits in it whole.
+    const std::string data = pattern(send_buffer + 12345);
+    static_assert(12345 < send_buffer, "the second send must fit an empty send buffer");
     io r = send_text(env, c.s, data);
     CHECK(r.rc == 0);
     CHECK(r.bytes > 0);
     CHECK(r.bytes < data.size());
-    CHECK(r.bytes == 65535);  // TCP_SND_BUF
+    CHECK(r.bytes == send_buffer);  // all of TCP_SND_BUF, nothing more
     CHECK(c.out().empty());
 
     int err = 0;
@@ -663,7 +678,10 @@ TEST_CASE("a blocking WSPSend waits instead of spinning when lwIP's segment queu
     session c(false);
     wsp_env& env = c.env;
     REQUIRE(set_int(env, c.s, IPPROTO_TCP, TCP_NODELAY, 1) == 0);
-    constexpr int sends = 400;
+    // One pbuf per one-byte segment: more sends than TCP_SND_QUEUELEN fill the
+    // queue long before they fill the send buffer.
+    constexpr int sends = TCP_SND_QUEUELEN + 100;
+    static_assert(static_cast<std::size_t>(sends) < send_buffer, "the send buffer must keep room");
     SOCKET s = c.s;
     auto count = std::make_shared<std::atomic<int>>(0);
     async_call<io> call([&env, s, count] {
@@ -924,7 +942,7 @@ TEST_CASE("WSPShutdown SD_SEND from another thread ends a blocked WSPSend with W
     session c(false, 0);  // closed window: the send buffer fills and the send blocks
     wsp_env& env = c.env;
     SOCKET s = c.s;
-    const std::string data = pattern(100000);
+    const std::string data = pattern(more_than_send_buffer);
     async_call<io> call([&env, s, &data] { return send_text(env, s, data); });
     std::this_thread::sleep_for(50ms);
     CHECK_FALSE(call.done());
@@ -941,8 +959,8 @@ TEST_CASE("WSPShutdown SD_SEND from another thread ends a blocked WSPSend with W
         c.conn.send_ack();
     }
     CHECK(c.conn.fin_received());
-    CHECK(c.conn.received().size() == 65535);
-    CHECK(c.conn.received_string() == data.substr(0, 65535));
+    CHECK(c.conn.received().size() == send_buffer);  // what the send buffer held
+    CHECK(c.conn.received_string() == data.substr(0, send_buffer));
     CHECK_FALSE(c.conn.rst_received());
 }
 
@@ -965,7 +983,7 @@ TEST_CASE("a peer reset fails a blocked WSPSend with WSAECONNRESET", "[wsp][data
     session c(v6, 0);  // closed window: the send buffer fills and the send blocks
     wsp_env& env = c.env;
     SOCKET s = c.s;
-    const std::string data = pattern(100000);
+    const std::string data = pattern(more_than_send_buffer);
     async_call<io> call([&env, s, &data] { return send_text(env, s, data); });
     std::this_thread::sleep_for(50ms);
     CHECK_FALSE(call.done());
