@@ -69,6 +69,8 @@ SOCKET WSPAPI WSPSocket(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpPr
         if (type == SOCK_STREAM) {
             sock->tcp = std::make_unique<tcp_endpoint>(st, af == AF_INET6);
             sock->tcp->set_sink(sock.get());
+            sock->recv_buffer = static_cast<int>(tcp_endpoint::receive_window_size());
+            sock->send_buffer = static_cast<int>(tcp_endpoint::send_buffer_size());
         } else {
             sock->udp = std::make_unique<udp_endpoint>(st, af == AF_INET6);
             sock->udp->set_sink(sock.get());

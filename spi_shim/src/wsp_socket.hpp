@@ -55,8 +55,8 @@ struct wsp_socket final : endpoint_sink {
     bool oob_inline = false;
     bool debug = false;
     bool dont_route = false;
-    int recv_buffer = 65535;    // SO_RCVBUF as set (round-trips exactly)
-    int send_buffer = 65535;    // SO_SNDBUF
+    int recv_buffer = 65535;    // SO_RCVBUF as set (round-trips exactly); TCP: the window until set
+    int send_buffer = 65535;    // SO_SNDBUF; TCP: the send buffer until set
     int so_error_override = 0;  // SO_ERROR set by the application
 
     bool connect_pending = false;  // a nonblocking connect is under way

@@ -46,6 +46,9 @@ void tcp_endpoint::forget_if_stopped() {
     for (auto& child : accept_q_) child->forget_if_stopped();
 }
 
+std::size_t tcp_endpoint::send_buffer_size() { return TCP_SND_BUF; }
+std::size_t tcp_endpoint::receive_window_size() { return TCP_WND; }
+
 void tcp_endpoint::notify(endpoint_event ev, net_error err) {
     if (sink_ != nullptr) sink_->on_endpoint_event(ev, err);
 }

@@ -18,6 +18,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "lwip/opt.h"     // TCP_SND_BUF, TCP_WND
 #include "provider.hpp"  // the handle table: failing calls must not leak handles
 #include "wsp_fixture.hpp"
 
@@ -1757,6 +1758,26 @@ TEST_CASE("socket options: WSAEFAULT for missing or short buffers leaves value a
     big_len = sizeof big;
     REQUIRE(p.lpWSPGetSockOpt(s, SOL_SOCKET, SO_LINGER, big, &big_len, &err) == 0);
     CHECK(big_len == 4);
+}
+
+TEST_CASE("socket options: SO_SNDBUF and SO_RCVBUF of a new TCP socket report the stack's real buffers",
+          "[wsp][errors][sockopt]") {
+    wsp_env env;
+    const int af = GENERATE(AF_INET, AF_INET6);
+    int err = 0;
+    SOCKET s = env.p.lpWSPSocket(af, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0, &err);
+    REQUIRE(s != INVALID_SOCKET);
+    int value = 0;
+    CHECK(get_int(env, s, SOL_SOCKET, SO_SNDBUF, value) == 0);
+    CHECK(value == static_cast<int>(TCP_SND_BUF));
+    CHECK(get_int(env, s, SOL_SOCKET, SO_RCVBUF, value) == 0);
+    CHECK(value == static_cast<int>(TCP_WND));
+    SOCKET u = env.p.lpWSPSocket(af, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, 0, &err);
+    REQUIRE(u != INVALID_SOCKET);
+    CHECK(get_int(env, u, SOL_SOCKET, SO_RCVBUF, value) == 0);
+    CHECK(value == 65535);  // the datagram queue's limit
+    CHECK(env.p.lpWSPCloseSocket(s, &err) == 0);
+    CHECK(env.p.lpWSPCloseSocket(u, &err) == 0);
 }
 
 TEST_CASE("socket options: SO_DONTLINGER flips only l_onoff of SO_LINGER", "[wsp][errors][sockopt]") {

@@ -42,6 +42,10 @@ public:
     };
 
     tcp_endpoint(stack& st, bool v6);
+    // Bytes a connection may queue for sending, and its receive window
+    // (lwIP's TCP_SND_BUF and TCP_WND: the same for every connection).
+    static std::size_t send_buffer_size();
+    static std::size_t receive_window_size();
     // Destroying an endpoint that still has a pcb closes it gracefully.
     ~tcp_endpoint();
     tcp_endpoint(const tcp_endpoint&) = delete;
