@@ -195,7 +195,7 @@ link_offloads tap_link::offloads() const {
     link_offloads o;
     if (impl_->opts.offload) {
         o.tx_checksum = true;
-        o.tx_tcp_segment_max = 0xffff;  // an IP datagram's limit
+        o.tx_tcp_segment_max = 0xffff;  // lwIP's pbuf limit; tx_offload also caps at one IP datagram
     }
     return o;
 }

@@ -128,9 +128,9 @@
 #define SO_REUSE                        1
 /* Fold the checksum into the copy made by tcp_write. */
 #define LWIP_CHECKSUM_ON_COPY           1
-/* Links that finish TCP checksums themselves (link_offloads::tx_checksum,
- * e.g. the TAP port with its virtio-net header) get none from lwIP, and
- * frames a link marks as partial or verified skip lwIP's check. */
+/* Frames a link marks as partial or verified checksums (frame_info, e.g.
+ * the TAP port's virtio-net header) skip lwIP's checks: the flags are
+ * switched around that one frame's input. */
 #define LWIP_CHECKSUM_CTRL_PER_NETIF    1
 
 /* ---- Debugging ------------------------------------------------------ */

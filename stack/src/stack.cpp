@@ -42,20 +42,6 @@ bool loop_queues_pending() {
 constexpr u16_t trusted_checks =
     NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_ICMP | NETIF_CHECKSUM_CHECK_ICMP6;
 
-// Runs the loopback queues once: packets lwIP sent to one of its own
-// addresses.  On an interface whose link finishes TCP checksums, lwIP wrote
-// none, so those packets are trusted like partial-checksum frames.
-void poll_loopback_queues() {
-    struct netif* n;
-    NETIF_FOREACH(n) {
-        if (n->loop_first == nullptr) continue;
-        const u16_t saved = n->chksum_flags;
-        if ((saved & NETIF_CHECKSUM_GEN_TCP) == 0) n->chksum_flags = static_cast<u16_t>(saved & ~trusted_checks);
-        netif_poll(n);
-        n->chksum_flags = saved;
-    }
-}
-
 }  // namespace
 
 // ---- interfaces -----------------------------------------------------------
@@ -122,9 +108,12 @@ public:
         n->output = etharp_output;
         n->output_ip6 = ethip6_output;
         n->linkoutput = &interface::link_output;
-        // lwIP leaves TCP checksums to a link that finishes them.
-        NETIF_SET_CHECKSUM_CTRL(n, self->tx ? NETIF_CHECKSUM_ENABLE_ALL & ~NETIF_CHECKSUM_GEN_TCP
-                                            : NETIF_CHECKSUM_ENABLE_ALL);
+        // lwIP keeps writing TCP checksums even for a link that finishes
+        // them: tx_offload overwrites the field of every frame it marks
+        // partial (cheap: with checksum-on-copy the payload is already
+        // summed), and the frames it cannot mark — IPv6 fragments of a
+        // segment after a Packet Too Big — stay correct.
+        NETIF_SET_CHECKSUM_CTRL(n, NETIF_CHECKSUM_ENABLE_ALL);
         return ERR_OK;
     }
 
@@ -221,7 +210,7 @@ void stack::impl::run_due_work() {
     if (!opts.manual_clock) sys_check_timeouts();
     // Each pass may queue more loopback packets (replies, ACKs); a bound
     // keeps one busy pair of loopback sockets from starving the timers.
-    for (int i = 0; i < 64 && loop_queues_pending(); ++i) poll_loopback_queues();
+    for (int i = 0; i < 64 && loop_queues_pending(); ++i) netif_poll_all();
     notify_progress();
 }
 
@@ -394,7 +383,7 @@ void stack::advance_time(millis d) {
         if (sleep == SYS_TIMEOUTS_SLEEPTIME_INFINITE || impl_->manual_now + sleep > target) break;
         impl_->manual_now += sleep;
         sys_check_timeouts();
-        while (loop_queues_pending()) poll_loopback_queues();
+        while (loop_queues_pending()) netif_poll_all();
     }
     impl_->manual_now = target;
     wake_all_waiters();  // progress waiters are among them

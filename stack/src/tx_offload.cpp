@@ -119,7 +119,9 @@ struct tx_offload::tcp_frame {
     }
 };
 
-tx_offload::tx_offload(link& l, const link_offloads& o) : link_(l), max_(o.tx_tcp_segment_max) {
+// A merged frame is at most what an IP length field describes.
+tx_offload::tx_offload(link& l, const link_offloads& o)
+    : link_(l), max_(std::min<std::size_t>(o.tx_tcp_segment_max, eth_len + 0xffff)) {
     if (max_ != 0) buf_.reserve(max_);
 }
 

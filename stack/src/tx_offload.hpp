@@ -7,8 +7,8 @@
 // receive-path run in the peer per segment.  tx_offload sits between lwIP's
 // link output and the link:
 //
-//  * every TCP frame leaves with checksum::partial (the interface turns
-//    lwIP's TCP checksum generation off for such links);
+//  * every TCP frame leaves with checksum::partial (the field lwIP filled
+//    is overwritten with the pseudo-header sum);
 //  * consecutive data segments of one connection — contiguous sequence
 //    numbers, identical headers, equal sizes, at most the last one shorter or
 //    carrying PSH — are held back and merged into one frame with gso_size

@@ -21,7 +21,7 @@ bool is_mld(const parsed_frame& f) {
 
 }  // namespace
 
-lan::lan(bool manual_clock)
+lan::lan(bool manual_clock, lwsp::link_offloads offloads)
     : st(make_options(manual_clock)),
       link(*lwsp::mac_address::parse("02:00:00:00:00:01")),
       peer4(k_peer4, k_stack4, [this](const bytes& f) { link.inject(f); }),
@@ -30,6 +30,7 @@ lan::lan(bool manual_clock)
     cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"), *lwsp::ipv4_address::parse("255.255.255.0"),
                                  *lwsp::ipv4_address::parse("0.0.0.0")};
     cfg.ipv6 = {*lwsp::ipv6_address::parse("2001:db8::1")};
+    link.set_offloads(offloads);
     iface = st.attach(link, cfg);
     link.take();  // MLD reports sent while the interface came up
 }

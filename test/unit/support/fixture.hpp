@@ -21,7 +21,9 @@ namespace lwsp::test {
 
 class lan {
 public:
-    explicit lan(bool manual_clock = true);
+    // `offloads`: what the memlink claims to accept on transmit (set before
+    // the interface is attached, which is when the stack reads it).
+    explicit lan(bool manual_clock = true, lwsp::link_offloads offloads = {});
     ~lan();
 
     lwsp::stack::options options() const;
