@@ -21,6 +21,8 @@ int tap_open(const std::string& name) {
     std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
     if (::ioctl(fd, TUNSETIFF, &ifr) != 0) fail("TUNSETIFF " + name + ": " + std::strerror(errno));
+    // Plain frames: no offloads an earlier user of the device left on.
+    if (::ioctl(fd, TUNSETOFFLOAD, 0u) != 0) fail("TUNSETOFFLOAD " + name + ": " + std::strerror(errno));
     return fd;
 }
 

@@ -180,6 +180,10 @@ tap_link::tap_link(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
 
 tap_link::~tap_link() {
     stop();
+    // Offloads outlive the descriptor on a persistent device, and a later
+    // reader without a virtio-net header would get frames with unfinished
+    // checksums: leave the device as a plain TAP.
+    if (impl_->opts.offload) ::ioctl(impl_->fd, TUNSETOFFLOAD, 0u);
     if (impl_->sd) {
         boost::system::error_code ec;
         impl_->sd->close(ec);  // closes the fd

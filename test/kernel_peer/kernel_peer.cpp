@@ -4,6 +4,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -218,6 +222,28 @@ tcp_mss mss_of(int fd) {
         m.snd = ti.tcpi_snd_mss;
     }
     return m;
+}
+
+int open_plain_tap(const char* name) {
+    const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct ifreq ifr {};
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (::ioctl(fd, TUNSETIFF, &ifr) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+std::vector<std::uint8_t> read_frame(int fd, int timeout_ms) {
+    struct pollfd p {fd, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return {};
+    std::vector<std::uint8_t> buf(65536);
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    buf.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return buf;
 }
 
 }  // namespace kernel_peer

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kernel_peer {
 
@@ -47,6 +48,12 @@ struct datagram {
 int udp_socket(const char* ip, std::uint16_t port);  // bound; -1 on failure
 bool udp_send(int fd, const char* ip, std::uint16_t port, const std::string& data);
 datagram udp_recv(int fd, int timeout_ms);
+
+// A TAP device opened as a plain reader would (IFF_TAP | IFF_NO_PI, no
+// virtio-net header, offloads untouched): -1 on failure.  read_frame
+// returns one frame, or nothing after `timeout_ms`.
+int open_plain_tap(const char* name);
+std::vector<std::uint8_t> read_frame(int fd, int timeout_ms);
 
 // Raises RLIMIT_NOFILE to at least n (for tests with many connections).
 bool raise_fd_limit(std::size_t n);
