@@ -1,8 +1,11 @@
 // bench_lwsp — lwsp measured through its WSP API.
 //
 //   bench_lwsp --mode tx|rx|rr|crr [--tap lwsp0] [--mtu 1500] [--bytes N] [--count N]
+//              [--offload 0|1] [--busy-poll US]
 //       lwsp (192.0.2.1) on a TAP device against bench_kernel server at
 //       192.0.2.2 in the same private namespace (scripts/bench sets it up).
+//       --offload 0: plain frames (metrics tx_bps_plain, rx_bps_plain);
+//       --busy-poll: the TAP port's busy polling (metrics rr_busy.*).
 //   bench_lwsp --mode mem [--count 10000] [--greet 1]
 //       opens `count` idle connections to the kernel (port 5005; with
 //       --greet 1, port 5006, where the kernel sends one unread 1460-byte
@@ -124,6 +127,9 @@ int run_tap(const bench::args& a) {
     lwsp::tap_link::options o;
     o.name = a.str("tap", "lwsp0");
     o.mtu = a.num("mtu", 1500);
+    o.offload = a.num("offload", 1) != 0;
+    o.busy_poll = std::chrono::microseconds(a.num("busy-poll", 0));
+    const std::string plain = o.offload ? "" : "_plain";
     std::unique_ptr<lwsp::tap_link> tap = lwsp::tap_link::open(o);
     lwsp::interface_config cfg;
     cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"), *lwsp::ipv4_address::parse("255.255.255.0"),
@@ -141,7 +147,7 @@ int run_tap(const bench::args& a) {
         check(wsp.lpWSPShutdown(s, SD_SEND, &err), err, "WSPShutdown");
         char ack;
         recv_exact(s, &ack, 1);
-        bench::result("tx_bps", static_cast<double>(bytes) * 8 / bench::seconds_since(t0));
+        bench::result("tx_bps" + plain, static_cast<double>(bytes) * 8 / bench::seconds_since(t0));
         close_socket(s);
     } else if (mode == "rx") {
         SOCKET s = connect_to(kernel, bench::port_source);
@@ -154,7 +160,7 @@ int run_tap(const bench::args& a) {
         for (std::size_t k; (k = recv_some(s, buf.data(), buf.size())) > 0;) got += k;
         const double t = bench::seconds_since(t0);
         if (got != bytes) bench::fail("rx: short transfer");
-        bench::result("rx_bps", static_cast<double>(bytes) * 8 / t);
+        bench::result("rx_bps" + plain, static_cast<double>(bytes) * 8 / t);
         close_socket(s);
     } else if (mode == "rr") {
         SOCKET s = connect_to(kernel, bench::port_echo);
@@ -175,7 +181,7 @@ int run_tap(const bench::args& a) {
                 for (double v : us) std::fprintf(f, "%.3f\n", v);
                 std::fclose(f);
             }
-        bench::report_rtt("rr", us);
+        bench::report_rtt(o.busy_poll.count() > 0 ? "rr_busy" : "rr", us);
     } else if (mode == "crr") {
         const auto t0 = bench::clock::now();
         for (std::uint64_t i = 0; i < count; ++i) {

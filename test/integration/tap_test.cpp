@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -62,7 +63,8 @@ struct tap_env {
     WSPPROC_TABLE p{};
     std::atomic<std::size_t> largest_frame_out{0};
 
-    explicit tap_env(std::size_t mtu = 1500, bool capture_frames = false, bool offload = true) {
+    explicit tap_env(std::size_t mtu = 1500, bool capture_frames = false, bool offload = true,
+                     std::chrono::microseconds busy_poll = {}) {
         const char* dev = std::getenv("LWSP_TAP");
         REQUIRE(dev != nullptr);  // set by scripts/netns-run
         if (mtu != 1500) {
@@ -73,6 +75,7 @@ struct tap_env {
         o.name = dev;
         o.mtu = mtu;
         o.offload = offload;
+        o.busy_poll = busy_poll;
         tap = lwsp::tap_link::open(o);
         REQUIRE(tap->offloading() == offload);  // this kernel accepts the offloads
         lwsp::link* l = tap.get();
@@ -552,6 +555,41 @@ TEST_CASE("a device lwsp used with offloads is left plain: the next reader gets 
     REQUIRE(syn.has_value());
     INFO(lwsp::test::describe(*syn));
     CHECK(syn->tcp_checksum_ok);
+}
+
+TEST_CASE("with busy polling, request/response works and the reader stops spinning when idle",
+          "[integration][tap]") {
+    tap_env env(1500, false, true, std::chrono::microseconds(200));
+    const int lfd = kp::listen_tcp(k_kernel4, 5013);
+    SOCKET s = env.socket();
+    REQUIRE(env.connect(s, k_kernel4, 5013) == 0);
+    const int kfd = kp::accept_one(lfd, 5000);
+    REQUIRE(kfd >= 0);
+    std::thread echo([kfd] {
+        for (;;) {
+            kp::read_result r = kp::read_some(kfd, 64, 5000);
+            if (r.data.empty() || !kp::write_all(kfd, r.data)) return;
+        }
+    });
+    for (int i = 0; i < 200; ++i) {
+        const char out = static_cast<char>('a' + i % 26);
+        REQUIRE(env.send_all(s, &out, 1) == 0);
+        char in = 0;
+        REQUIRE(env.recv(s, &in, 1) == 1);
+        CHECK(in == out);
+    }
+    // Idle now: the polling period (200 us) ends and the reader sleeps.  A
+    // reader that kept spinning would use the whole second of CPU.
+    std::this_thread::sleep_for(50ms);
+    std::clock_t before = std::clock();
+    std::this_thread::sleep_for(1s);
+    const double cpu_s = static_cast<double>(std::clock() - before) / CLOCKS_PER_SEC;
+    INFO("process CPU time while idle: " << cpu_s << " s");
+    CHECK(cpu_s < 0.5);
+    REQUIRE(env.close(s) == 0);
+    echo.join();
+    kp::close_fd(kfd);
+    kp::close_fd(lfd);
 }
 
 TEST_CASE("opening a missing or non-TAP device fails with a message naming it", "[integration][tap]") {
