@@ -55,7 +55,8 @@ ROWS = [
     ("rr_busy.rtt_p99_us@1500", "1-byte RTT p99, busy poll 50us", 1, "us", False,
      {"kernel": "rr.rtt_p99_us@1500", "rawlwip": "rr.rtt_p99_us@1500", "stocklwip": "rr.rtt_p99_us@1500"}),
     ("crr_per_s@1500", "connect+1B req/resp+close", 1, "conn/s", True, {}),
-    ("shim.wsp_s", "shim cost: loopback transfer, WSP", 1e-3, "ms", False, {"rawlwip": "shim.raw_s"}),
+    ("shim.wsp_s", "shim: loopback transfer wall time, WSP", 1e-3, "ms", False, {"rawlwip": "shim.raw_s"}),
+    ("shim.wsp_cpu_s", "shim cost: loopback transfer CPU time, WSP", 1e-3, "ms", False, {"rawlwip": "shim.raw_cpu_s"}),
     ("mem_idle.heap_per_conn", "heap per idle conn (bufs excl.)", 1, "B", False, {}),
     ("mem_buf.heap_per_conn", "heap per conn, 1 unread segment", 1, "B", False, {}),
     ("mem_idle.malloc_per_conn", "process malloc per idle conn", 1, "B", False, {}),
@@ -115,9 +116,11 @@ for key, label in PUMP_EXTRA:
     scale, unit = (G, "Gbit/s") if key.endswith("bps") else (1e3, "kframe/s")
     table.append([label, unit, "", fmt(s, scale), "", "", ""])
     results["metrics"].append({"metric": key, "label": label, "unit": unit, "scale": scale, "systems": {"pump": s}})
-shim_raw = stat("lwsp", "shim.raw_s")
-if shim_raw:
-    table.append(["shim cost: same transfer, raw API", "ms", fmt(shim_raw, 1e-3), "", "", "", ""])
+for key, label in [("shim.raw_s", "shim: same transfer wall time, raw API"),
+                   ("shim.raw_cpu_s", "shim: same transfer CPU time, raw API")]:
+    shim_raw = stat("lwsp", key)
+    if shim_raw:
+        table.append([label, "ms", fmt(shim_raw, 1e-3), "", "", "", ""])
 
 
 def median(system, metric):
@@ -157,7 +160,10 @@ goal("(busy poll 50us) 1-byte RTT (median) <= 1.5x kernel veth", median("lwsp", 
      median("kernel", "rr.rtt_p50_us@1500"), "<=", 1.5)
 goal("connection rate >= 0.5x kernel veth", median("lwsp", "crr_per_s@1500"), median("kernel", "crr_per_s@1500"),
      ">=", 0.5)
-goal("shim cost <= 1.10x raw lwIP time", median("lwsp", "shim.wsp_s"), median("lwsp", "shim.raw_s"), "<=", 1.10)
+goal("shim cost <= 1.10x raw lwIP time (process CPU time)", median("lwsp", "shim.wsp_cpu_s"),
+     median("lwsp", "shim.raw_cpu_s"), "<=", 1.10)
+goal("(wall time) shim cost <= 1.10x raw lwIP time", median("lwsp", "shim.wsp_s"), median("lwsp", "shim.raw_s"),
+     "<=", 1.10, "WSP sender and receiver are two threads on two cores; the raw-API transfer is one thread")
 pcb = median("lwsp", "tcp_pcb_size")
 idle = median("lwsp", "mem_idle.heap_per_conn")
 goal(f"idle conn memory <= sizeof(tcp_pcb)+256 = {pcb + 256 if pcb else '?'} B", idle,
