@@ -88,7 +88,7 @@ for key, label, scale, unit, higher, alias in ROWS:
     for sysname, _ in SYSTEMS:
         mkey = alias.get(sysname, key)
         src = "pump" if sysname == "pump" else sysname
-        s = stat(src, mkey) if not (sysname == "rawlwip" and key == "shim.wsp_s") else stat("lwsp", mkey)
+        s = stat(src, mkey) if not (sysname == "rawlwip" and key.startswith("shim.")) else stat("lwsp", mkey)
         reason = na.get((sysname, key)) or na.get((sysname, mkey))
         if s is None:
             if reason:
