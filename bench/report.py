@@ -154,6 +154,10 @@ goal("bulk rx MTU1500 >= 2x stock lwIP", lw_rx, median("stocklwip", "rx_bps@1500
                                                  if ('stocklwip', 'rx_bps@1500') in na else ""))
 goal("bulk tx MTU1500 >= 0.8x raw lwIP", lw_tx, median("rawlwip", "tx_bps@1500"), ">=", 0.8)
 goal("bulk rx MTU1500 >= 0.8x raw lwIP", lw_rx, median("rawlwip", "rx_bps@1500"), ">=", 0.8)
+goal("bulk tx MTU65521 >= 0.4x kernel veth", median("lwsp", "tx_bps@65521"), median("kernel", "tx_bps@65521"),
+     ">=", 0.4)
+goal("bulk rx MTU65521 >= 0.4x kernel veth", median("lwsp", "rx_bps@65521"), median("kernel", "rx_bps@65521"),
+     ">=", 0.4)
 goal("1-byte RTT (median) <= 1.5x kernel veth", median("lwsp", "rr.rtt_p50_us@1500"),
      median("kernel", "rr.rtt_p50_us@1500"), "<=", 1.5)
 goal("(busy poll 50us) 1-byte RTT (median) <= 1.5x kernel veth", median("lwsp", "rr_busy.rtt_p50_us@1500"),
