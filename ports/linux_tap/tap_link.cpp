@@ -167,8 +167,22 @@ std::unique_ptr<tap_link> tap_link::open(const options& opts) {
     // checksums to a reader that cannot see it should finish them.
     const unsigned offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
     i->vnet = opts.offload;  // IFF_VNET_HDR is set: every frame carries the header
-    i->opts.offload = opts.offload && ::ioctl(fd, TUNSETOFFLOAD, offloads) == 0;
-    if (!i->opts.offload) ::ioctl(fd, TUNSETOFFLOAD, 0u);
+    if (i->vnet) {
+        // The header's size and byte order also outlive their setter (a
+        // device QEMU used may carry 12-byte headers): set them, or every
+        // frame would be misread by two bytes.  Byte-order calls fail with
+        // EINVAL on kernels without cross-endian support: nothing to reset.
+        int size = static_cast<int>(vnet_len), off = 0;
+        if (::ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) {
+            const int e = errno;
+            ::close(fd);
+            throw tap_error("lwsp tap: TUNSETVNETHDRSZ on '" + opts.name + "' failed: " + errno_text(e));
+        }
+        ::ioctl(fd, TUNSETVNETLE, &off);
+        ::ioctl(fd, TUNSETVNETBE, &off);
+    }
+    i->opts.offload = opts.offload && ::ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(offloads)) == 0;
+    if (!i->opts.offload) ::ioctl(fd, TUNSETOFFLOAD, 0ul);
     // Frames ready at once are read and handed to the stack as one batch;
     // the batch is smaller for large frames to bound the buffers.  With
     // offloads a frame may stand for 64 KiB of segments.
@@ -185,7 +199,7 @@ tap_link::~tap_link() {
     // Offloads outlive the descriptor on a persistent device, and a later
     // reader without a virtio-net header would get frames with unfinished
     // checksums: leave the device as a plain TAP.
-    if (impl_->opts.offload) ::ioctl(impl_->fd, TUNSETOFFLOAD, 0u);
+    if (impl_->opts.offload) ::ioctl(impl_->fd, TUNSETOFFLOAD, 0ul);
     if (impl_->sd) {
         boost::system::error_code ec;
         impl_->sd->close(ec);  // closes the fd
@@ -201,7 +215,7 @@ link_offloads tap_link::offloads() const {
     link_offloads o;
     if (impl_->opts.offload) {
         o.tx_checksum = true;
-        o.tx_tcp_segment_max = 0xffff;  // lwIP's pbuf limit; tx_offload also caps at one IP datagram
+        o.tx_tcp_segment_max = 0xffff;  // frame bytes; tx_offload also caps at one IP datagram
     }
     return o;
 }
@@ -249,8 +263,10 @@ void tap_link::impl::on_readable() {
     // thread's wake-up.  Every frame restarts the period.
     using clock = std::chrono::steady_clock;
     auto deadline = clock::now() + opts.busy_poll;
-    while (running && clock::now() < deadline)
+    while (running && clock::now() < deadline) {
         if (drain() != 0) deadline = clock::now() + opts.busy_poll;
+        flush();  // the queue's own flush is an Asio handler, which waits for this one
+    }
 }
 
 std::size_t tap_link::impl::drain() {
@@ -299,11 +315,14 @@ bool tap_link::transmit(const frame_part* parts, std::size_t count, const frame_
     const std::size_t skip = in.vnet ? vnet_len : 0;
     std::lock_guard<std::mutex> g(in.tx_mu);
     if (in.tx_queue.empty()) {  // keep order: nothing may overtake queued frames
-        struct iovec iov[17];
+        // The virtio-net header and up to 24 parts (tx_offload may add a
+        // patched header copy to lwIP's chain of up to 16 pbufs).
+        constexpr std::size_t max_parts = 24;
+        struct iovec iov[1 + max_parts];
         std::size_t k = 0;
         if (in.vnet) iov[k++] = {&h, vnet_len};
-        for (std::size_t i = 0; i < count && k < 17; ++i) iov[k++] = {const_cast<void*>(parts[i].data), parts[i].size};
-        if (count <= 16) {
+        for (std::size_t i = 0; i < count && i < max_parts; ++i) iov[k++] = {const_cast<void*>(parts[i].data), parts[i].size};
+        if (count <= max_parts) {
             const ssize_t n = ::writev(in.fd, iov, static_cast<int>(k));
             if (n == static_cast<ssize_t>(total + skip)) {
                 ++in.stats.frames_out;

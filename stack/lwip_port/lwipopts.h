@@ -133,6 +133,11 @@
  * switched around that one frame's input. */
 #define LWIP_CHECKSUM_CTRL_PER_NETIF    1
 
+/* ---- Hooks ---------------------------------------------------------- */
+/* An immediate ACK for a frame standing for several segments (lwsp_hooks.h). */
+#define LWIP_HOOK_FILENAME              "lwsp_hooks.h"
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) lwsp_tcp_inpacket(pcb)
+
 /* ---- Debugging ------------------------------------------------------ */
 /* Assertions stay on: an lwIP assert is a bug in the shim's use of lwIP,
  * and cc.h routes it to a clear abort message. */

@@ -9,6 +9,7 @@
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
 #include "lwip/init.h"
+#include "lwip/ip.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/memp_priv.h"
@@ -18,6 +19,7 @@
 #include "lwip/timeouts.h"
 #include "lwip/udp.h"
 #include "netif/ethernet.h"
+#include "lwsp_hooks.h"
 #include "stack_impl.hpp"
 #include "tx_offload.hpp"
 
@@ -65,18 +67,33 @@ public:
         core_lock lk(stack_);
         if (!active) return;
         for (std::size_t i = 0; i < count; ++i) {
-            const std::size_t size = frames[i].size;
-            if (size == 0 || size > 0xffff) continue;  // a pbuf holds at most 64 KiB - 1
-            struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(size), PBUF_RAM);
+            const auto* data = static_cast<const std::uint8_t*>(frames[i].data);
+            std::size_t size = frames[i].size;
+            if (size < 14) continue;
+            // A pbuf holds at most 64 KiB - 1.  A longer frame (a GSO frame
+            // whose IP datagram is 65535 bytes) still fits once its Ethernet
+            // header is gone: IP frames skip ethernet_input, which for IP
+            // does nothing but strip that header.
+            const std::uint16_t type = static_cast<std::uint16_t>(data[12] << 8 | data[13]);
+            const bool ip_only = size > 0xffff;
+            if (ip_only && (size - 14 > 0xffff || (type != 0x0800 && type != 0x86dd))) continue;
+            const std::size_t skip = ip_only ? 14 : 0;
+            struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(size - skip), PBUF_RAM);
             if (p == nullptr) continue;  // out of memory: dropped, as a NIC would
-            pbuf_take(p, frames[i].data, static_cast<u16_t>(size));
-            // A frame standing for several TCP segments (gso_size) needs
-            // nothing special: lwIP takes a segment of any length that fits
-            // the window.  Its checksum is partial, so it is not checked.
-            const bool trusted = info != nullptr && info[i].csum != frame_info::checksum::complete;
+            pbuf_take(p, data + skip, static_cast<u16_t>(size - skip));
+            const frame_info fi = info != nullptr ? info[i] : frame_info{};
+            // Partial or verified checksums are not checked — for whole
+            // datagrams only: a fragment's flag would carry over to the
+            // datagram its arrival completes.  A frame standing for several
+            // segments goes in as one segment (lwIP takes any length that
+            // fits the window), acknowledged at once (lwsp_hooks.h).
+            const bool trusted = fi.csum != frame_info::checksum::complete && !detail::ip_fragment(data, size);
             const u16_t saved = nif.chksum_flags;
             if (trusted) nif.chksum_flags = static_cast<u16_t>(saved & ~trusted_checks);
-            if (nif.input(p, &nif) != ERR_OK) pbuf_free(p);
+            lwsp_input_gso = fi.gso_size != 0;
+            const err_t e = ip_only ? ip_input(p, &nif) : nif.input(p, &nif);
+            if (e != ERR_OK) pbuf_free(p);
+            lwsp_input_gso = 0;
             nif.chksum_flags = saved;
         }
         stack_.internals().notify_progress();

@@ -61,6 +61,22 @@ std::uint32_t ones_sum(const std::uint8_t* data, std::size_t len, std::uint32_t 
     return static_cast<std::uint32_t>(acc);
 }
 
+bool ip_fragment(const std::uint8_t* frame, std::size_t size) {
+    if (size < eth_len + 20) return false;
+    const std::uint8_t* ip = frame + eth_len;
+    const std::uint16_t type = get16(frame + 12);
+    if (type == 0x0800) return (get16(ip + 6) & 0x3fff) != 0;  // MF or an offset
+    if (type != 0x86dd || size < eth_len + 40) return false;
+    std::uint8_t next = ip[6];
+    std::size_t off = eth_len + 40;
+    while (next == 0 || next == 43 || next == 60) {  // hop-by-hop, routing, destination options
+        if (off + 8 > size) return false;
+        next = frame[off];
+        off += (std::size_t{frame[off + 1]} + 1) * 8;
+    }
+    return next == 44;
+}
+
 std::uint16_t ones_fold(std::uint32_t sum) {
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
     return static_cast<std::uint16_t>(sum);

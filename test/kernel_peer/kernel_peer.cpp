@@ -237,6 +237,17 @@ int open_plain_tap(const char* name) {
     return fd;
 }
 
+bool leave_vnet_header_size(const char* name, int vnet_hdr_size) {
+    const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct ifreq ifr {};
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    const bool ok = ::ioctl(fd, TUNSETIFF, &ifr) == 0 && ::ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr_size) == 0;
+    ::close(fd);
+    return ok;
+}
+
 std::vector<std::uint8_t> read_frame(int fd, int timeout_ms) {
     struct pollfd p {fd, POLLIN, 0};
     if (::poll(&p, 1, timeout_ms) <= 0) return {};

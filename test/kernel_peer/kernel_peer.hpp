@@ -53,6 +53,9 @@ datagram udp_recv(int fd, int timeout_ms);
 // virtio-net header, offloads untouched): -1 on failure.  read_frame
 // returns one frame, or nothing after `timeout_ms`.
 int open_plain_tap(const char* name);
+// Leaves `vnet_hdr_size`-byte virtio-net headers configured on a device, as
+// a virtual machine monitor would (then closes it); false on failure.
+bool leave_vnet_header_size(const char* name, int vnet_hdr_size);
 std::vector<std::uint8_t> read_frame(int fd, int timeout_ms);
 
 // Raises RLIMIT_NOFILE to at least n (for tests with many connections).

@@ -1,0 +1,33 @@
+/*
+ * lwsp_hooks.h — lwsp's lwIP hooks (LWIP_HOOK_FILENAME in lwipopts.h).
+ *
+ * LWIP_HOOK_TCP_INPACKET_PCB runs for every TCP segment that found its pcb,
+ * before lwIP processes it.  While the stack feeds lwIP a frame that stands
+ * for several segments (frame_info::gso_size, set by the interface in
+ * stack.cpp), the hook asks for an immediate ACK: a receiver acknowledges at
+ * least every second full-size segment (RFC 5681 §4.2), but lwIP counts the
+ * frame as one segment and would delay the ACK until the application reads
+ * or the 250 ms timer runs, stalling a sender in slow start.
+ */
+#ifndef LWSP_HOOKS_H
+#define LWSP_HOOKS_H
+
+#include "lwip/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct tcp_pcb;
+
+/* Nonzero while the frame being input stands for several TCP segments;
+ * written under the core lock. */
+extern int lwsp_input_gso;
+
+err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LWSP_HOOKS_H */
