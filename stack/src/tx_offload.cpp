@@ -147,7 +147,7 @@ bool tx_offload::send(const frame_part* parts, std::size_t count) {
     if (!f.tcp) {
         flush();
         ++stats_.frames;
-        return link_.transmit(parts, count, frame_info{});
+        return counted(link_.transmit(parts, count, frame_info{}));
     }
     if (holding() && can_append(f)) {
         append(f, parts, count);
@@ -177,7 +177,7 @@ bool tx_offload::send(const frame_part* parts, std::size_t count) {
     info.csum_start = static_cast<std::uint16_t>(f.l4_off);
     info.csum_offset = tcp_csum_field;
     ++stats_.frames;
-    return link_.transmit(out, n, info);
+    return counted(link_.transmit(out, n, info));
 }
 
 bool tx_offload::start(const tcp_frame& f, const frame_part* parts, std::size_t count) {
@@ -246,7 +246,12 @@ bool tx_offload::flush() {
     segments_ = 0;
     last_psh_ = false;
     const frame_part whole{buf_.data(), buf_.size()};
-    return link_.transmit(&whole, 1, info);
+    return counted(link_.transmit(&whole, 1, info));
+}
+
+bool tx_offload::counted(bool accepted) {
+    if (!accepted) ++stats_.dropped_frames;
+    return accepted;
 }
 
 }  // namespace lwsp::detail

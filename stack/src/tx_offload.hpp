@@ -12,8 +12,9 @@
 //  * consecutive data segments of one connection — contiguous sequence
 //    numbers, identical headers, equal sizes, at most the last one shorter or
 //    carrying PSH — are held back and merged into one frame with gso_size
-//    set to the segment size, so what reaches the peer's TCP is exactly the
-//    segments lwIP produced;
+//    set to the segment size; cut by whoever segments it (the kernel when
+//    forwarding, a NIC), it gives back exactly the segments lwIP produced,
+//    and a local receiver takes it as one large segment, as after GRO;
 //  * anything else (ACKs, SYN/FIN/RST, other protocols) first flushes what
 //    is held back, so frames never overtake each other.
 //
@@ -45,6 +46,7 @@ public:
         std::uint64_t frames = 0;         // frames handed to the link
         std::uint64_t merged_frames = 0;  // of which carried several segments
         std::uint64_t segments = 0;       // TCP data segments in merged frames
+        std::uint64_t dropped_frames = 0;  // of all frames, ones the link refused
     };
     const counters& stats() const { return stats_; }
 
@@ -52,6 +54,7 @@ private:
     struct tcp_frame;  // a parsed frame
     bool start(const tcp_frame& f, const frame_part* parts, std::size_t count);
     bool can_append(const tcp_frame& f) const;
+    bool counted(bool accepted);  // counts a refused frame
     void append(const tcp_frame& f, const frame_part* parts, std::size_t count);
 
     link& link_;
