@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <random>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -1027,4 +1029,597 @@ TEST_CASE("receive: one frame standing for three segments (gso_size) is delivere
     CHECK(back.front().ack == e.conn.snd_nxt());  // all of it acknowledged at once
     CHECK(e.echoed() == payload.size());
     CHECK(e.conn.received() == payload);
+}
+
+// ============================================================================
+// tx_offload, randomized: whatever mix of frames lwIP hands over, the link's
+// view — partial checksums completed, merged frames cut the way Linux TSO
+// does — is exactly what lwIP sent, byte for byte and in order
+// ============================================================================
+
+namespace {
+
+// A reproducible random source.  std::mt19937's output is fixed by the
+// standard, the <random> distributions are not, so none is used: a seed
+// gives the same frames with every standard library.
+class rand_source {
+public:
+    explicit rand_source(uint32_t seed) : gen_(seed) {}
+    uint32_t bits() { return static_cast<uint32_t>(gen_()); }
+    std::size_t below(std::size_t n) { return n == 0 ? 0 : bits() % n; }  // [0, n)
+    std::size_t between(std::size_t lo, std::size_t hi) { return lo + below(hi - lo + 1); }  // [lo, hi]
+    bool chance(unsigned per_mille) { return below(1000) < per_mille; }
+
+private:
+    std::mt19937 gen_;
+};
+
+void fix_ipv4_header_checksum(bytes& f) {
+    const std::size_t ihl = std::size_t{static_cast<uint8_t>(f.at(14) & 0x0f)} * 4;
+    wr16(f, 14 + 10, 0);
+    wr16(f, 14 + 10, inet_checksum(f.data() + 14, ihl));
+}
+
+void set_ipv4_id(bytes& f, uint16_t id) {
+    wr16(f, 14 + 4, id);
+    fix_ipv4_header_checksum(f);
+}
+
+// Puts a 4-byte IPv4 option (router alert) or an 8-byte IPv6 hop-by-hop
+// header (one PadN option) in front of the transport header of a complete
+// frame.  Neither is covered by the transport checksum, which stays valid.
+void add_ip_extension(bytes& f, bool v6) {
+    if (v6) {
+        const uint8_t hbh[8] = {f.at(14 + 6), 0, 1, 4, 0, 0, 0, 0};
+        f.insert(f.begin() + 14 + 40, hbh, hbh + 8);
+        f[14 + 6] = ip_proto_hopopts;
+        wr16(f, 14 + 4, static_cast<uint16_t>(rd16(f, 14 + 4) + 8));
+    } else {
+        const uint8_t router_alert[4] = {0x94, 0x04, 0, 0};
+        f.insert(f.begin() + 14 + 20, router_alert, router_alert + 4);
+        f[14] = 0x46;
+        wr16(f, 14 + 2, static_cast<uint16_t>(rd16(f, 14 + 2) + 4));
+        fix_ipv4_header_checksum(f);
+    }
+}
+
+// One connection of the random traffic: what its next segment looks like.
+struct rand_conn {
+    seg_spec hdr;  // ports, addresses, ACK number, window, TTL (seq, flags, payload and ID set per frame)
+    uint32_t snd_nxt = 0;
+    std::size_t mss = 0;
+    bool ext = false;     // IPv4 header option / IPv6 hop-by-hop header
+    bool ts = false;      // TCP timestamps on every segment
+    uint32_t tsval = 0;
+    uint8_t tos = 0;      // IPv4 type of service / IPv6 traffic class
+    uint32_t flow = 0;    // IPv6 flow label
+    bool df = false;      // IPv4 don't fragment
+    bool sack = false;    // a SACK option (a longer TCP header)
+    uint32_t sack_left = 0;
+    uint32_t salt = 0;    // payload pattern offset, so that connections' bytes differ
+
+    std::string text() const {
+        std::ostringstream s;
+        s << (hdr.v6 ? "IPv6" : "IPv4") << " port " << hdr.sport << " mss " << mss << (ext ? " +ip-ext" : "")
+          << (ts ? " +timestamps" : "");
+        return s.str();
+    }
+};
+
+// The frames lwIP would hand to the link, in order, every checksum correct,
+// from four connections (IPv4 and IPv6, with and without IP options /
+// extension headers): data runs (equal segments, maybe a shorter and/or PSH
+// last one), retransmissions, gaps, header changes between two segments (ACK
+// number, window, timestamps, SACK, TTL, next hop, TOS, flow label, DF),
+// pure ACKs, SYN, FIN, RST, odd flags, segments cut into IP fragments,
+// segments that would continue a run but for an address or port, UDP, ICMP,
+// ARP.  One IPv4 identification counter for every IPv4 datagram, as lwIP's
+// ip4_output has, starting just below the wrap.
+class rand_traffic {
+public:
+    rand_source& rnd;
+    std::vector<rand_conn> conns;
+    uint16_t ip_id;
+    std::vector<bytes> frames;
+
+    explicit rand_traffic(rand_source& r) : rnd(r), ip_id(static_cast<uint16_t>(65536 - r.between(1, 1500))) {
+        // 0: plain IPv4; 1: IPv4 with an IP option; 2: plain IPv6; 3: IPv6
+        // with a hop-by-hop header (its segment size is set by the test).
+        // TCP timestamps at random.
+        static const std::size_t mss_choices[] = {1460, 1460, 1440, 1220, 1000, 536, 100, 1, 8960, 16000};
+        for (int i = 0; i < 4; ++i) {
+            rand_conn c;
+            c.hdr.v6 = i >= 2;
+            c.hdr.sport = static_cast<uint16_t>(80 + i);
+            c.hdr.dport = static_cast<uint16_t>(40000 + i);
+            c.hdr.ack = rnd.bits();
+            c.hdr.window = static_cast<uint16_t>(rnd.between(1, 65535));
+            c.ext = i % 2 == 1;
+            c.ts = rnd.chance(500);
+            c.tsval = rnd.bits();
+            c.mss = mss_choices[rnd.below(sizeof mss_choices / sizeof mss_choices[0])];
+            // Sometimes just below 2^32, so that runs wrap around.
+            c.snd_nxt = rnd.chance(300) ? static_cast<uint32_t>(0u - rnd.between(1, 20000)) : rnd.bits();
+            c.salt = rnd.bits();
+            conns.push_back(c);
+        }
+    }
+
+    void generate(std::size_t count) {
+        std::size_t last = 0;
+        while (frames.size() < count) {
+            // Often the connection that sent last again, so that its runs
+            // go on where they stopped.
+            if (rnd.chance(400)) last = rnd.below(conns.size());
+            rand_conn& c = conns[last];
+            const std::size_t what = rnd.below(100);
+            if (what < 45) {
+                data_run(c);
+            } else if (what < 49) {  // a retransmission from before snd_nxt
+                const std::size_t back = rnd.between(1, 3 * c.mss);
+                const std::size_t n = std::min(back, c.mss);
+                tcp(c, c.snd_nxt - static_cast<uint32_t>(back), rnd.chance(300) ? tcp_ack | tcp_psh : tcp_ack, n);
+            } else if (what < 52) {  // a gap: the next data does not continue the last
+                c.snd_nxt += static_cast<uint32_t>(rnd.between(1, 3 * c.mss));
+            } else if (what < 61) {  // a header change, maybe announced by a pure ACK
+                change_header(c);
+                if (rnd.chance(300)) tcp(c, c.snd_nxt, tcp_ack, 0);
+            } else if (what < 69) {  // a pure ACK
+                tcp(c, c.snd_nxt, tcp_ack, 0);
+            } else if (what < 71) {  // SYN or SYN-ACK, with an MSS option
+                std::vector<tcp_option> o = {opt_mss(static_cast<uint16_t>(std::min<std::size_t>(c.mss, 65535)))};
+                if (c.ts) o.push_back(opt_timestamps(c.tsval, 0));
+                tcp(c, c.snd_nxt, rnd.chance(500) ? tcp_syn : tcp_syn | tcp_ack, 0, &o);
+                c.snd_nxt += 1;
+            } else if (what < 74) {  // FIN, with or without data
+                const std::size_t n = rnd.chance(500) ? 0 : rnd.between(1, c.mss);
+                tcp(c, c.snd_nxt, rnd.chance(500) ? tcp_fin | tcp_ack : tcp_fin | tcp_ack | tcp_psh, n);
+                c.snd_nxt += static_cast<uint32_t>(n + 1);
+            } else if (what < 76) {  // RST
+                tcp(c, c.snd_nxt, rnd.chance(500) ? tcp_rst : tcp_rst | tcp_ack, 0);
+            } else if (what < 86) {  // a UDP datagram (small ones padded to 60 bytes)
+                const bool v6 = rnd.chance(500);
+                bytes f = udp_frame(k_peer_mac, k_stack_mac, stack_ip(v6), peer_ip(v6),
+                                    static_cast<uint16_t>(rnd.between(1, 65535)), 53,
+                                    pattern(rnd.between(0, 1472), rnd.bits()));
+                if (!v6) set_ipv4_id(f, ip_id++);
+                frames.push_back(std::move(f));
+            } else if (what < 90) {  // an ICMP echo reply
+                const bool v6 = rnd.chance(500);
+                bytes f = icmp_echo_reply(k_peer_mac, k_stack_mac, stack_ip(v6), peer_ip(v6), 7,
+                                          static_cast<uint16_t>(rnd.bits()), pattern(rnd.between(0, 200)));
+                if (!v6) set_ipv4_id(f, ip_id++);
+                frames.push_back(std::move(f));
+            } else if (what < 93) {  // ARP
+                frames.push_back(rnd.chance(500)
+                                     ? arp_request(k_stack_mac, stack_ip(false), peer_ip(false))
+                                     : arp_reply(k_stack_mac, stack_ip(false), k_peer_mac, peer_ip(false)));
+            } else if (what < 95) {  // a data segment lwIP cut into IP fragments (after a Packet Too Big)
+                const std::size_t n = rnd.between(1, c.mss);
+                fragments(tcp_bytes(c, c.snd_nxt, tcp_ack, n), c.hdr.v6, c.ext);
+                c.snd_nxt += static_cast<uint32_t>(n);
+            } else if (what < 97) {
+                impostor(c, c.mss);
+            } else {  // a data segment with an unusual flag
+                static const uint8_t odd[] = {tcp_ack | tcp_urg, tcp_ack | tcp_ece, tcp_ack | tcp_cwr,
+                                              tcp_ack | tcp_psh | tcp_ece, tcp_psh, 0};
+                const std::size_t n = rnd.between(1, c.mss);
+                tcp(c, c.snd_nxt, odd[rnd.below(sizeof odd)], n);
+                c.snd_nxt += static_cast<uint32_t>(n);
+            }
+        }
+    }
+
+private:
+    // A run of data segments: `size` bytes each, maybe a shorter last one,
+    // maybe PSH on the last (rarely on one in the middle).
+    void data_run(rand_conn& c) {
+        const std::size_t count =
+            rnd.chance(100) && c.mss <= 1460 ? rnd.between(10, 100) : rnd.between(1, c.mss <= 1460 ? 8 : 5);
+        const std::size_t size = rnd.chance(900) ? c.mss : rnd.between(1, c.mss);
+        const bool short_last = size > 1 && rnd.chance(300);
+        const bool psh_last = rnd.chance(400);
+        for (std::size_t i = 0; i < count; ++i) {
+            const bool last = i + 1 == count;
+            const std::size_t n = last && short_last ? rnd.between(1, size - 1) : size;
+            const bool psh = (last && psh_last) || rnd.chance(20);
+            if (rnd.chance(30)) change_header(c);  // between two calls into lwIP, say
+            if (rnd.chance(20)) impostor(c, n);
+            tcp(c, c.snd_nxt, psh ? tcp_ack | tcp_psh : tcp_ack, n);
+            c.snd_nxt += static_cast<uint32_t>(n);
+        }
+    }
+
+    // What c's next segment would be in every respect but one that makes it
+    // another connection's: an address or a port.  c does not move on.
+    void impostor(const rand_conn& c, std::size_t n) {
+        frames.push_back(tcp_bytes(c, c.snd_nxt, tcp_ack, n, nullptr, 1 + static_cast<int>(rnd.below(4))));
+    }
+
+    // What may change between two segments of a connection: the ACK number
+    // or window (the peer sent something), the timestamp clock, the route
+    // (TTL, next hop's MAC), the IP header's TOS / traffic class, flow
+    // label or DF bit.
+    void change_header(rand_conn& c) {
+        switch (rnd.below(8)) {
+            case 0: c.hdr.ack += static_cast<uint32_t>(rnd.between(1, 5000)); break;
+            case 1: c.hdr.window = static_cast<uint16_t>(rnd.between(1, 65535)); break;
+            case 2:
+                if (c.ts) {
+                    c.tsval += static_cast<uint32_t>(rnd.between(1, 10));
+                    break;
+                }
+                c.hdr.ack += 1;
+                break;
+            case 3: c.hdr.ttl = static_cast<uint8_t>(rnd.chance(500) ? 64 : rnd.between(1, 255)); break;
+            case 4:
+                c.hdr.eth_dst = c.hdr.eth_dst == k_peer_mac ? mac_addr::parse("02:00:00:00:00:03") : k_peer_mac;
+                break;
+            case 5: c.tos = static_cast<uint8_t>(rnd.chance(500) ? 0 : rnd.bits()); break;
+            case 6:
+                if (c.hdr.v6) {
+                    c.flow = rnd.chance(500) ? 0 : rnd.bits() & 0xfffff;
+                    break;
+                }
+                c.df = !c.df;
+                break;
+            case 7:
+                c.sack = !c.sack;
+                c.sack_left = rnd.bits();
+                break;
+            default: c.hdr.window = static_cast<uint16_t>(c.hdr.window ^ (1u << rnd.below(16))); break;
+        }
+    }
+
+    // The frame split into two or more IP fragments, IPv4 (one ID for all,
+    // from the counter) or IPv6 (a fragment header, after the hop-by-hop
+    // header if `ext`).  Plain frames: lwIP completed the TCP checksum
+    // before cutting.  (lwIP fragments only what does not fit, so never into
+    // one IPv6 "atomic fragment": that would be a whole TCP segment behind a
+    // fragment header, which tx_offload rightly leaves plain.)
+    void fragments(const bytes& f, bool v6, bool ext) {
+        const std::size_t ip_hdr = v6 ? 40 + (ext ? 8 : 0) : std::size_t{static_cast<uint8_t>(f[14] & 0x0f)} * 4;
+        const std::size_t payload = f.size() - 14 - ip_hdr;
+        const std::size_t chunk = 8 * rnd.between(1, std::min<std::size_t>(64, (payload - 1) / 8));  // < payload
+        const uint32_t v6_id = rnd.bits();
+        const uint16_t v4_id = v6 ? 0 : rd16(f, 14 + 4);
+        for (std::size_t off = 0; off < payload; off += chunk) {
+            const std::size_t n = std::min(chunk, payload - off);
+            const bool more = off + n < payload;
+            bytes g(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(14 + ip_hdr));
+            if (v6) {
+                const std::size_t next_at = ext ? 14 + 40 : 14 + 6;
+                const uint8_t next = g[next_at];
+                g[next_at] = ip_proto_fragment;
+                const uint8_t fh[8] = {next,
+                                       0,
+                                       static_cast<uint8_t>(off >> 8),
+                                       static_cast<uint8_t>((off & 0xf8) | (more ? 1 : 0)),
+                                       static_cast<uint8_t>(v6_id >> 24),
+                                       static_cast<uint8_t>(v6_id >> 16),
+                                       static_cast<uint8_t>(v6_id >> 8),
+                                       static_cast<uint8_t>(v6_id)};
+                g.insert(g.end(), fh, fh + 8);
+                wr16(g, 14 + 4, static_cast<uint16_t>(ip_hdr - 40 + 8 + n));
+            } else {
+                wr16(g, 14 + 2, static_cast<uint16_t>(ip_hdr + n));
+                wr16(g, 14 + 4, v4_id);
+                wr16(g, 14 + 6, static_cast<uint16_t>((more ? 0x2000 : 0) | (off / 8)));  // MF, offset; no DF
+                fix_ipv4_header_checksum(g);
+            }
+            const auto from = f.begin() + static_cast<std::ptrdiff_t>(14 + ip_hdr + off);
+            g.insert(g.end(), from, from + static_cast<std::ptrdiff_t>(n));
+            frames.push_back(std::move(g));
+        }
+    }
+
+    void tcp(const rand_conn& c, uint32_t seq, uint8_t flags, std::size_t n,
+             const std::vector<tcp_option>* options = nullptr) {
+        frames.push_back(tcp_bytes(c, seq, flags, n, options));
+    }
+
+    // A segment of c, every checksum complete.  `other` nonzero: one thing
+    // differs from c's — 1: destination address, 2: source address,
+    // 3: source port, 4: destination port.
+    bytes tcp_bytes(const rand_conn& c, uint32_t seq, uint8_t flags, std::size_t n,
+                    const std::vector<tcp_option>* options = nullptr, int other = 0) {
+        seg_spec s = c.hdr;
+        s.seq = seq;
+        s.flags = flags;
+        s.payload = pattern(n, c.salt + seq);
+        if (other == 3) s.sport = static_cast<uint16_t>(s.sport + 1000);
+        if (other == 4) s.dport = static_cast<uint16_t>(s.dport + 1000);
+        if (options) {
+            s.options = *options;
+        } else {
+            if (c.ts) s.options = {opt_nop(), opt_nop(), opt_timestamps(c.tsval, 0x5eed)};
+            if (c.sack) {
+                tcp_option sack{tcp_opt_sack, {}};
+                for (const uint32_t edge : {c.sack_left, c.sack_left + 500})
+                    for (int b = 3; b >= 0; --b) sack.data.push_back(static_cast<uint8_t>(edge >> (8 * b)));
+                s.options.push_back(opt_nop());
+                s.options.push_back(opt_nop());
+                s.options.push_back(sack);
+            }
+        }
+        if (flags & tcp_urg) s.urgent = static_cast<uint16_t>(std::max<std::size_t>(n, 1));
+        if (!s.v6) s.ip_id = ip_id++;
+        bytes f = wire_frame(s);
+        if (s.v6) {  // neither traffic class nor flow label is in the pseudo-header
+            f[14] = static_cast<uint8_t>(0x60 | (c.tos >> 4));
+            f[15] = static_cast<uint8_t>(((c.tos & 0x0f) << 4) | ((c.flow >> 16) & 0x0f));
+            f[16] = static_cast<uint8_t>(c.flow >> 8);
+            f[17] = static_cast<uint8_t>(c.flow);
+        } else {
+            f[15] = c.tos;
+            if (c.df) f[14 + 6] |= 0x40;
+            fix_ipv4_header_checksum(f);
+        }
+        if (c.ext) add_ip_extension(f, s.v6);
+        if (other == 1 || other == 2) {  // another address: IP and TCP checksums redone
+            const std::size_t at = s.v6 ? (other == 1 ? 14 + 24 : 14 + 8) : (other == 1 ? 14 + 16 : 14 + 12);
+            f[at + (s.v6 ? 15 : 3)] = static_cast<uint8_t>(f[at + (s.v6 ? 15 : 3)] + 100);
+            if (!s.v6) fix_ipv4_header_checksum(f);
+            const parsed_frame p = parse_frame(f);
+            const std::size_t l4 = 14 + p.ip->header_length;
+            wr16(f, l4 + 16, 0);
+            wr16(f, l4 + 16,
+                 inet_checksum(f.data() + l4, f.size() - l4,
+                               tcp_pseudo_header_sum(p.ip->src, p.ip->dst, static_cast<uint32_t>(f.size() - l4))));
+        }
+        return f;
+    }
+};
+
+// `f` as 1 to 5 parts cut at random places (a zero-length part now and
+// then), as a pbuf chain may be.
+std::vector<frame_part> random_parts(rand_source& rnd, const bytes& f) {
+    std::vector<std::size_t> cuts = {0, f.size()};
+    for (std::size_t k = rnd.below(5); k > 0; --k) cuts.push_back(rnd.below(f.size() + 1));
+    std::sort(cuts.begin(), cuts.end());
+    std::vector<frame_part> parts;
+    for (std::size_t i = 0; i + 1 < cuts.size(); ++i) parts.push_back({f.data() + cuts[i], cuts[i + 1] - cuts[i]});
+    return parts;
+}
+
+// A TCP frame's layout, from its bytes.
+struct tcp_layout {
+    bool tcp = false, v6 = false;
+    std::size_t l4 = 0, hdr = 0, payload = 0;
+    uint32_t seq = 0;
+    uint8_t flags = 0;
+};
+tcp_layout layout_of(const bytes& f, const parsed_frame& p) {
+    tcp_layout t;
+    if (!p.ip || !p.tcp || p.ip->fragment || p.ip->truncated) return t;
+    t.tcp = true;
+    t.v6 = p.ip->version == 6;
+    t.l4 = 14 + p.ip->header_length;
+    t.hdr = t.l4 + std::size_t{static_cast<uint8_t>(f.at(t.l4 + 12) >> 4)} * 4;
+    t.payload = 14 + p.ip->total_length - t.hdr;
+    t.seq = p.tcp->seq;
+    t.flags = p.tcp->flags;
+    return t;
+}
+
+// Whether two TCP frames' headers are the same but for what differs from
+// segment to segment of one run: IPv4 length, ID and header checksum (IPv6:
+// payload length), TCP sequence number, flags and checksum.
+bool same_run_headers(const bytes& a, const tcp_layout& la, const bytes& b, const tcp_layout& lb) {
+    if (la.v6 != lb.v6 || la.l4 != lb.l4 || la.hdr != lb.hdr) return false;
+    for (std::size_t i = 0; i < la.hdr; ++i) {
+        const bool varies = (la.v6 ? i >= 14 + 4 && i < 14 + 6
+                                   : (i >= 14 + 2 && i < 14 + 6) || (i >= 14 + 10 && i < 14 + 12)) ||
+                            (i >= la.l4 + 4 && i < la.l4 + 8) || i == la.l4 + 13 ||
+                            (i >= la.l4 + 16 && i < la.l4 + 18);
+        if (!varies && a[i] != b[i]) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+// The IPv4 identification: a merged frame carries the first segment's, and
+// cutting it (segments_of, like Linux TSO) gives the segments after it
+// first + 1, first + 2, ...  lwIP numbers every IPv4 datagram from one
+// counter, and tx_offload only merges segments handed to it one right after
+// the other (anything in between, IPv4 or not, breaks the run), so within a
+// run lwIP's IDs are consecutive too and the comparison below includes them,
+// across the wrap from 65535 to 0 as well.  (What this cannot show: lwIP
+// with ARP_QUEUEING sends the packets it queued for an unresolved neighbour
+// in one burst once the reply arrives; if another destination's datagrams
+// took IDs meanwhile, a merged run of them had non-consecutive IDs, and the
+// cut segments get renumbered: tx_offload does not compare IDs.  The new
+// IDs lie within the span of the original ones, whose gaps went to other
+// destinations, so no two datagrams to that peer share one and reassembly
+// after fragmentation on the path is unaffected.)
+TEST_CASE("tx_offload, random traffic: the link's frames, completed and cut, are exactly lwIP's frames",
+          "[offload][tx][random]") {
+    const uint32_t seed = GENERATE(1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 9u, 10u);
+    rand_source rnd(seed);
+    rand_traffic traffic(rnd);
+
+    // The link's limit, one kind per seed: checksum offload only; less than
+    // any frame; exactly three of connection 0's segments, one byte less
+    // (two fit), two and one byte; a jumbo frame; some random size; 65535;
+    // the most an IP header describes; more than that.
+    const std::size_t conn0_hdrs = 14 + 20 + 20 + (traffic.conns[0].ts ? 12 : 0);
+    const std::size_t conn0_mss = traffic.conns[0].mss;
+    std::size_t limit = 0;
+    switch ((seed - 1) % 10) {
+        case 0: limit = 0; break;
+        case 1: limit = 1; break;
+        case 2: limit = conn0_hdrs + 3 * conn0_mss; break;
+        case 3: limit = conn0_hdrs + 3 * conn0_mss - 1; break;
+        case 4: limit = conn0_hdrs + 2 * conn0_mss + 1; break;
+        case 5: limit = 9014; break;
+        case 6: limit = rnd.between(100, 20000); break;
+        case 7: limit = 65535; break;
+        case 8: limit = 14 + 65535; break;
+        default: limit = std::size_t{1} << 20; break;
+    }
+    const std::size_t effective = std::min<std::size_t>(limit, 14 + 65535);
+    // Connection 3 sends large segments, so that merged frames reach what
+    // an IP header can describe: 7 * 8960, 4 * 16000, and 5 * 13091 plus its
+    // 82 or 94 bytes of headers, which is more than 65535 but not more than
+    // 14 + 65535 (seeds 8, 9 and 10 meet one each, in this order).
+    static const std::size_t large_mss[] = {8960, 13091, 16000};
+    traffic.conns[3].mss = large_mss[(seed + 1) % 3];
+    const unsigned flush_per_mille = static_cast<unsigned>(rnd.between(20, 250));
+    traffic.generate(2500);
+    const std::vector<bytes>& in = traffic.frames;
+
+    std::ostringstream setup;
+    setup << "seed " << seed << ", tx_tcp_segment_max " << limit << ", " << in.size() << " frames, flush() after "
+          << flush_per_mille << "/1000 of them";
+    for (const rand_conn& c : traffic.conns) setup << "\n  connection " << c.text();
+    INFO(setup.str());
+    std::vector<tcp_layout> in_layout;
+    std::size_t bad_input = 0;  // the generator's own check: complete checksums everywhere
+    while (bad_input < in.size()) {
+        const parsed_frame p = parse_frame(in[bad_input]);
+        if ((p.ip && !p.ip->header_checksum_ok) || (p.tcp && !p.tcp_checksum_ok) || (p.udp && !p.udp->checksum_ok) ||
+            (p.icmp && !p.icmp->checksum_ok))
+            break;
+        in_layout.push_back(layout_of(in[bad_input], p));
+        ++bad_input;
+    }
+    REQUIRE(bad_input == in.size());
+
+    recording_link link;
+    tx_offload tx(link, {true, limit});
+    std::vector<bool> flushed_after(in.size(), false);
+    bool all_accepted = true;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const std::vector<frame_part> parts = random_parts(rnd, in[i]);
+        all_accepted = tx.send(parts.data(), parts.size()) && all_accepted;
+        if (rnd.chance(flush_per_mille)) {
+            all_accepted = tx.flush() && all_accepted;
+            flushed_after[i] = true;
+        }
+    }
+    all_accepted = tx.flush() && all_accepted;
+    flushed_after.back() = true;
+    CHECK_FALSE(tx.holding());
+    REQUIRE(all_accepted);
+
+    // The link's view, frame by frame: checked, then completed and cut.
+    std::vector<bytes> got;
+    struct span {
+        std::size_t first, count;  // the input frames an output frame stands for
+    };
+    std::vector<span> spans;
+    std::string problem;
+    std::size_t merged = 0, merged_segments = 0;
+    for (std::size_t i = 0; i < link.sent.size() && problem.empty(); ++i) {
+        const sent_frame& s = link.sent[i];
+        auto fail = [&](const std::string& what) {
+            problem = "output frame " + std::to_string(i) + " (standing for input frames from " +
+                      std::to_string(got.size()) + "): " + what + "\n  " + describe(s.data) + "  {" +
+                      info_text(s.info) + "}, " + std::to_string(s.data.size()) + " bytes";
+        };
+        const parsed_frame p = parse_frame(s.data);
+        const tcp_layout t = layout_of(s.data, p);
+        std::vector<bytes> segs;
+        if (t.tcp) {
+            const uint32_t tcp_len = static_cast<uint32_t>(s.data.size() - t.l4);
+            if (s.info.csum != csum_kind::partial) {
+                fail("a TCP frame not checksum::partial");
+            } else if (s.info.csum_start != t.l4 || s.info.csum_offset != 16) {
+                fail("csum_start/csum_offset not at the TCP checksum");
+            } else if (14 + p.ip->total_length != s.data.size() || !p.ip->header_checksum_ok) {
+                fail("IP header inconsistent with the frame");
+            } else if (rd16(s.data, t.l4 + 16) != fold(tcp_pseudo_header_sum(p.ip->src, p.ip->dst, tcp_len))) {
+                fail("the checksum field is not the folded pseudo-header sum");
+            } else if (s.info.gso_size == 0) {
+                // One segment: it may be longer than the limit (the link
+                // takes any one frame lwIP sends), but then, as everything
+                // else, it must be exactly lwIP's frame (compared below).
+                segs.push_back(complete(s.data, s.info));
+            } else if (effective == 0) {
+                fail("gso_size on a link that takes no merged frames");
+            } else if (s.data.size() > effective) {
+                fail("a merged frame longer than " + std::to_string(effective) + " bytes");
+            } else if (t.payload <= s.info.gso_size) {
+                fail("gso_size on a frame carrying only one segment");
+            } else {
+                segs = segments_of(s.data, s.info);
+                ++merged;
+                merged_segments += segs.size();
+                for (std::size_t k = 0; k < segs.size(); ++k) {
+                    const std::size_t n = segs[k].size() - t.hdr;
+                    if (k + 1 < segs.size() ? n != s.info.gso_size : n == 0 || n > s.info.gso_size)
+                        fail("segment " + std::to_string(k) + " of " + std::to_string(n) + " bytes");
+                }
+            }
+        } else if (!s.info.plain()) {
+            fail("a frame other than TCP not plain");
+        } else {
+            segs.push_back(s.data);
+        }
+        spans.push_back({got.size(), segs.size()});
+        for (bytes& b : segs) got.push_back(std::move(b));
+    }
+    INFO("link got " << link.sent.size() << " frames, " << merged << " of them merged (" << merged_segments
+                     << " segments)");
+    INFO(problem);
+    REQUIRE(problem.empty());
+
+    // The property: in order, byte for byte.
+    std::size_t k = 0;
+    while (k < got.size() && k < in.size() && got[k] == in[k]) ++k;
+    if (k < got.size() || k < in.size()) {
+        std::size_t out_frame = 0;
+        while (out_frame + 1 < spans.size() && spans[out_frame + 1].first <= k) ++out_frame;
+        std::ostringstream m;
+        m << "first difference at input frame " << k << " (output frame " << out_frame << ")";
+        const std::size_t from = k >= 3 ? k - 3 : 0;
+        for (std::size_t j = from; j < std::min(in.size(), k + 3); ++j)
+            m << "\n  in  " << j << ": " << describe(in[j]) << (flushed_after[j] ? "  [flush]" : "");
+        for (std::size_t j = from; j < std::min(got.size(), k + 3); ++j)
+            m << "\n  got " << j << ": " << describe(got[j]);
+        if (k < got.size() && k < in.size()) {
+            std::size_t b = 0;
+            while (b < got[k].size() && b < in[k].size() && got[k][b] == in[k][b]) ++b;
+            // The 64 bytes or so around the difference.
+            const std::size_t lo = b >= 32 ? (b - 32) / 16 * 16 : 0;
+            auto window = [&](const bytes& f) {
+                return hex_dump(bytes(f.begin() + static_cast<std::ptrdiff_t>(std::min(lo, f.size())),
+                                      f.begin() + static_cast<std::ptrdiff_t>(std::min(lo + 80, f.size()))));
+            };
+            m << "\n  frame " << k << " first differs at byte " << b << " (sizes " << in[k].size() << " / "
+              << got[k].size() << "); from byte " << lo << ", want:\n"
+              << window(in[k]) << "got:\n"
+              << window(got[k]);
+        }
+        FAIL(m.str());
+    }
+
+    // Nothing left unmerged that could have been: an output frame that is
+    // a run still open (ACK only, no shorter last segment, room for one more
+    // segment) must not be followed, without a flush() in between, by a
+    // segment that continues it.
+    for (std::size_t i = 0; i + 1 < spans.size(); ++i) {
+        const span& x = spans[i];
+        const span& y = spans[i + 1];
+        const std::size_t x_last = x.first + x.count - 1;
+        if (flushed_after[x_last]) continue;
+        const tcp_layout &a = in_layout[x.first], &z = in_layout[x_last], &b = in_layout[y.first];
+        if (!a.tcp || !b.tcp || a.flags != tcp_ack || a.payload == 0 || z.flags != tcp_ack ||
+            z.payload != a.payload || link.sent[i].data.size() + a.payload > effective)
+            continue;
+        const bool continues = (b.flags == tcp_ack || b.flags == (tcp_ack | tcp_psh)) && b.payload > 0 &&
+                               b.payload <= a.payload && b.seq == z.seq + static_cast<uint32_t>(z.payload) &&
+                               same_run_headers(in[x.first], a, in[y.first], b);
+        if (continues)
+            FAIL_CHECK("output frame " << i << " (" << x.count << " segments): " << describe(link.sent[i].data)
+                                       << "\nnot merged with the next: " << describe(in[y.first]));
+    }
+
+    CHECK(tx.stats().frames == link.sent.size());
+    CHECK(tx.stats().merged_frames == merged);
+    CHECK(tx.stats().segments == merged_segments);
+    // The mix did exercise merging where the link allows it.
+    if (effective >= conn0_hdrs + 3 * traffic.conns[0].mss) CHECK(merged > 0);
+    if (effective < 14 + 20 + 20 + 2) CHECK(merged == 0);
 }
