@@ -1031,6 +1031,131 @@ TEST_CASE("receive: one frame standing for three segments (gso_size) is delivere
     CHECK(e.conn.received() == payload);
 }
 
+
+TEST_CASE("receive: a frame standing for several segments is acknowledged at once, as two segments would be",
+          "[stack][wire][offload][rx]") {
+    // lwIP acknowledges every second segment and delays the ACK of a lone
+    // one (up to 250 ms).  A frame carrying three segments counts as one
+    // for lwIP; without the stack's hook its ACK would wait for the timer
+    // (the clock is manual: it does not move while the frame is checked).
+    const bool v6 = GENERATE(false, true);
+    INFO((v6 ? "IPv6" : "IPv4"));
+    lan net;
+    raw_holding_server server;
+    {
+        auto lk = net.st.lock();
+        REQUIRE(server.listen(7, v6));
+    }
+    tcp_script conn(net.peer(v6), 40000, 7);
+    REQUIRE(handshake(net, conn));
+    net.pump();
+    const std::size_t mss = v6 ? 1440 : 1460;
+
+    // Control: one ordinary segment is not acknowledged yet (delayed ACK);
+    // the timer sends that ACK, and no ACK is owed any more.
+    const bytes one = pattern(mss, 3);
+    conn.send_data(one);
+    CHECK(net.tcp_out(7).empty());
+    net.advance(500);
+    auto delayed = net.tcp_out(7);
+    REQUIRE(delayed.size() == 1);
+    CHECK(delayed[0].ack == conn.snd_nxt());
+
+    // Three segments in one frame: acknowledged at once, all of them.
+    const bytes three = pattern(3 * mss, 4);
+    frame_info info;
+    info.csum = csum_kind::partial;
+    info.csum_start = static_cast<uint16_t>(l4_offset(v6));
+    info.csum_offset = 16;
+    info.gso_size = static_cast<uint16_t>(mss);
+    REQUIRE(net.link.inject(peer_data_frame(conn, v6, three, partial_field(v6, 20 + three.size())), info));
+    conn.set_snd_nxt(conn.snd_nxt() + static_cast<uint32_t>(three.size()));
+    auto acks = net.tcp_out(7);
+    INFO(net.transcript);
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].payload.empty());
+    CHECK(acks[0].ack == conn.snd_nxt());
+    auto lk = net.st.lock();
+    CHECK(server.bytes == one.size() + three.size());  // delivered, still unread
+    server.release();
+}
+
+TEST_CASE("receive: a frame longer than 64 KiB - 1 carrying a 65535-byte IPv4 datagram is taken",
+          "[stack][wire][offload][rx]") {
+    // GRO on a forwarding path can build such a frame; a pbuf holds at most
+    // 65535 bytes, so the stack hands the IP datagram in without its
+    // Ethernet header.
+    lan net;
+    echo_conn e(net, false);
+    const std::size_t payload_len = 65535 - 20 - 20;
+    const bytes payload = pattern(payload_len, 21);
+    frame_info info;
+    info.csum = csum_kind::partial;
+    info.csum_start = static_cast<uint16_t>(l4_offset(false));
+    info.csum_offset = 16;
+    info.gso_size = 1460;
+    const bytes f = peer_data_frame(e.conn, false, payload, partial_field(false, 20 + payload.size()));
+    REQUIRE(f.size() == 14 + 65535);
+    REQUIRE(net.link.inject(f, info));
+    e.conn.set_snd_nxt(e.conn.snd_nxt() + static_cast<uint32_t>(payload.size()));
+    auto back = e.collect();
+    INFO(net.transcript);
+    REQUIRE_FALSE(back.empty());
+    CHECK(e.echoed() == payload.size());
+    CHECK(e.conn.received() == payload);
+}
+
+TEST_CASE("receive: a link's verified flag on the last fragment does not vouch for the whole datagram",
+          "[stack][wire][offload][rx]") {
+    // A UDP datagram in two IPv4 fragments, its UDP checksum wrong.  The
+    // second fragment completes the reassembly; were the flag honoured for
+    // it, lwIP would skip the UDP check of the whole datagram.
+    lan net;
+    raw_udp_counter got;
+    {
+        auto lk = net.st.lock();
+        REQUIRE(got.bind(9000));
+    }
+    const bytes data = pattern(2000, 5);
+    auto datagram_frames = [&](bool bad_checksum) {
+        const bytes whole = udp_frame(k_stack_mac, k_peer_mac, peer_ip(false), stack_ip(false), 5000, 9000, data);
+        bytes udp(whole.begin() + 14 + 20, whole.begin() + 14 + 20 + 8 + static_cast<std::ptrdiff_t>(data.size()));
+        if (bad_checksum) udp[6] ^= 0x5a;
+        // Two fragments: 1480 bytes at offset 0 (MF), the rest at 1480.
+        std::vector<bytes> out;
+        for (int k = 0; k < 2; ++k) {
+            const std::size_t from = k == 0 ? 0 : 1480;
+            const std::size_t to = k == 0 ? 1480 : udp.size();
+            bytes ip = ipv4_packet(peer_ip(false), stack_ip(false), ip_proto_udp,
+                                   bytes(udp.begin() + static_cast<std::ptrdiff_t>(from),
+                                         udp.begin() + static_cast<std::ptrdiff_t>(to)),
+                                   64, static_cast<uint16_t>(bad_checksum ? 77 : 78));
+            wr16(ip, 6, static_cast<uint16_t>((k == 0 ? 0x2000 : 0) | (from / 8)));
+            wr16(ip, 10, 0);
+            wr16(ip, 10, inet_checksum(ip.data(), 20));
+            out.push_back(eth_frame(k_stack_mac, k_peer_mac, 0x0800, ip));
+        }
+        return out;
+    };
+    frame_info verified;
+    verified.csum = csum_kind::verified;
+
+    auto bad = datagram_frames(true);
+    REQUIRE(net.link.inject(bad[0]));
+    REQUIRE(net.link.inject(bad[1], verified));
+    {
+        auto lk = net.st.lock();
+        CHECK(got.datagrams == 0);  // reassembled, checked, dropped
+    }
+    // Control: the same datagram with its right checksum arrives.
+    auto good = datagram_frames(false);
+    REQUIRE(net.link.inject(good[0]));
+    REQUIRE(net.link.inject(good[1], verified));
+    auto lk = net.st.lock();
+    CHECK(got.datagrams == 1);
+    got.close();
+}
+
 // ============================================================================
 // tx_offload, randomized: whatever mix of frames lwIP hands over, the link's
 // view — partial checksums completed, merged frames cut the way Linux TSO

@@ -3,6 +3,7 @@
 #include "lwip/ip_addr.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
+#include "lwip/udp.h"
 
 namespace lwsp::test {
 
@@ -148,5 +149,58 @@ bool raw_write(struct tcp_pcb* pcb, const std::string& data) {
 int raw_rto_ms(struct tcp_pcb* pcb) { return pcb->rto * TCP_SLOW_INTERVAL; }
 
 int raw_slow_timer_ms() { return TCP_SLOW_INTERVAL; }
+
+bool raw_holding_server::listen(std::uint16_t port, bool v6) {
+    struct tcp_pcb* pcb = tcp_new_ip_type(v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
+    if (pcb == nullptr) return false;
+    if (tcp_bind(pcb, v6 ? IP6_ADDR_ANY : IP4_ADDR_ANY, port) != ERR_OK) {
+        tcp_close(pcb);
+        return false;
+    }
+    listener = tcp_listen(pcb);
+    if (listener == nullptr) return false;
+    tcp_arg(listener, this);
+    tcp_accept(listener, &raw_holding_server::on_accept);
+    return true;
+}
+
+err_t raw_holding_server::on_accept(void* arg, struct tcp_pcb* c, err_t err) {
+    if (err != ERR_OK || c == nullptr) return ERR_VAL;
+    tcp_arg(c, arg);
+    tcp_recv(c, &raw_holding_server::on_recv);
+    return ERR_OK;
+}
+
+err_t raw_holding_server::on_recv(void* arg, struct tcp_pcb*, struct pbuf* p, err_t) {
+    if (p == nullptr) return ERR_OK;  // the peer's FIN
+    auto* self = static_cast<raw_holding_server*>(arg);
+    self->bytes += p->tot_len;
+    self->held_.push_back(p);  // kept: no tcp_recved, the window shrinks
+    return ERR_OK;
+}
+
+void raw_holding_server::release() {
+    for (struct pbuf* p : held_) pbuf_free(p);
+    held_.clear();
+}
+
+bool raw_udp_counter::bind(std::uint16_t port) {
+    pcb = udp_new_ip_type(IPADDR_TYPE_ANY);
+    if (pcb == nullptr) return false;
+    if (udp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) return false;
+    udp_recv(
+        pcb,
+        [](void* arg, struct udp_pcb*, struct pbuf* p, const ip_addr_t*, u16_t) {
+            ++static_cast<raw_udp_counter*>(arg)->datagrams;
+            pbuf_free(p);
+        },
+        this);
+    return true;
+}
+
+void raw_udp_counter::close() {
+    if (pcb != nullptr) udp_remove(pcb);
+    pcb = nullptr;
+}
 
 }  // namespace lwsp::test

@@ -7,8 +7,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 struct tcp_pcb;
+struct pbuf;
+struct udp_pcb;
 
 namespace lwsp::test {
 
@@ -47,5 +50,29 @@ void raw_abort(struct tcp_pcb* pcb);              // tcp_abort
 bool raw_write(struct tcp_pcb* pcb, const std::string& data);  // tcp_write + tcp_output
 int raw_rto_ms(struct tcp_pcb* pcb);              // current RTO in ms
 int raw_slow_timer_ms();                          // lwIP's TCP slow-timer period
+
+// Listens on `port` and keeps whatever its connections receive, unread (no
+// tcp_recved): nothing the application does provokes an ACK.
+struct raw_holding_server {
+    struct tcp_pcb* listener = nullptr;
+    std::size_t bytes = 0;  // received and held
+
+    bool listen(std::uint16_t port, bool v6);
+    void release();  // frees what it held
+
+private:
+    std::vector<struct pbuf*> held_;
+    static signed char on_accept(void* arg, struct tcp_pcb* c, signed char err);
+    static signed char on_recv(void* arg, struct tcp_pcb* c, struct pbuf* p, signed char err);
+};
+
+// Counts the datagrams a UDP port receives.
+struct raw_udp_counter {
+    struct udp_pcb* pcb = nullptr;
+    std::size_t datagrams = 0;
+
+    bool bind(std::uint16_t port);
+    void close();
+};
 
 }  // namespace lwsp::test
