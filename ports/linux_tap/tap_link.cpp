@@ -37,6 +37,7 @@ struct tap_link::impl {
 
     mutable std::mutex tx_mu;  // leaf lock: guards the queue and counters
     std::deque<std::vector<std::uint8_t>> tx_queue;
+    std::atomic<bool> tx_pending{false};  // !tx_queue.empty(), readable without tx_mu
     bool flush_armed = false;
     counters stats;
     std::atomic<bool> running{false};
@@ -245,6 +246,7 @@ void tap_link::stop() {
     in.sink = nullptr;
     std::lock_guard<std::mutex> g(in.tx_mu);
     in.tx_queue.clear();
+    in.tx_pending.store(false, std::memory_order_release);
     in.flush_armed = false;
 }
 
@@ -265,7 +267,9 @@ void tap_link::impl::on_readable() {
     auto deadline = clock::now() + opts.busy_poll;
     while (running && clock::now() < deadline) {
         if (drain() != 0) deadline = clock::now() + opts.busy_poll;
-        flush();  // the queue's own flush is an Asio handler, which waits for this one
+        // The queue's own flush is an Asio handler, which waits for this
+        // one; a lock-free look first keeps the spin off the transmit lock.
+        if (tx_pending.load(std::memory_order_acquire)) flush();
     }
 }
 
@@ -348,6 +352,7 @@ bool tap_link::transmit(const frame_part* parts, std::size_t count, const frame_
         frame.insert(frame.end(), p, p + parts[i].size);
     }
     in.tx_queue.push_back(std::move(frame));
+    in.tx_pending.store(true, std::memory_order_release);
     ++in.stats.queued;
     in.arm_flush();
     return true;
@@ -382,6 +387,7 @@ void tap_link::impl::flush() {
         }
         tx_queue.pop_front();
     }
+    tx_pending.store(false, std::memory_order_release);
 }
 
 }  // namespace lwsp
