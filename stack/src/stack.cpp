@@ -68,7 +68,7 @@ public:
         if (!active) return;
         for (std::size_t i = 0; i < count; ++i) {
             const auto* data = static_cast<const std::uint8_t*>(frames[i].data);
-            std::size_t size = frames[i].size;
+            const std::size_t size = frames[i].size;
             if (size < 14) continue;
             // A pbuf holds at most 64 KiB - 1.  A longer frame (a GSO frame
             // whose IP datagram is 65535 bytes) still fits once its Ethernet
