@@ -40,6 +40,36 @@ std::size_t copy_out(const frame_part* parts, std::size_t count, std::size_t fro
     return done;
 }
 
+// The 16-bit ones'-complement sum of `len` bytes, not complemented, added to
+// `sum` (RFC 1071), and its fold to 16 bits.
+std::uint32_t ones_sum(const std::uint8_t* data, std::size_t len, std::uint32_t sum) {
+    std::uint64_t acc = sum;
+    std::size_t i = 0;
+    for (; i + 1 < len; i += 2) acc += get16(data + i);
+    if (i < len) acc += std::uint32_t{data[i]} << 8;
+    while (acc >> 32) acc = (acc & 0xffffffffu) + (acc >> 32);
+    return static_cast<std::uint32_t>(acc);
+}
+
+std::uint16_t ones_fold(std::uint32_t sum) {
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<std::uint16_t>(sum);
+}
+
+// The header after an IPv6 header's extension headers (hop-by-hop, routing,
+// destination options) in the first `have` bytes of a frame, and in `off`
+// where it starts; 59 (no next header) when the chain runs past `have`.
+std::uint8_t ipv6_upper_layer(const std::uint8_t* frame, std::size_t have, std::size_t& off) {
+    std::uint8_t next = frame[eth_len + 6];
+    off = eth_len + 40;
+    while (next == 0 || next == 43 || next == 60) {
+        if (off + 8 > have) return 59;
+        next = frame[off];
+        off += (std::size_t{frame[off + 1]} + 1) * 8;
+    }
+    return next;
+}
+
 // The pseudo-header sum of a TCP segment of `tcp_len` bytes (header and
 // payload), RFC 793 / RFC 8200 section 8.1.
 std::uint32_t pseudo_sum(const std::uint8_t* frame, bool v6, std::size_t tcp_len) {
@@ -52,34 +82,14 @@ std::uint32_t pseudo_sum(const std::uint8_t* frame, bool v6, std::size_t tcp_len
 
 }  // namespace
 
-std::uint32_t ones_sum(const std::uint8_t* data, std::size_t len, std::uint32_t sum) {
-    std::uint64_t acc = sum;
-    std::size_t i = 0;
-    for (; i + 1 < len; i += 2) acc += get16(data + i);
-    if (i < len) acc += std::uint32_t{data[i]} << 8;
-    while (acc >> 32) acc = (acc & 0xffffffffu) + (acc >> 32);
-    return static_cast<std::uint32_t>(acc);
-}
-
 bool ip_fragment(const std::uint8_t* frame, std::size_t size) {
     if (size < eth_len + 20) return false;
     const std::uint8_t* ip = frame + eth_len;
     const std::uint16_t type = get16(frame + 12);
     if (type == 0x0800) return (get16(ip + 6) & 0x3fff) != 0;  // MF or an offset
     if (type != 0x86dd || size < eth_len + 40) return false;
-    std::uint8_t next = ip[6];
-    std::size_t off = eth_len + 40;
-    while (next == 0 || next == 43 || next == 60) {  // hop-by-hop, routing, destination options
-        if (off + 8 > size) return false;
-        next = frame[off];
-        off += (std::size_t{frame[off + 1]} + 1) * 8;
-    }
-    return next == 44;
-}
-
-std::uint16_t ones_fold(std::uint32_t sum) {
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<std::uint16_t>(sum);
+    std::size_t off;
+    return ipv6_upper_layer(frame, size, off) == 44;
 }
 
 // A frame as far as tx_offload cares: a TCP segment over IPv4 or IPv6, its
@@ -110,13 +120,7 @@ struct tx_offload::tcp_frame {
         } else if (type == 0x86dd && (ip[0] >> 4) == 6 && have >= eth_len + 40) {
             v6 = true;
             ip_end = eth_len + 40 + get16(ip + 4);
-            proto = ip[6];
-            l4_off = eth_len + 40;
-            while (proto == 0 || proto == 43 || proto == 60) {  // hop-by-hop, routing, destination options
-                if (l4_off + 8 > have) return;
-                proto = hdr[l4_off];
-                l4_off += (std::size_t{hdr[l4_off + 1]} + 1) * 8;
-            }
+            proto = ipv6_upper_layer(hdr, have, l4_off);
         } else {
             return;
         }

@@ -72,9 +72,4 @@ private:
 // path trusts a link's checksum flags only for whole datagrams).
 bool ip_fragment(const std::uint8_t* frame, std::size_t size);
 
-// The 16-bit ones'-complement sum of `len` bytes, not complemented, added to
-// `sum` (RFC 1071).  Exposed for the tests.
-std::uint32_t ones_sum(const std::uint8_t* data, std::size_t len, std::uint32_t sum);
-std::uint16_t ones_fold(std::uint32_t sum);
-
 }  // namespace lwsp::detail

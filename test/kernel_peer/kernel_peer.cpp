@@ -224,11 +224,14 @@ tcp_mss mss_of(int fd) {
     return m;
 }
 
-int open_plain_tap(const char* name) {
+namespace {
+
+// Attaches to TAP device `name` with IFF_NO_PI and `extra` flags; -1 on failure.
+int attach_tap(const char* name, short extra) {
     const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0) return -1;
     struct ifreq ifr {};
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | extra);
     std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
     if (::ioctl(fd, TUNSETIFF, &ifr) != 0) {
         ::close(fd);
@@ -237,13 +240,14 @@ int open_plain_tap(const char* name) {
     return fd;
 }
 
+}  // namespace
+
+int open_plain_tap(const char* name) { return attach_tap(name, 0); }
+
 bool leave_vnet_header_size(const char* name, int vnet_hdr_size) {
-    const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    const int fd = attach_tap(name, IFF_VNET_HDR);
     if (fd < 0) return false;
-    struct ifreq ifr {};
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-    std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-    const bool ok = ::ioctl(fd, TUNSETIFF, &ifr) == 0 && ::ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr_size) == 0;
+    const bool ok = ::ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr_size) == 0;
     ::close(fd);
     return ok;
 }

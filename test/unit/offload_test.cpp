@@ -1044,7 +1044,7 @@ TEST_CASE("receive: a frame standing for several segments is acknowledged at onc
     raw_holding_server server;
     {
         auto lk = net.st.lock();
-        REQUIRE(server.listen(7, v6));
+        REQUIRE(server.listen(7));
     }
     tcp_script conn(net.peer(v6), 40000, 7);
     REQUIRE(handshake(net, conn));

@@ -82,21 +82,28 @@ err_t client_connected(void* arg, struct tcp_pcb*, err_t) {
 
 }  // namespace
 
-bool raw_echo_server::listen(std::uint16_t port) {
+// A listener on `port` (any address, IPv4 and IPv6) handing connections to
+// `accept` with `arg`; nullptr on failure.
+static struct tcp_pcb* listen_any(std::uint16_t port, void* arg, tcp_accept_fn accept) {
     struct tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
-    if (pcb == nullptr) return false;
+    if (pcb == nullptr) return nullptr;
     if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
         tcp_close(pcb);
-        return false;
+        return nullptr;
     }
-    listener = tcp_listen(pcb);
+    struct tcp_pcb* listener = tcp_listen(pcb);
     if (listener == nullptr) {
         tcp_close(pcb);
-        return false;
+        return nullptr;
     }
-    tcp_arg(listener, this);
-    tcp_accept(listener, server_accept);
-    return true;
+    tcp_arg(listener, arg);
+    tcp_accept(listener, accept);
+    return listener;
+}
+
+bool raw_echo_server::listen(std::uint16_t port) {
+    listener = listen_any(port, this, server_accept);
+    return listener != nullptr;
 }
 
 void raw_echo_server::close_listener() {
@@ -150,18 +157,9 @@ int raw_rto_ms(struct tcp_pcb* pcb) { return pcb->rto * TCP_SLOW_INTERVAL; }
 
 int raw_slow_timer_ms() { return TCP_SLOW_INTERVAL; }
 
-bool raw_holding_server::listen(std::uint16_t port, bool v6) {
-    struct tcp_pcb* pcb = tcp_new_ip_type(v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
-    if (pcb == nullptr) return false;
-    if (tcp_bind(pcb, v6 ? IP6_ADDR_ANY : IP4_ADDR_ANY, port) != ERR_OK) {
-        tcp_close(pcb);
-        return false;
-    }
-    listener = tcp_listen(pcb);
-    if (listener == nullptr) return false;
-    tcp_arg(listener, this);
-    tcp_accept(listener, &raw_holding_server::on_accept);
-    return true;
+bool raw_holding_server::listen(std::uint16_t port) {
+    listener = listen_any(port, this, &raw_holding_server::on_accept);
+    return listener != nullptr;
 }
 
 err_t raw_holding_server::on_accept(void* arg, struct tcp_pcb* c, err_t err) {

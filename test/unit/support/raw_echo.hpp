@@ -57,7 +57,7 @@ struct raw_holding_server {
     struct tcp_pcb* listener = nullptr;
     std::size_t bytes = 0;  // received and held
 
-    bool listen(std::uint16_t port, bool v6);
+    bool listen(std::uint16_t port);  // any address, IPv4 and IPv6
     void release();  // frees what it held
 
 private:
