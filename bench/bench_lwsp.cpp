@@ -131,11 +131,11 @@ int run_tap(const bench::args& a) {
     o.offload = a.num("offload", 1) != 0;
     o.busy_poll = std::chrono::microseconds(a.num("busy-poll", 0));
     const std::string plain = o.offload ? "" : "_plain";
-    std::unique_ptr<lwsp::tap_link> tap = lwsp::tap_link::open(o);
+    std::shared_ptr<lwsp::tap_link> tap = lwsp::tap_link::open(o);
     lwsp::interface_config cfg;
     cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"), *lwsp::ipv4_address::parse("255.255.255.0"),
                                  *lwsp::ipv4_address::parse("0.0.0.0")};
-    st.attach(*tap, cfg);
+    st.attach(tap, cfg);
     startup();
 
     if (mode == "tx") {

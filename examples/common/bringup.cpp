@@ -40,13 +40,12 @@ network::network(const std::string& tap_name) : tap_name_(tap_name) {
                                  "namespace (or pass --tap NAME of an existing TAP device)");
     lwsp::tap_link::options o;
     o.name = tap_name_;
-    tap_ = lwsp::tap_link::open(o);
 
     lwsp::interface_config cfg;
     cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse(k_ipv4), *lwsp::ipv4_address::parse("255.255.255.0"),
                                  *lwsp::ipv4_address::parse("0.0.0.0")};
     cfg.ipv6 = {*lwsp::ipv6_address::parse(k_ipv6)};
-    stack_.attach(*tap_, cfg);
+    stack_.attach(lwsp::tap_link::open(o), cfg);  // the stack keeps the device open until it stops
 
     WSPDATA data{};
     WSPUPCALLTABLE upcalls{};  // zeroed: lwsp's own handles and upcalls

@@ -46,8 +46,7 @@ public:
 
 private:
     std::string tap_name_;
-    std::unique_ptr<lwsp::tap_link> tap_;  // declared before stack_: outlives it
-    lwsp::stack stack_;                    // its destructor stops it and detaches tap_
+    lwsp::stack stack_;  // owns the TAP link once attached; its destructor stops and releases it
     WSPPROC_TABLE wsp_{};
 };
 

@@ -258,16 +258,17 @@ int main(int argc, char** argv) {
         if (std::strcmp(argv[i], "--tap") == 0) tap_name = argv[i + 1];
         if (std::strcmp(argv[i], "--pcap") == 0) pcap_path = argv[i + 1];
     }
+    // The log outlives the stack: frames are recorded until the stack stops
+    // (the stack owns the capture and the TAP link once attached, so their
+    // order does not matter).
+    wire_log log;
     try {
         lwsp::stack st;
         lwsp::tap_link::options o;
         o.name = tap_name;
-        auto tap = lwsp::tap_link::open(o);
-        wire_log log;
-        lwsp::pcap_link capture(*tap, pcap_path,
-                                [&log](lwsp::pcap_link::direction d, const std::uint8_t* f, std::size_t n) {
-                                    log.on_frame(d, f, n);
-                                });
+        auto capture = std::make_shared<lwsp::pcap_link>(
+            lwsp::tap_link::open(o), pcap_path,
+            [&log](lwsp::pcap_link::direction d, const std::uint8_t* f, std::size_t n) { log.on_frame(d, f, n); });
         lwsp::interface_config cfg;
         cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse(k_stack_ip),
                                      *lwsp::ipv4_address::parse("255.255.255.0"),
@@ -279,7 +280,7 @@ int main(int argc, char** argv) {
         WSPUPCALLTABLE upcalls{};
         if (int e = WSPStartup(MAKEWORD(2, 2), &data, nullptr, upcalls, &wsp)) {
             say("WSPStartup failed: %d", e);
-            return 1;
+            return 1;  // the stack stops (and releases the device) as it goes out of scope
         }
         say("WSPStartup: Winsock SPI %d.%d", LOBYTE(data.wVersion), HIBYTE(data.wVersion));
 
@@ -291,7 +292,7 @@ int main(int argc, char** argv) {
         wsp.lpWSPCleanup(&err);
         say("\n%llu data segments were not listed; %llu frames are in %s (open it with tshark -r or Wireshark)",
             static_cast<unsigned long long>(log.data_segments),
-            static_cast<unsigned long long>(capture.frames_recorded()), pcap_path.c_str());
+            static_cast<unsigned long long>(capture->frames_recorded()), pcap_path.c_str());
         st.stop();
         return 0;
     } catch (const std::exception& e) {

@@ -16,7 +16,15 @@ void put(std::FILE* f, T v) {
 
 }  // namespace
 
-pcap_link::pcap_link(link& inner, const std::string& path, observer obs) : inner_(inner), obs_(std::move(obs)) {
+namespace {
+link& must(const std::shared_ptr<link>& l) {
+    if (!l) throw std::invalid_argument("lwsp pcap: no link to wrap");
+    return *l;
+}
+}  // namespace
+
+pcap_link::pcap_link(std::shared_ptr<link> inner, const std::string& path, observer obs)
+    : owner_(std::move(inner)), inner_(must(owner_)), obs_(std::move(obs)) {
     file_ = std::fopen(path.c_str(), "wb");
     if (file_ == nullptr) throw std::runtime_error("lwsp pcap: cannot create " + path + ": " + std::strerror(errno));
     put<std::uint32_t>(file_, 0xa1b2c3d4);  // magic: microsecond timestamps

@@ -79,7 +79,7 @@ extern "C" int lwsp_attach(lwsp_link* link, const lwsp_interface_config* config,
         cfg.ipv6.push_back(*a6);
     }
     try {
-        return st->attach(*link->impl, cfg);
+        return st->attach(link->impl, cfg);
     } catch (const std::exception& ex) {
         set_error(error, error_len, ex.what());
         return -1;

@@ -51,11 +51,12 @@ constexpr u16_t trusted_checks =
 // One attached link: owns the lwIP netif and is the link's sink.
 class interface final : public link_sink {
 public:
-    interface(stack& s, link& l, interface_config cfg) : stack_(s), link_(l), cfg_(std::move(cfg)) {
+    interface(stack& s, std::shared_ptr<link> l, interface_config cfg)
+        : stack_(s), owner_(std::move(l)), link_(*owner_), cfg_(std::move(cfg)) {
         // Offloads need the link to finish checksums: a frame standing for
         // several segments cannot carry one checksum for each.
-        const link_offloads o = l.offloads();
-        if (o.tx_checksum) tx = std::make_unique<detail::tx_offload>(l, o);
+        const link_offloads o = link_.offloads();
+        if (o.tx_checksum) tx = std::make_unique<detail::tx_offload>(link_, o);
     }
 
     void deliver(const void* frame, std::size_t size) override {
@@ -152,6 +153,7 @@ public:
     }
 
     stack& stack_;
+    std::shared_ptr<link> owner_;  // the stack's share of the link: it outlives the interface
     link& link_;
     interface_config cfg_;
     std::unique_ptr<detail::tx_offload> tx;  // when the link takes offloaded frames
@@ -326,11 +328,13 @@ void stack::impl::release_all_pcbs() {
     }
 }
 
-interface_id stack::attach(link& l, const interface_config& cfg) {
+interface_id stack::attach(std::shared_ptr<link> l, const interface_config& cfg) {
+    if (!l) throw std::invalid_argument("lwsp: attach needs a link");
     if (cfg.ipv6.size() > LWIP_IPV6_NUM_ADDRESSES - 1)
         throw std::invalid_argument("lwsp: at most two IPv6 addresses per interface besides the link-local one");
-    if (l.mtu() < 576 || l.mtu() > 65535) throw std::invalid_argument("lwsp: link MTU must be 576..65535");
-    auto owned = std::make_unique<interface>(*this, l, cfg);
+    if (l->mtu() < 576 || l->mtu() > 65535) throw std::invalid_argument("lwsp: link MTU must be 576..65535");
+    link& started = *l;
+    auto owned = std::make_unique<interface>(*this, std::move(l), cfg);
     interface* itf = owned.get();
     interface_id id;
     {
@@ -365,7 +369,7 @@ interface_id stack::attach(link& l, const interface_config& cfg) {
         id = impl_->next_interface++;
         impl_->interfaces.emplace(id, std::move(owned));
     }
-    l.start(*itf);
+    started.start(*itf);
     return id;
 }
 

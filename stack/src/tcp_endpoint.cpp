@@ -28,6 +28,7 @@ tcp_endpoint::tcp_endpoint(stack& st, bool v6, struct tcp_pcb* accepted, const o
     tcp_sent(pcb_, &tcp_endpoint::on_sent);
     tcp_err(pcb_, &tcp_endpoint::on_err);
     apply_options();
+    remember_local_address();
 }
 
 tcp_endpoint::~tcp_endpoint() {
@@ -111,6 +112,14 @@ void tcp_endpoint::release_rx() {
     rx_bytes_ = 0;
 }
 
+void tcp_endpoint::remember_local_address() {
+    // lwIP may free the pcb with nothing but a callback (or, in TIME_WAIT,
+    // nothing at all): the name of the socket must not depend on it.
+    bound_ = from_lwip(pcb_->local_ip, pcb_->local_port);
+    bound_.v6 = v6_;
+    has_bound_ = true;
+}
+
 void tcp_endpoint::lost_pcb(net_error why) {
     pcb_ = nullptr;
     const bool was_connecting = state_ == state::connecting;
@@ -148,9 +157,7 @@ err_t tcp_endpoint::on_recv(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_
             // Our FIN went first (tx shutdown): lwIP finishes the close by
             // itself and frees the pcb after 2 MSL without any callback, so
             // let go of it now, keeping only its local address.
-            self->bound_ = from_lwip(pcb->local_ip, pcb->local_port);
-            self->bound_.v6 = self->v6_;
-            self->has_bound_ = true;
+            self->remember_local_address();
             self->detach_pcb();
             self->pcb_ = nullptr;
             self->state_ = state::closed;
@@ -162,6 +169,16 @@ err_t tcp_endpoint::on_recv(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_
     if (err != ERR_OK) {
         pbuf_free(p);
         return ERR_OK;
+    }
+    if (self->shut_rd_ && p->tot_len > 0) {
+        // Data after a receive shutdown resets the connection (Winsock's
+        // SD_RECEIVE).  lwIP's own TF_RXCLOSED would do the same, but it
+        // also makes lwIP free the pcb silently when LAST_ACK completes,
+        // so the endpoint keeps the flag itself.  tcp_abort reports
+        // ERR_ABRT through on_err before it returns.
+        pbuf_free(p);
+        tcp_abort(pcb);
+        return ERR_ABRT;
     }
     self->rx_bytes_ += p->tot_len;
     self->rx_.push_back(p);
@@ -239,10 +256,8 @@ net_error tcp_endpoint::bind(const sock_address& local) {
     to_lwip(local, a);
     const err_t e = tcp_bind(pcb_, &a, local.port);
     if (e != ERR_OK) return from_err(e);
-    bound_ = from_lwip(pcb_->local_ip, pcb_->local_port);
-    bound_.v6 = v6_;
+    remember_local_address();
     state_ = state::bound;
-    has_bound_ = true;
     return net_error::ok;
 }
 
@@ -301,6 +316,7 @@ net_error tcp_endpoint::connect(const sock_address& remote) {
     const err_t e = tcp_connect(pcb_, &a, remote.port, &tcp_endpoint::on_connected);
     if (e != ERR_OK) return from_err(e);
     state_ = state::connecting;
+    remember_local_address();
     return net_error::in_progress;
 }
 
@@ -418,11 +434,10 @@ net_error tcp_endpoint::shutdown(bool receive, bool send) {
     forget_if_stopped();
     if (state_ == state::listening || (state_ != state::connected && state_ != state::closed))
         return net_error::not_connected;
-    if (receive && !shut_rd_) {
-        shut_rd_ = true;
-        // Later data resets the connection (lwIP sets TF_RXCLOSED).
-        if (pcb_ != nullptr) tcp_shutdown(pcb_, 1, 0);
-    }
+    // The receive side is closed here, never in lwIP: tcp_shutdown(pcb, 1, 0)
+    // sets TF_RXCLOSED, and lwIP then frees the pcb without a callback when
+    // LAST_ACK completes.  on_recv resets the connection when data arrives.
+    if (receive) shut_rd_ = true;
     if (send && !shut_wr_) {
         shut_wr_ = true;
         if (pcb_ != nullptr) {

@@ -58,8 +58,8 @@ std::size_t env_size(const char* name, std::size_t fallback) {
 // The stack on lwsp0 (optionally captured), and the provider's proc table.
 struct tap_env {
     lwsp::stack st;
-    std::unique_ptr<lwsp::tap_link> tap;
-    std::unique_ptr<lwsp::pcap_link> capture;
+    std::shared_ptr<lwsp::tap_link> tap;  // shared with the stack
+    std::shared_ptr<lwsp::pcap_link> capture;
     WSPPROC_TABLE p{};
     std::atomic<std::size_t> largest_frame_out{0};
 
@@ -78,20 +78,20 @@ struct tap_env {
         o.busy_poll = busy_poll;
         tap = lwsp::tap_link::open(o);
         REQUIRE(tap->offloading() == offload);  // this kernel accepts the offloads
-        lwsp::link* l = tap.get();
+        std::shared_ptr<lwsp::link> l = tap;
         if (capture_frames) {
-            capture = std::make_unique<lwsp::pcap_link>(
-                *tap, "/dev/null", [this](lwsp::pcap_link::direction d, const std::uint8_t*, std::size_t n) {
+            capture = std::make_shared<lwsp::pcap_link>(
+                tap, "/dev/null", [this](lwsp::pcap_link::direction d, const std::uint8_t*, std::size_t n) {
                     if (d == lwsp::pcap_link::direction::out && n > largest_frame_out) largest_frame_out = n;
                 });
-            l = capture.get();
+            l = capture;
         }
         lwsp::interface_config cfg;
         cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"),
                                      *lwsp::ipv4_address::parse("255.255.255.0"),
                                      *lwsp::ipv4_address::parse("0.0.0.0")};
         cfg.ipv6 = {*lwsp::ipv6_address::parse("2001:db8::1")};
-        st.attach(*l, cfg);
+        st.attach(l, cfg);
         WSPDATA data{};
         REQUIRE(WSPStartup(MAKEWORD(2, 2), &data, nullptr, WSPUPCALLTABLE{}, &p) == 0);
     }

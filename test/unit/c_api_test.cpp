@@ -10,8 +10,7 @@ TEST_CASE("lwsp_start and lwsp_stop bring the provider up and down and up again"
     REQUIRE(lwsp_start(&manual) == 0);
     CHECK(lwsp_start(&manual) == -1);  // one stack per process
 
-    lwsp::memlink link(*lwsp::mac_address::parse("02:00:00:00:00:01"));
-    lwsp_link handle{&link};
+    lwsp_link handle{std::make_shared<lwsp::memlink>(*lwsp::mac_address::parse("02:00:00:00:00:01"))};
     lwsp_interface_config cfg{"192.0.2.1", "255.255.255.0", nullptr, "2001:db8::1", 1};
     char error[128] = "";
     const int id = lwsp_attach(&handle, &cfg, error, sizeof error);

@@ -2,7 +2,9 @@
 // timers, waiting and stopping, loopback with no port, pcb clean-up.
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -208,13 +210,46 @@ TEST_CASE("stop releases every pcb and the memory behind it", "[stack][leak]") {
 
 TEST_CASE("attach rejects a link it cannot drive", "[stack]") {
     lwsp::stack st(manual());
-    lwsp::memlink tiny(*lwsp::mac_address::parse("02:00:00:00:00:01"), 100);
+    auto tiny = std::make_shared<lwsp::memlink>(*lwsp::mac_address::parse("02:00:00:00:00:01"), 100);
     REQUIRE_THROWS_AS(st.attach(tiny, {}), std::invalid_argument);
-    lwsp::memlink ok(*lwsp::mac_address::parse("02:00:00:00:00:01"));
+    REQUIRE_THROWS_AS(st.attach(nullptr, {}), std::invalid_argument);
+    auto ok = std::make_shared<lwsp::memlink>(*lwsp::mac_address::parse("02:00:00:00:00:01"));
     lwsp::interface_config cfg;
     cfg.ipv6 = {*lwsp::ipv6_address::parse("2001:db8::1"), *lwsp::ipv6_address::parse("2001:db8::2"),
                 *lwsp::ipv6_address::parse("2001:db8::3")};
     REQUIRE_THROWS_AS(st.attach(ok, cfg), std::invalid_argument);
+}
+
+TEST_CASE("the stack keeps an attached link alive, whatever order the application drops things in",
+          "[stack][regression]") {
+    // The README's bring-up used to declare the stack before the link: at
+    // scope exit the link died first and ~stack() stopped it (use after
+    // free).  The stack now shares ownership of what it attaches.
+    std::weak_ptr<lwsp::memlink> watch;
+    {
+        lwsp::stack st(manual());
+        {
+            auto link = std::make_shared<lwsp::memlink>(*lwsp::mac_address::parse("02:00:00:00:00:01"));
+            watch = link;
+            lwsp::interface_config cfg;
+            cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"),
+                                         *lwsp::ipv4_address::parse("255.255.255.0"),
+                                         *lwsp::ipv4_address::parse("0.0.0.0")};
+            st.attach(link, cfg);
+        }  // the application's reference is gone
+        auto link = watch.lock();
+        REQUIRE(link);
+        // Still the stack's working link: it answers an ARP request through it.
+        link->take();
+        std::vector<std::uint8_t> arp = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2, 0x08, 0x06,
+                                         0, 1, 0x08, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 192, 0, 2, 2,
+                                         0, 0, 0, 0, 0, 0, 192, 0, 2, 1};
+        REQUIRE(link->inject(arp));
+        CHECK(link->take().size() == 1);
+        link.reset();
+        CHECK_FALSE(watch.expired());
+    }  // ~stack(): stops the link, then lets it go
+    CHECK(watch.expired());
 }
 
 TEST_CASE("addresses parse and print", "[stack][address]") {

@@ -937,6 +937,46 @@ TEST_CASE("WSPShutdown SD_BOTH sends FIN and fails both directions", "[wsp][data
     CHECK(c.out().empty());
 }
 
+TEST_CASE("peer FIN, then WSPShutdown, then the peer's ACK: the socket still answers and closes cleanly",
+          "[wsp][data][shutdown][regression]") {
+    // The everyday "peer closed -> shutdown -> closesocket" pattern.  lwIP
+    // frees the pcb when the ACK of our FIN ends LAST_ACK; with its receive
+    // side closed (TF_RXCLOSED) it says nothing, so the endpoint must never
+    // set that flag on a pcb it still holds (it used to: use after free).
+    const bool v6 = GENERATE(false, true);
+    const int how = GENERATE(SD_BOTH, SD_RECEIVE, SD_SEND);
+    INFO((v6 ? "IPv6" : "IPv4") << " how=" << how);
+    session c(v6);
+    wsp_env& env = c.env;
+    c.conn.send_text("last words");
+    c.conn.send_fin();
+    c.out();
+    io r = recv_text(env, c.s, 64);
+    CHECK(r.rc == 0);
+    CHECK(r.data == "last words");
+    int err = 0;
+    REQUIRE(env.p.lpWSPShutdown(c.s, how, &err) == 0);
+    if (how == SD_RECEIVE) REQUIRE(env.p.lpWSPShutdown(c.s, SD_SEND, &err) == 0);
+    auto segs = c.out();
+    INFO(env.transcript);
+    CHECK(c.conn.fin_received());
+    CHECK_FALSE(any_flag(segs, tcp_rst));
+    c.conn.send_ack();  // LAST_ACK ends: lwIP frees the pcb
+    CHECK(c.out().empty());
+    // Every call that used to reach the freed pcb answers from the socket.
+    io s1 = send_text(env, c.s, "x");
+    CHECK(s1.rc == SOCKET_ERROR);
+    CHECK(s1.err == WSAESHUTDOWN);
+    SOCKADDR_STORAGE name{};
+    int len = sizeof name;
+    CHECK(env.p.lpWSPGetSockName(c.s, reinterpret_cast<sockaddr*>(&name), &len, &err) == 0);
+    CHECK(port_of(reinterpret_cast<sockaddr*>(&name)) == k_port);
+    REQUIRE(env.set_linger(c.s, 1, 0) == 0);  // even an abortive close: nothing left to reset
+    CHECK(env.close(c.s) == 0);
+    CHECK(c.out().empty());
+    CHECK(env.st.stats().tcp_pcbs == 1);  // the listener only
+}
+
 TEST_CASE("WSPShutdown SD_SEND from another thread ends a blocked WSPSend with WSAESHUTDOWN",
           "[wsp][data][shutdown][threads]") {
     session c(false, 0);  // closed window: the send buffer fills and the send blocks

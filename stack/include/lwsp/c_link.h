@@ -6,9 +6,11 @@
 #define LWSP_C_LINK_H
 
 #ifdef __cplusplus
+#include <memory>
+
 #include "lwsp/link.hpp"
 struct lwsp_link {
-    lwsp::link* impl;
+    std::shared_ptr<lwsp::link> impl;  // shared with the stack once attached
 };
 #else
 struct lwsp_link;

@@ -119,11 +119,15 @@ public:
     // pcb (stop() frees every pcb without telling their owners).
     bool stopped() const;
 
-    // Adds an interface for `l` (which must outlive the attachment) and
-    // starts the link.  Throws std::invalid_argument for a bad config and
-    // std::runtime_error if lwIP refuses the interface.
-    interface_id attach(link& l, const interface_config& cfg);
-    // Removes the interface and stops its link.  Unknown ids are ignored.
+    // Adds an interface for `l` and starts the link.  The stack shares
+    // ownership of the link until the interface is detached (detach() or
+    // stop()), so the application may drop its own reference, or destroy
+    // its objects in any order.  Throws std::invalid_argument for a null
+    // link or a bad config and std::runtime_error if lwIP refuses the
+    // interface.
+    interface_id attach(std::shared_ptr<link> l, const interface_config& cfg);
+    // Removes the interface, stops its link and releases the stack's
+    // reference to it.  Unknown ids are ignored.
     void detach(interface_id id);
 
     // The stack clock (ms since the stack started, or the manual value).

@@ -115,6 +115,7 @@ private:
     void forget_if_stopped();
     void apply_options();
     void detach_pcb();
+    void remember_local_address();
     void release_rx();
     void notify(endpoint_event ev, net_error err = net_error::ok);
     void lost_pcb(net_error why);
@@ -140,7 +141,7 @@ private:
     bool shut_wr_ = false;
     net_error fate_ = net_error::ok;
     net_error pending_error_ = net_error::ok;
-    sock_address bound_{};
+    sock_address bound_{};    // the local address once known (bind, connect, accept)
     bool has_bound_ = false;
 
     std::deque<std::unique_ptr<tcp_endpoint>> accept_q_;

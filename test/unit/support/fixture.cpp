@@ -23,7 +23,8 @@ bool is_mld(const parsed_frame& f) {
 
 lan::lan(bool manual_clock, lwsp::link_offloads offloads)
     : st(make_options(manual_clock)),
-      link(*lwsp::mac_address::parse("02:00:00:00:00:01")),
+      link_owner(std::make_shared<lwsp::memlink>(*lwsp::mac_address::parse("02:00:00:00:00:01"))),
+      link(*link_owner),
       peer4(k_peer4, k_stack4, [this](const bytes& f) { link.inject(f); }),
       peer6(k_peer6, k_stack6, [this](const bytes& f) { link.inject(f); }) {
     lwsp::interface_config cfg;
@@ -31,7 +32,7 @@ lan::lan(bool manual_clock, lwsp::link_offloads offloads)
                                  *lwsp::ipv4_address::parse("0.0.0.0")};
     cfg.ipv6 = {*lwsp::ipv6_address::parse("2001:db8::1")};
     link.set_offloads(offloads);
-    iface = st.attach(link, cfg);
+    iface = st.attach(link_owner, cfg);
     link.take();  // MLD reports sent while the interface came up
 }
 

@@ -9,6 +9,7 @@
 // the way, so tests see only the traffic they script.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,8 @@ public:
     lwsp::stack::options options() const;
 
     lwsp::stack st;
-    lwsp::memlink link;
+    std::shared_ptr<lwsp::memlink> link_owner;  // shared with the stack once attached
+    lwsp::memlink& link;
     lwsp::interface_id iface = 0;
     scripted_peer peer4;
     scripted_peer peer6;

@@ -3,9 +3,9 @@
 // which Wireshark and tshark open.  Links wrap links: capture is not a flag
 // inside each port.
 //
-// Plugging in: open the real port, wrap it, attach the wrapper:
-//     auto tap = lwsp::tap_link::open(o);
-//     lwsp::pcap_link cap(*tap, "demo.pcap");
+// Plugging in: open the real port, wrap it, attach the wrapper (the wrapper
+// shares ownership of the link it wraps, the stack that of the wrapper):
+//     auto cap = std::make_shared<lwsp::pcap_link>(lwsp::tap_link::open(o), "demo.pcap");
 //     st.attach(cap, cfg);
 // An optional observer sees each frame as it is recorded (direction, bytes).
 //
@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -31,7 +32,8 @@ public:
     using observer = std::function<void(direction, const std::uint8_t*, std::size_t)>;
 
     // Throws std::runtime_error if the file cannot be created.
-    pcap_link(link& inner, const std::string& path, observer obs = {});
+    // Throws std::invalid_argument for a null link.
+    pcap_link(std::shared_ptr<link> inner, const std::string& path, observer obs = {});
     ~pcap_link() override;
 
     std::size_t mtu() const override { return inner_.mtu(); }
@@ -49,6 +51,7 @@ private:
     void set_link_up(bool up) override;
     void record(direction d, const std::uint8_t* data, std::size_t size);
 
+    std::shared_ptr<link> owner_;
     link& inner_;
     link_sink* outer_ = nullptr;
     observer obs_;
