@@ -41,6 +41,10 @@ bool loop_queues_pending() {
 // Checksum checks lwIP skips for a frame whose link says its checksums are
 // partial (finished by nobody: the frame never left the machine) or already
 // verified.  The IPv4 header checksum is always complete.
+// The shortest Ethernet frame a NIC delivers (64 bytes on the wire, FCS
+// removed).
+constexpr std::size_t min_frame = 60;
+
 constexpr u16_t trusted_checks =
     NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_ICMP | NETIF_CHECKSUM_CHECK_ICMP6;
 
@@ -79,9 +83,17 @@ public:
             const bool ip_only = size > 0xffff;
             if (ip_only && (size - 14 > 0xffff || (type != 0x0800 && type != 0x86dd))) continue;
             const std::size_t skip = ip_only ? 14 : 0;
-            struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(size - skip), PBUF_RAM);
+            // lwIP expects what a NIC delivers: at least a minimum-size
+            // Ethernet frame (60 bytes without FCS).  Shorter ones are
+            // padded with zeros, as the sender's NIC should have done, so
+            // that lwIP's fixed-size header reads (ARP's 28 bytes, the IPv4
+            // total length) stay inside the buffer; every length a header
+            // claims is then checked by lwIP against the frame.
+            const std::size_t len = std::max(size - skip, min_frame);
+            struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(len), PBUF_RAM);
             if (p == nullptr) continue;  // out of memory: dropped, as a NIC would
             pbuf_take(p, data + skip, static_cast<u16_t>(size - skip));
+            if (len > size - skip) std::memset(static_cast<std::uint8_t*>(p->payload) + (size - skip), 0, len - (size - skip));
             const frame_info fi = info != nullptr ? info[i] : frame_info{};
             // Partial or verified checksums are not checked — for whole
             // datagrams only: a fragment's flag would carry over to the
