@@ -12,9 +12,6 @@
 namespace {
 std::mutex g_mu;
 std::unique_ptr<lwsp::stack> g_stack;  // the stack lwsp_start made
-// Stopped stacks stay alive for the rest of the process: sockets that are
-// still open point at them (and fail WSAENETDOWN).
-std::vector<std::unique_ptr<lwsp::stack>>* g_stopped = new std::vector<std::unique_ptr<lwsp::stack>>;
 
 void set_error(char* error, size_t len, const char* what) {
     if (error != nullptr && len > 0) std::snprintf(error, len, "%s", what);
@@ -37,8 +34,9 @@ extern "C" int lwsp_start(const lwsp_options* options) {
 extern "C" void lwsp_stop(void) {
     std::lock_guard<std::mutex> g(g_mu);
     if (!g_stack) return;
-    g_stack->stop();  // a new lwsp_start may follow
-    g_stopped->push_back(std::move(g_stack));
+    // Sockets still open point at it (and fail WSAENETDOWN): it is deleted
+    // when the last of them is closed.  A new lwsp_start may follow at once.
+    lwsp::stack::retire(std::move(g_stack));
 }
 
 extern "C" int lwsp_advance_time(unsigned long milliseconds) {

@@ -417,12 +417,19 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
             lists[k].push_back({sets[k]->fd_array[i], std::move(sock)});
         }
     }
-    DWORD timeout_ms = 0;
-    const bool forever = timeout == nullptr;
+    // The timeout in ms, rounded up; so long that no deadline could express
+    // it (beyond ~292 million years), it is no deadline at all.  Computed in
+    // unsigned arithmetic: tv_sec * 1000 and tv_usec + 999 overflow a long.
+    std::uint64_t timeout_ms = 0;
+    bool forever = timeout == nullptr;
     if (timeout != nullptr) {
-        const unsigned long long ms =
-            static_cast<unsigned long long>(timeout->tv_sec) * 1000ull + static_cast<unsigned long long>(timeout->tv_usec + 999) / 1000ull;
-        timeout_ms = static_cast<DWORD>(std::min<unsigned long long>(ms, 0xfffffffeull));
+        constexpr std::uint64_t max_ms = std::uint64_t{1} << 62;
+        const auto sec = static_cast<std::uint64_t>(timeout->tv_sec);
+        const auto usec = static_cast<std::uint64_t>(timeout->tv_usec);
+        if (sec > max_ms / 1000)
+            forever = true;
+        else
+            timeout_ms = sec * 1000 + usec / 1000 + (usec % 1000 != 0 ? 1 : 0);
     }
     stack& st = the_stack();
     core_lock lk(st);
@@ -438,7 +445,7 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
         for (auto& list : lists)
             for (auto& e : list) e.sock->watchers.push_back(&cv);
         std::optional<millis> deadline;
-        if (!forever) deadline = st.now() + millis(timeout_ms);
+        if (!forever) deadline = st.now() + millis(static_cast<millis::rep>(timeout_ms));
         const stack::wait_status ws = st.wait(lk, cv, [&] { return count_ready() > 0; }, deadline);
         for (auto& list : lists)
             for (auto& e : list) {

@@ -57,8 +57,7 @@ SOCKET WSPAPI WSPSocket(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpPr
     }
     if (int e = resolve_triple(af, type, protocol)) return fail_socket(lpErrno, e);
     if (g != 0) return fail_socket(lpErrno, WSAEINVAL);  // no socket groups
-    auto sock = std::make_shared<wsp_socket>();
-    sock->st = &the_stack();
+    auto sock = std::make_shared<wsp_socket>(the_stack());
     sock->family = af;
     sock->type = type;
     sock->protocol = protocol;
@@ -74,6 +73,7 @@ SOCKET WSPAPI WSPSocket(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpPr
         } else {
             sock->udp = std::make_unique<udp_endpoint>(st, af == AF_INET6);
             sock->udp->set_sink(sock.get());
+            sock->recv_buffer = static_cast<int>(udp_endpoint::default_receive_buffer);
         }
     }
     int err = 0;
@@ -159,9 +159,8 @@ SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDIT
         }
         child = listener.accept();  // null if the queued connection died meanwhile
     }
-    auto accepted = std::make_shared<wsp_socket>();
+    auto accepted = std::make_shared<wsp_socket>(*sock->st);
     // An accepted socket inherits the listener's properties.
-    accepted->st = sock->st;
     accepted->family = sock->family;
     accepted->type = sock->type;
     accepted->protocol = sock->protocol;

@@ -37,11 +37,17 @@ struct overlapped_op {
 };
 
 struct wsp_socket final : endpoint_sink {
+    explicit wsp_socket(stack& s) : hold(s), st(&s) {}
+
+    // Declared first, so released last: the endpoints below point at the
+    // stack, and a retired stack (lwsp_stop) is deleted with its last user.
+    stack_hold hold;
+    stack* const st;  // the stack the socket lives on (a stopped one stays valid while held)
+
     int family = AF_INET;
     int type = SOCK_STREAM;
     int protocol = IPPROTO_TCP;
     DWORD flags = 0;           // WSA_FLAG_*
-    stack* st = nullptr;                  // the stack the socket lives on (outlives it)
     SOCKET handle = INVALID_SOCKET;       // what the application holds
     std::uintptr_t table_handle = 0;      // our handle table's name for it
 

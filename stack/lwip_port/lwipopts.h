@@ -118,10 +118,25 @@
  * 64 KiB - 4 * TCP_MSS. */
 #define TCP_SNDLOWAT                    1024
 #define TCP_QUEUE_OOSEQ                 1
-/* Backlog accounting for WSPListen, so extra SYNs wait instead of being
- * accepted past the application's backlog. */
+/* Out-of-order segments: lwIP walks a connection's whole out-of-order queue
+ * for every segment that arrives, so a peer sending 1-byte segments at
+ * every other sequence number, never filling the hole, made that queue
+ * tens of thousands long — quadratic CPU under the core lock (30k
+ * segments: 7 s) and memory without limit.  256 segments hold a whole
+ * 256 KiB window of 1460-byte segments; bytes are bounded by the window
+ * anyway.  Beyond the limit lwIP drops the highest segments (the peer
+ * retransmits them). */
+#define TCP_OOSEQ_MAX_PBUFS             256
+/* Half-open connections are counted apart from the accept backlog: lwIP's
+ * backlog counter holds only SYN-received connections (its limit is
+ * LWSP_TCP_HALF_OPEN_MAX per listener), while the endpoint limits the
+ * established connections waiting for WSPAccept to the application's
+ * backlog.  A SYN that finds the half-open limit reached evicts the least
+ * recently active half-open connection instead of being dropped, so spoofed
+ * SYNs cannot lock legitimate clients out (stack/src/tcp_endpoint.cpp). */
 #define TCP_LISTEN_BACKLOG              1
 #define TCP_DEFAULT_LISTEN_BACKLOG      0xff
+#define LWSP_TCP_HALF_OPEN_MAX          64
 /* Per-pcb keepalive timing (SO_KEEPALIVE, SIO_KEEPALIVE_VALS). */
 #define LWIP_TCP_KEEPALIVE              1
 /* SO_REUSEADDR. */
@@ -134,9 +149,10 @@
 #define LWIP_CHECKSUM_CTRL_PER_NETIF    1
 
 /* ---- Hooks ---------------------------------------------------------- */
-/* An immediate ACK for a frame standing for several segments (lwsp_hooks.h). */
+/* Admission of SYNs and handshakes at a listener, and an immediate ACK for a
+ * frame standing for several segments (lwsp_hooks.h). */
 #define LWIP_HOOK_FILENAME              "lwsp_hooks.h"
-#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) lwsp_tcp_inpacket(pcb)
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) lwsp_tcp_inpacket(pcb, hdr)
 
 /* ---- Debugging ------------------------------------------------------ */
 /* Assertions stay on: an lwIP assert is a bug in the shim's use of lwIP,

@@ -2,7 +2,15 @@
  * lwsp_hooks.h — lwsp's lwIP hooks (LWIP_HOOK_FILENAME in lwipopts.h).
  *
  * LWIP_HOOK_TCP_INPACKET_PCB runs for every TCP segment that found its pcb,
- * before lwIP processes it.  While the stack feeds lwIP a frame that stands
+ * before lwIP processes it; a result other than ERR_OK drops the segment.
+ *
+ * At a listener it is the admission control of tcp_endpoint (defined in
+ * stack/src/tcp_endpoint.cpp, where the accept queue lives): a SYN waits
+ * while the accept queue is full, and a SYN that finds the listener's
+ * half-open limit reached evicts the least recently active half-open
+ * connection; a handshake's last ACK waits while the accept queue is full.
+ *
+ * While the stack feeds lwIP a frame that stands
  * for several segments (frame_info::gso_size, set by the interface in
  * stack.cpp), the hook asks for an immediate ACK: a receiver acknowledges at
  * least every second full-size segment (RFC 5681 §4.2), but lwIP counts the
@@ -19,12 +27,18 @@ extern "C" {
 #endif
 
 struct tcp_pcb;
+struct tcp_pcb_listen;
+struct tcp_hdr;
 
 /* Nonzero while the frame being input stands for several TCP segments;
  * written under the core lock. */
 extern int lwsp_input_gso;
 
-err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb);
+err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb, const struct tcp_hdr *hdr);
+
+/* tcp_endpoint's admission control (flags: the segment's TCP flags). */
+err_t lwsp_tcp_listener_input(struct tcp_pcb_listen *listener, unsigned char flags);
+err_t lwsp_tcp_handshake_input(struct tcp_pcb *pcb, unsigned char flags);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #include "lwip/ethip6.h"
 #include "lwip/init.h"
 #include "lwip/ip.h"
+#include "lwip/ip4_frag.h"
+#include "lwip/ip6_frag.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/memp_priv.h"
@@ -28,6 +30,7 @@ namespace lwsp {
 namespace {
 
 std::atomic<stack*> g_current{nullptr};
+std::atomic<std::size_t> g_objects{0};
 bool g_lwip_initialised = false;  // lwip_init() may run once per process
 
 bool loop_queues_pending() {
@@ -278,6 +281,7 @@ stack::stack(const options& opts) : impl_(std::make_unique<impl>(*this, opts)) {
     stack* expected = nullptr;
     if (!g_current.compare_exchange_strong(expected, this))
         throw std::logic_error("lwsp: only one stack may exist per process (lwIP keeps global state)");
+    g_objects.fetch_add(1);
     impl_->manual_now = opts.manual_clock_start;
     {
         core_lock lk(*this);
@@ -293,7 +297,24 @@ stack::stack(const options& opts) : impl_(std::make_unique<impl>(*this, opts)) {
     impl_->driver = std::thread([this] { impl_->driver_main(); });
 }
 
-stack::~stack() { stop(); }
+stack::~stack() {
+    stop();
+    g_objects.fetch_sub(1);
+}
+
+std::size_t stack::objects() { return g_objects.load(); }
+
+void stack::hold() { impl_->refs.fetch_add(1); }
+
+void stack::release() {
+    if (impl_->refs.fetch_sub(1) == 1) delete this;  // only after retire()
+}
+
+void stack::retire(std::unique_ptr<stack> s) {
+    if (!s) return;
+    s->stop();
+    s.release()->release();  // the owner's reference
+}
 
 stack* stack::current() { return g_current.load(); }
 
@@ -331,6 +352,19 @@ void stack::impl::release_all_pcbs() {
     while (tcp_listen_pcbs.pcbs != nullptr) tcp_close(tcp_listen_pcbs.pcbs);
     while (tcp_bound_pcbs != nullptr) tcp_close(tcp_bound_pcbs);
     while (udp_pcbs != nullptr) udp_remove(udp_pcbs);
+    // Datagrams waiting for their missing fragments: lwIP frees them only
+    // when their reassembly timers run out, and has no call to drop them
+    // all, so age them out (a timer is 8 bits).  An expired first fragment
+    // answers with ICMP time exceeded, which finds no interface now (or is
+    // dropped with the loopback queue below).
+    for (int i = 0; i < 256; ++i) {
+#if IP_REASSEMBLY
+        ip_reass_tmr();
+#endif
+#if LWIP_IPV6 && LWIP_IPV6_REASS
+        ip6_reass_tmr();
+#endif
+    }
     // Packets still queued on loopback interfaces (including a delayed ACK
     // that removing a pcb flushes) are dropped, not delivered.
     struct netif* n;
@@ -468,6 +502,11 @@ stack::wait_status stack::wait_impl(core_lock& lk, std::condition_variable& cv, 
     if (on_progress)
         in.progress_waiters.erase(std::find(in.progress_waiters.begin(), in.progress_waiters.end(), &cv));
     return status;
+}
+
+std::size_t stack::waiting_threads() {
+    core_lock lk(*this);
+    return impl_->waiters.size();
 }
 
 void stack::wake_all_waiters() {

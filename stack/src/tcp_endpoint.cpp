@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 #include "lwip_address.hpp"
+#include "lwsp_hooks.h"
 #include "lwsp/stack.hpp"
 #include "net_error_map.hpp"
 
@@ -221,12 +223,66 @@ err_t tcp_endpoint::on_accept(void* arg, struct tcp_pcb* newpcb, err_t err) {
     auto* self = static_cast<tcp_endpoint*>(arg);
     if (self == nullptr || err != ERR_OK || newpcb == nullptr) return ERR_VAL;
     // The child inherits the listener's callback arg: re-point it at once.
+    // It no longer counts as half-open (lwIP's backlog counter); the accept
+    // queue has its own limit (admission below).
     std::unique_ptr<tcp_endpoint> child(new tcp_endpoint(self->stack_, self->v6_, newpcb, self->opts_));
-    tcp_backlog_delayed(newpcb);
     self->accept_q_.push_back(std::move(child));
     self->notify(endpoint_event::accept);
     self->notify(endpoint_event::readable);
     return ERR_OK;
+}
+
+// ---- admission at a listener (lwsp_hooks.h) ------------------------------------
+//
+// lwIP counts SYN-received connections against the listen pcb's backlog
+// (set to LWSP_TCP_HALF_OPEN_MAX) and, when it is reached, drops every new
+// SYN for as long as the half-open ones live (20 s): eight spoofed SYNs
+// locked a backlog-8 listener out.  Here the two limits are separate, as in
+// BSD and Linux: established connections waiting for accept() are limited
+// by the application's backlog; half-open ones by LWSP_TCP_HALF_OPEN_MAX,
+// and a new SYN beyond that evicts the least recently active half-open
+// connection (without a RST: its peer, if real, retransmits).
+
+struct tcp_endpoint::admission {
+    static std::size_t queued(const tcp_endpoint& listener) {
+        std::size_t n = 0;
+        for (const auto& child : listener.accept_q_) n += child->pcb_ != nullptr ? 1 : 0;
+        return n;
+    }
+    // The listener's endpoint, or null for a listener that is not ours (a
+    // raw-API user's) or is closing: lwIP's own rules apply to those.
+    static const tcp_endpoint* owner(const struct tcp_pcb_listen* lpcb) {
+        if (lpcb->accept != &tcp_endpoint::on_accept) return nullptr;
+        return static_cast<const tcp_endpoint*>(lpcb->callback_arg);
+    }
+    static bool queue_full(const struct tcp_pcb_listen* lpcb) {
+        const tcp_endpoint* self = owner(lpcb);
+        return self != nullptr && queued(*self) >= static_cast<std::size_t>(self->backlog_);
+    }
+    static void evict_half_open(const struct tcp_pcb_listen* lpcb) {
+        struct tcp_pcb* victim = nullptr;
+        for (struct tcp_pcb* p = tcp_active_pcbs; p != nullptr; p = p->next) {
+            if (p->state != SYN_RCVD || p->listener != lpcb) continue;
+            if (victim == nullptr || static_cast<u32_t>(tcp_ticks - p->tmr) > static_cast<u32_t>(tcp_ticks - victim->tmr))
+                victim = p;
+        }
+        if (victim != nullptr) tcp_abandon(victim, 0);  // no callbacks set yet: lwIP's alone
+    }
+};
+
+extern "C" err_t lwsp_tcp_listener_input(struct tcp_pcb_listen* lpcb, unsigned char flags) {
+    if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN) return ERR_OK;  // lwIP answers the rest
+    if (tcp_endpoint::admission::owner(lpcb) == nullptr) return ERR_OK;
+    if (tcp_endpoint::admission::queue_full(lpcb)) return ERR_INPROGRESS;    // waits for the peer's retry
+    if (lpcb->accepts_pending >= lpcb->backlog) tcp_endpoint::admission::evict_half_open(lpcb);
+    return ERR_OK;
+}
+
+extern "C" err_t lwsp_tcp_handshake_input(struct tcp_pcb* pcb, unsigned char flags) {
+    // The ACK that would complete the handshake waits (dropped; the peer
+    // retransmits) while the accept queue is full.
+    if ((flags & (TCP_ACK | TCP_RST)) != TCP_ACK || pcb->listener == nullptr) return ERR_OK;
+    return tcp_endpoint::admission::queue_full(pcb->listener) ? ERR_INPROGRESS : ERR_OK;
 }
 
 // ---- operations -------------------------------------------------------------
@@ -266,13 +322,14 @@ net_error tcp_endpoint::listen(int backlog) {
     const int clamped = std::clamp(backlog, 1, TCP_DEFAULT_LISTEN_BACKLOG);
     if (state_ == state::listening) {
         backlog_ = clamped;
-        tcp_backlog_set(reinterpret_cast<struct tcp_pcb_listen*>(pcb_), static_cast<u8_t>(clamped));
         return net_error::ok;
     }
     if (state_ == state::connected || state_ == state::connecting) return net_error::is_connected;
     if (state_ != state::bound) return net_error::invalid_argument;
     err_t e = ERR_OK;
-    struct tcp_pcb* lpcb = tcp_listen_with_backlog_and_err(pcb_, static_cast<u8_t>(clamped), &e);
+    // lwIP's backlog counts half-open connections only (see admission).
+    static_assert(LWSP_TCP_HALF_OPEN_MAX >= 1 && LWSP_TCP_HALF_OPEN_MAX <= 0xff, "lwIP's backlog is 8 bits");
+    struct tcp_pcb* lpcb = tcp_listen_with_backlog_and_err(pcb_, LWSP_TCP_HALF_OPEN_MAX, &e);
     if (lpcb == nullptr) return from_err(e);
     pcb_ = lpcb;  // the original pcb was freed by lwIP
     state_ = state::listening;
@@ -325,10 +382,7 @@ std::unique_ptr<tcp_endpoint> tcp_endpoint::accept() {
     while (!accept_q_.empty()) {
         std::unique_ptr<tcp_endpoint> child = std::move(accept_q_.front());
         accept_q_.pop_front();
-        if (child->pcb_ != nullptr) {
-            tcp_backlog_accepted(child->pcb_);
-            return child;
-        }
+        if (child->pcb_ != nullptr) return child;
         // Reset (or aborted) while queued: dropped, as if never accepted.
     }
     return nullptr;
@@ -350,7 +404,6 @@ void tcp_endpoint::reject_pending() {
     if (pending_accepts() == 0) return;
     std::unique_ptr<tcp_endpoint> child = std::move(accept_q_.front());
     accept_q_.pop_front();
-    tcp_backlog_accepted(child->pcb_);
     child->abort();
 }
 

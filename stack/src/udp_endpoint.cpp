@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "lwip/netif.h"
+#include "lwip/pbuf.h"
 #include "lwip/udp.h"
 #include "lwip_address.hpp"
 #include "lwsp/stack.hpp"
@@ -54,13 +55,35 @@ void udp_endpoint::set_options(const options& o) {
 }
 
 
+namespace {
+
+// The memory a received datagram holds: each pbuf of its chain with the
+// headers lwIP has hidden in front of the payload (the whole frame was
+// allocated), plus the queue entry.
+std::size_t truesize(const struct pbuf* p, std::size_t entry) {
+    std::size_t n = entry;
+    for (const struct pbuf* q = p; q != nullptr; q = q->next) {
+        const auto* start = reinterpret_cast<const std::uint8_t*>(q);
+        const auto* data = static_cast<const std::uint8_t*>(q->payload);
+        const bool inline_data = (q->type_internal & PBUF_TYPE_FLAG_STRUCT_DATA_CONTIGUOUS) != 0 && data > start &&
+                                 static_cast<std::size_t>(data - start) < 0x10000;
+        n += (inline_data ? static_cast<std::size_t>(data - start) : sizeof(struct pbuf)) + q->len;
+    }
+    return n;
+}
+
+}  // namespace
+
 void udp_endpoint::on_datagram(struct pbuf* p, const sock_address& from) {
-    if (shut_rd_ || queued_bytes_ + p->tot_len > opts_.receive_buffer) {
+    const std::size_t limit = std::min(opts_.receive_buffer, max_receive_buffer);
+    if (shut_rd_ || charged_bytes_ >= limit) {
         pbuf_free(p);  // no room: dropped, like a full socket buffer
         return;
     }
+    const std::size_t charge = truesize(p, sizeof(datagram));
     queued_bytes_ += p->tot_len;
-    queue_.push_back(datagram{p, from});
+    charged_bytes_ += charge;
+    queue_.push_back(datagram{p, from, charge});
     if (sink_) sink_->on_endpoint_event(endpoint_event::readable, net_error::ok);
 }
 
@@ -161,6 +184,7 @@ udp_endpoint::io_result udp_endpoint::recv_from(void* buf, std::size_t len, bool
     if (from != nullptr) *from = d.from;
     if (!peek) {
         queued_bytes_ -= size;
+        charged_bytes_ -= d.charge;
         pbuf_free(d.p);
         queue_.pop_front();
     }
@@ -180,6 +204,7 @@ void udp_endpoint::close() {
     for (datagram& d : queue_) pbuf_free(d.p);
     queue_.clear();
     queued_bytes_ = 0;
+    charged_bytes_ = 0;
     if (pcb_ != nullptr) {
         udp_recv(pcb_, nullptr, nullptr);
         udp_remove(pcb_);

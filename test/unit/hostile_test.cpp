@@ -10,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "lwsp/lwsp.h"
+#include "lwsp/stack.hpp"
 #include "wsp_fixture.hpp"
 
 using namespace lwsp::test;
@@ -67,5 +69,258 @@ TEST_CASE("short ARP and IP frames are dropped without reading past their end", 
     REQUIRE(reply[0].arp);
     CHECK(reply[0].arp->op == arp_op_reply);
     CHECK(reply[0].arp->sender_ip == ip_addr::parse("192.0.2.1"));
+    CHECK(net.st.stats().pbufs == 0);
+}
+
+// ---- UDP receive memory ---------------------------------------------------------
+
+namespace {
+
+// Receives every queued datagram of a nonblocking UDP socket; returns how
+// many there were.
+std::size_t drain_udp(wsp_env& env, SOCKET s) {
+    std::size_t n = 0;
+    char buf[2048];
+    for (;;) {
+        WSABUF b{sizeof buf, buf};
+        DWORD got = 0, flags = 0;
+        int err = 0;
+        if (env.p.lpWSPRecv(s, &b, 1, &got, &flags, nullptr, nullptr, nullptr, &err) != 0) {
+            CHECK(err == WSAEWOULDBLOCK);
+            return n;
+        }
+        ++n;
+    }
+}
+
+SOCKET bound_udp(wsp_env& env, std::uint16_t port) {
+    SOCKET s = env.socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    sockaddr_in a = wsp_env::addr4("0.0.0.0", port);
+    int err = 0;
+    REQUIRE(env.p.lpWSPBind(s, reinterpret_cast<sockaddr*>(&a), sizeof a, &err) == 0);
+    REQUIRE(env.set_nonblocking(s, true) == 0);
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("empty and tiny UDP datagrams are charged what they occupy: the queue stays bounded",
+          "[hostile][udp][regression]") {
+    // A zero-byte datagram added nothing to the queued byte count, so a
+    // socket nobody read queued them without limit (200,000 of them grew
+    // lwIP's heap by 18 MB).  Each is now charged its buffers and entry.
+    wsp_env env;
+    SOCKET s = bound_udp(env, 9000);
+    const std::size_t heap_before = env.st.stats().heap_bytes;
+    for (int i = 0; i < 20000; ++i) env.peer4.send_udp(40000, 9000, {});
+    const std::size_t heap_full = env.st.stats().heap_bytes;
+    INFO("lwIP heap grew by " << heap_full - heap_before << " bytes");
+    CHECK(heap_full - heap_before < 2 * 65536 + 4096);  // the receive buffer, plus at most one datagram
+    const std::size_t empty_ones = drain_udp(env, s);
+    CHECK(empty_ones > 100);   // many fit: each costs ~100 bytes, not 64 KiB
+    CHECK(empty_ones < 1000);  // but not 20,000
+    CHECK(env.st.stats().heap_bytes == heap_before);
+
+    // 1-byte datagrams likewise; each is still delivered whole and in order.
+    for (int i = 0; i < 5000; ++i) env.peer4.send_udp(40000, 9000, {static_cast<std::uint8_t>(i)});
+    char c = 0;
+    WSABUF b{1, &c};
+    DWORD got = 0, flags = 0;
+    int err = 0;
+    REQUIRE(env.p.lpWSPRecv(s, &b, 1, &got, &flags, nullptr, nullptr, nullptr, &err) == 0);
+    CHECK(got == 1);
+    CHECK(c == 0);
+    const std::size_t tiny_ones = 1 + drain_udp(env, s);
+    CHECK(tiny_ones < 1000);
+    // The queue accepts again once read, and a full-size datagram fits into
+    // an empty queue whatever SO_RCVBUF says.
+    int small = 512;
+    REQUIRE(env.p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&small), sizeof small, &err) == 0);
+    env.peer4.send_udp(40000, 9000, bytes(1400, 'x'));
+    env.peer4.send_udp(40000, 9000, bytes(1400, 'y'));  // beyond 512 bytes: dropped
+    CHECK(drain_udp(env, s) == 1);
+    int value = 0, len = sizeof value;
+    REQUIRE(env.p.lpWSPGetSockOpt(s, SOL_SOCKET, SO_RCVBUF, reinterpret_cast<char*>(&value), &len, &err) == 0);
+    CHECK(value == 512);
+    CHECK(env.close(s) == 0);
+}
+
+// ---- TCP out-of-order flood ------------------------------------------------------
+
+namespace {
+
+constexpr std::uint16_t k_port = 80;
+constexpr std::uint16_t k_peer_port = 50000;
+
+}  // namespace
+
+TEST_CASE("a flood of out-of-order segments that never fill the hole is bounded in memory",
+          "[hostile][tcp][regression]") {
+    // 1-byte segments at every other sequence number inside the window: lwIP
+    // kept each one and walked the whole queue for every arrival (30,000
+    // segments: 7 s of the core lock, 3.7 MB).  The queue is now capped.
+    wsp_env env;
+    SOCKET lst = env.listener(k_port);
+    tcp_script conn(env.peer4, k_peer_port, k_port);
+    SOCKET s = env.accept_from_peer(lst, conn);
+    env.pump();
+    const std::size_t heap_before = env.st.stats().heap_bytes;
+    const std::uint32_t base = conn.snd_nxt();
+    const int flood = 20000;  // every other byte of the 64 KiB window the peer sees unscaled: 1..39999
+    for (int i = 0; i < flood; ++i)
+        conn.send_raw(base + 1 + 2 * static_cast<std::uint32_t>(i), conn.rcv_nxt(), tcp_ack,
+                      {static_cast<std::uint8_t>('a' + i % 26)});
+    const lwsp::stack_stats full = env.st.stats();
+    INFO("out-of-order segments held: " << full.tcp_segments << ", heap growth " << full.heap_bytes - heap_before);
+    CHECK(full.tcp_segments <= 256);
+    CHECK(full.heap_bytes - heap_before < 256 * 1024);
+    // Every segment was answered with a duplicate ACK of the hole.
+    std::size_t acks = 0;
+    for (const parsed_frame& f : env.pump())
+        if (f.tcp && f.tcp->ack == base && !f.tcp->has(tcp_rst)) ++acks;
+    CHECK(acks > 0);
+    // The connection still works: filling the first hole delivers its byte
+    // and the queued one right after it (the lowest segments are the ones
+    // kept), up to the next hole.
+    conn.send_raw(base, conn.rcv_nxt(), tcp_ack | tcp_psh, {'A'});
+    int err = 0;
+    std::string got = env.recv(s, 8, err);
+    CHECK(err == 0);
+    CHECK(got == "Aa");
+    conn.send_raw(base + 2, conn.rcv_nxt(), tcp_ack | tcp_psh, {'B'});
+    got = env.recv(s, 8, err);
+    CHECK(got == "Bb");
+    CHECK(env.close(s) == 0);
+    CHECK(env.close(lst) == 0);
+}
+
+// ---- SYN flood ----------------------------------------------------------------------
+
+TEST_CASE("spoofed SYNs cannot lock a listener out: half-open connections have their own limit",
+          "[hostile][tcp][listen][regression]") {
+    // Half-open connections used to count against the accept backlog, and
+    // lwIP keeps one for 20 s: eight SYNs from an address that never
+    // answers locked a backlog-8 listener out.
+    wsp_env env;
+    SOCKET lst = env.socket();
+    sockaddr_in any = wsp_env::addr4("0.0.0.0", k_port);
+    int err = 0;
+    REQUIRE(env.p.lpWSPBind(lst, reinterpret_cast<sockaddr*>(&any), sizeof any, &err) == 0);
+    REQUIRE(env.p.lpWSPListen(lst, 8, &err) == 0);
+    // The spoofer's address is on the link but nobody answers for it.
+    scripted_peer spoofer({mac_addr::parse("02:00:00:00:00:66"), ip_addr::parse("192.0.2.66")},
+                          {k_stack_mac, ip_addr::parse("192.0.2.1")},
+                          [&env](const bytes& f) { env.link.inject(f); });
+    const int flood = GENERATE(8, 500);
+    INFO(flood << " spoofed SYNs");
+    for (int i = 0; i < flood; ++i) {
+        tcp_script fake(spoofer, static_cast<std::uint16_t>(10000 + i), k_port, 7000u + static_cast<std::uint32_t>(i));
+        fake.send_syn();
+    }
+    const lwsp::stack_stats st = env.st.stats();
+    CHECK(st.tcp_pcbs - st.tcp_listen_pcbs <= 64);  // the half-open limit, whatever the flood
+    // A real client still gets in, and the application accepts it.
+    tcp_script conn(env.peer4, k_peer_port, k_port);
+    REQUIRE(handshake(env, conn));
+    SOCKET s = env.p.lpWSPAccept(lst, nullptr, nullptr, nullptr, 0, &err);
+    REQUIRE(s != INVALID_SOCKET);
+    conn.send_text("hello");
+    CHECK(env.recv(s, 16, err) == "hello");
+    CHECK(env.close(s) == 0);
+    CHECK(env.close(lst) == 0);
+}
+
+TEST_CASE("the accept backlog limits established connections; the next handshake waits for an accept",
+          "[hostile][tcp][listen]") {
+    wsp_env env;
+    SOCKET lst = env.socket();
+    sockaddr_in any = wsp_env::addr4("0.0.0.0", k_port);
+    int err = 0;
+    REQUIRE(env.p.lpWSPBind(lst, reinterpret_cast<sockaddr*>(&any), sizeof any, &err) == 0);
+    REQUIRE(env.p.lpWSPListen(lst, 1, &err) == 0);
+    tcp_script a(env.peer4, 50001, k_port), b(env.peer4, 50002, k_port), c(env.peer4, 50003, k_port);
+    // Two SYNs while the queue is empty: both are answered (half-open).
+    a.send_syn();
+    b.send_syn();
+    for (const parsed_frame& f : env.pump()) {
+        a.accept(f);
+        b.accept(f);
+    }
+    REQUIRE(a.stack_isn());
+    REQUIRE(b.stack_isn());
+    // The first handshake fills the backlog of one; the second one's last
+    // ACK waits (dropped, unanswered) until the application accepts.
+    a.send_ack();
+    b.send_ack();
+    CHECK(env.pump().empty());
+    // A new SYN is not answered either while the queue is full.
+    c.send_syn();
+    CHECK(env.pump().empty());
+    SOCKET first = env.p.lpWSPAccept(lst, nullptr, nullptr, nullptr, 0, &err);
+    REQUIRE(first != INVALID_SOCKET);
+    b.send_ack();  // the peer's retransmission completes it now
+    REQUIRE(env.set_nonblocking(lst, true) == 0);
+    SOCKET second = env.p.lpWSPAccept(lst, nullptr, nullptr, nullptr, 0, &err);
+    REQUIRE(second != INVALID_SOCKET);
+    b.send_text("from b");
+    CHECK(env.recv(second, 16, err) == "from b");
+    // And the retried SYN of the third client is answered.
+    REQUIRE(handshake(env, c));
+    SOCKET third = env.p.lpWSPAccept(lst, nullptr, nullptr, nullptr, 0, &err);
+    CHECK(third != INVALID_SOCKET);
+    for (SOCKET s : {first, second, third, lst}) CHECK(env.close(s) == 0);
+}
+
+// ---- stopping ------------------------------------------------------------------------
+
+TEST_CASE("lwsp_stop frees the stack once the last socket on it is closed", "[hostile][capi][regression]") {
+    // Every stopped stack used to stay alive for the rest of the process
+    // (20,000 start/stop cycles: +33 MB): a device that restarts its network
+    // on reconfiguration leaked each time.
+    REQUIRE(lwsp::stack::objects() == 0);
+    for (int round = 0; round < 50; ++round) {
+        lwsp_options manual{1};
+        REQUIRE(lwsp_start(&manual) == 0);
+        WSPDATA data{};
+        WSPPROC_TABLE procs{};
+        REQUIRE(WSPStartup(MAKEWORD(2, 2), &data, nullptr, WSPUPCALLTABLE{}, &procs) == 0);
+        int err = 0;
+        SOCKET s = procs.lpWSPSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0, &err);
+        REQUIRE(s != INVALID_SOCKET);
+        lwsp_stop();
+        CHECK(lwsp::stack::objects() == 1);  // the open socket still points at it
+        CHECK(procs.lpWSPCloseSocket(s, &err) == SOCKET_ERROR);
+        CHECK(err == WSAENETDOWN);
+        CHECK(lwsp::stack::objects() == 0);
+        CHECK(procs.lpWSPCleanup(&err) == 0);
+        lwsp_stop();  // nothing runs: harmless
+    }
+    // A stop with no socket left frees it at once.
+    REQUIRE(lwsp_start(nullptr) == 0);
+    CHECK(lwsp::stack::objects() == 1);
+    lwsp_stop();
+    CHECK(lwsp::stack::objects() == 0);
+}
+
+TEST_CASE("stop frees datagrams waiting in IP reassembly", "[hostile][frames][regression]") {
+    lan net;
+    const std::size_t heap_before = net.st.stats().heap_bytes;
+    // First fragments of an IPv4 and an IPv6 datagram whose rest never comes.
+    bytes v4 = ipv4_packet(ip_addr::parse("192.0.2.2"), ip_addr::parse("192.0.2.1"), ip_proto_udp, bytes(64, 1));
+    v4[6] = 0x20;  // more fragments, offset 0
+    v4[10] = v4[11] = 0;
+    const std::uint16_t sum = inet_checksum(v4.data(), 20);
+    v4[10] = static_cast<std::uint8_t>(sum >> 8);
+    v4[11] = static_cast<std::uint8_t>(sum);
+    REQUIRE(net.link.inject(eth_frame(k_stack_mac, k_peer_mac, ethertype_ipv4, v4)));
+    bytes frag_hdr = {ip_proto_udp, 0, 0x00, 0x01, 0, 0, 0x12, 0x34};  // offset 0, more fragments
+    bytes body(64, 2);
+    frag_hdr.insert(frag_hdr.end(), body.begin(), body.end());
+    REQUIRE(net.link.inject(eth_frame(k_stack_mac, k_peer_mac, ethertype_ipv6,
+                                      ipv6_packet(ip_addr::parse("2001:db8::2"), ip_addr::parse("2001:db8::1"),
+                                                  ip_proto_fragment, frag_hdr))));
+    CHECK(net.st.stats().heap_bytes > heap_before);  // both are held, waiting
+    net.st.stop();
+    CHECK(net.st.stats().heap_bytes == 0);  // lwIP holds nothing once stopped
     CHECK(net.st.stats().pbufs == 0);
 }

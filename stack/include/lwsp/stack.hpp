@@ -119,6 +119,19 @@ public:
     // pcb (stop() frees every pcb without telling their owners).
     bool stopped() const;
 
+    // Objects that outlive their calls and keep pointing at the stack (the
+    // shim's sockets) hold it: hold() counts one user, release() drops it,
+    // never with the core lock held (stack_hold does both).  retire() is for
+    // an owner that stops a stack while such users may remain (the C API's
+    // lwsp_stop): it stops the stack now and deletes it when its last user
+    // releases it — at once if there is none.  A stack owned any other way
+    // must outlive its users.
+    void hold();
+    void release();
+    static void retire(std::unique_ptr<stack> s);
+    // Stack objects alive in this process, stopped ones included.
+    static std::size_t objects();
+
     // Adds an interface for `l` and starts the link.  The stack shares
     // ownership of the link until the interface is detached (detach() or
     // stop()), so the application may drop its own reference, or destroy
@@ -162,6 +175,11 @@ public:
     // Wakes every thread blocked in wait() so it re-checks its condition.
     // Call with the core lock held.
     void wake_all_waiters();
+    // Threads inside wait() or wait_progress() right now (takes the core
+    // lock): a thread counted here has released the lock to sleep, or will
+    // re-check its condition before it does — what a test waits for before
+    // it changes the state a blocked call depends on.
+    std::size_t waiting_threads();
 
     stack_stats stats();
 
@@ -174,6 +192,19 @@ private:
     wait_status wait_impl(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
                           std::optional<millis> deadline, bool on_progress);
     std::unique_ptr<impl> impl_;
+};
+
+// A counted reference to a stack (stack::hold/release).
+class stack_hold {
+public:
+    explicit stack_hold(stack& s) : stack_(&s) { s.hold(); }
+    ~stack_hold() { stack_->release(); }
+    stack_hold(const stack_hold&) = delete;
+    stack_hold& operator=(const stack_hold&) = delete;
+    stack& get() const { return *stack_; }
+
+private:
+    stack* stack_;
 };
 
 }  // namespace lwsp

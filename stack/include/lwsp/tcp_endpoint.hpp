@@ -109,6 +109,10 @@ public:
     void set_options(const options& o);
     std::size_t send_buffer_free() const;
 
+    // Internal: SYN and handshake admission at a listener, called from
+    // lwIP's input hook (defined in tcp_endpoint.cpp).
+    struct admission;
+
 private:
     tcp_endpoint(stack& st, bool v6, struct tcp_pcb* accepted, const options& inherited);
     bool ensure_pcb();

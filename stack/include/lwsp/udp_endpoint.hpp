@@ -3,6 +3,11 @@
 // Non-blocking; all calls need the core lock (see lwsp/endpoint.hpp).
 // Datagrams are queued whole, in arrival order, up to a receive buffer
 // limit (further datagrams are dropped, as a full socket buffer drops them).
+// Each datagram is charged what it really occupies — its buffers with their
+// headers and bookkeeping, not only its payload — as BSD and Linux charge a
+// socket buffer, so empty or tiny datagrams cannot queue without bound.  A
+// datagram is admitted while the charge is below the limit, so one of any
+// size always fits into an empty queue.
 // A datagram larger than the caller's buffer is truncated and the rest
 // discarded (message_size), unless peeking.
 #pragma once
@@ -26,8 +31,11 @@ public:
         bool broadcast = false;      // SO_BROADCAST: may send to broadcast addresses
         bool reuse_address = false;
         std::uint8_t ttl = 0;        // 0: lwIP's default
-        std::size_t receive_buffer = 64 * 1024;
+        std::size_t receive_buffer = default_receive_buffer;  // SO_RCVBUF; at most max_receive_buffer
     };
+
+    static constexpr std::size_t default_receive_buffer = 64 * 1024;
+    static constexpr std::size_t max_receive_buffer = 8 * 1024 * 1024;
 
     udp_endpoint(stack& st, bool v6);
     ~udp_endpoint();
@@ -59,6 +67,8 @@ public:
     bool readable() const { return !queue_.empty(); }
     bool writable() const { return true; }
     std::size_t bytes_queued() const { return queued_bytes_; }
+    // What the queued datagrams occupy (what the receive buffer limits).
+    std::size_t bytes_charged() const { return charged_bytes_; }
     std::size_t next_datagram_size() const;
 
     bool v6() const { return v6_; }
@@ -75,6 +85,7 @@ private:
     struct datagram {
         struct pbuf* p;
         sock_address from;
+        std::size_t charge;  // memory it occupies (see bytes_charged)
     };
     bool ensure_pcb();
     void forget_if_stopped();
@@ -88,7 +99,8 @@ private:
     options opts_;
     endpoint_sink* sink_ = nullptr;
     std::deque<datagram> queue_;
-    std::size_t queued_bytes_ = 0;
+    std::size_t queued_bytes_ = 0;   // payload
+    std::size_t charged_bytes_ = 0;  // memory
     bool bound_ = false;
     bool connected_ = false;
     bool shut_rd_ = false;
