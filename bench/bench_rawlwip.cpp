@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdarg>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
+#include "lwsp_hooks.h"
 #include "netif/ethernet.h"
 #include "tap_fd.hpp"
 
@@ -50,6 +52,11 @@ unsigned int lwsp_rand(void) {
     return static_cast<unsigned int>(gen());
 }
 void lwsp_assert_core_locked(void) {}  // one thread: nothing to check
+void* lwsp_mem_malloc(size_t size) { return std::malloc(size); }
+// lwsp's listener admission (lwsp_hooks.h) applies to lwsp's endpoints only:
+// a raw-API program keeps lwIP's own rules.
+err_t lwsp_tcp_listener_input(struct tcp_pcb_listen*, unsigned char) { return ERR_OK; }
+err_t lwsp_tcp_handshake_input(struct tcp_pcb*, unsigned char) { return ERR_OK; }
 }
 
 namespace {

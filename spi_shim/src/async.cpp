@@ -11,7 +11,10 @@
 // WSPEventSelect records FD_* events following WSAEventSelect's re-enabling
 // rules: an event, once recorded, is recorded again only after the call that
 // re-enables it (recv for FD_READ, accept for FD_ACCEPT, a send that failed
-// WSAEWOULDBLOCK for FD_WRITE); FD_CONNECT and FD_CLOSE happen once.
+// WSAEWOULDBLOCK for FD_WRITE); FD_CONNECT and FD_CLOSE happen once.  Events
+// are recorded whether selected or not (a later registration reports them);
+// a repeated registration keeps the record and records nothing again for a
+// condition already reported, as Windows does (docs/design.md).
 #include "async.hpp"
 
 #include <cstring>
@@ -128,12 +131,17 @@ void progress(wsp_socket& sock) {
     }
 }
 
+// Records an occurrence whether or not the event is selected now (a later
+// registration that selects it sees it); only a selected one signals.
 void record(wsp_socket& s, long bit, int error) {
-    if ((s.select_mask & bit) == 0 || (s.armed & bit) == 0) return;
+    if ((s.armed & bit) == 0) return;
+    // FD_WRITE not selected stays owed: the registration that selects it
+    // records it if the socket can still send.
+    if (bit == FD_WRITE && (s.select_mask & FD_WRITE) == 0) return;
     s.armed &= ~bit;
     s.recorded |= bit;
     s.event_errors[fd_index(bit)] = error;
-    signal_event(*s.st, s.select_event);
+    if ((s.select_mask & bit) != 0) signal_event(*s.st, s.select_event);
 }
 
 int close_error(net_error why) {
@@ -188,7 +196,6 @@ void on_socket_event(wsp_socket& sock, endpoint_event ev, net_error err) {
     sock.wake();
     if (sock.closing) return;  // nothing is reported after close
     progress(sock);
-    if (sock.select_mask == 0) return;
     switch (ev) {
         case endpoint_event::readable:
             if (sock.tcp && sock.tcp->is_listening()) {
@@ -205,6 +212,7 @@ void on_socket_event(wsp_socket& sock, endpoint_event ev, net_error err) {
                 record(sock, FD_WRITE, 0);
             break;
         case endpoint_event::connect:
+            sock.connect_failed = err != net_error::ok;
             sock.armed |= FD_CONNECT;
             record(sock, FD_CONNECT, to_wsa(err));
             if (err == net_error::ok) {
@@ -229,8 +237,9 @@ void on_socket_event(wsp_socket& sock, endpoint_event ev, net_error err) {
 }
 
 void after_recv(wsp_socket& sock) {
+    if (sock.closing) return;  // the endpoint is gone
     sock.armed |= FD_READ;
-    if (sock.select_mask == 0) return;
+    sock.recorded &= ~FD_READ;  // re-enabled: what it recorded is stale
     if (has_unread_data(sock)) record(sock, FD_READ, 0);
     if (sock.close_pending && !has_unread_data(sock) && !sock.close_reported) {
         sock.close_reported = true;
@@ -239,20 +248,26 @@ void after_recv(wsp_socket& sock) {
     }
 }
 
-void after_send_would_block(wsp_socket& sock) { sock.armed |= FD_WRITE; }
+void after_send_would_block(wsp_socket& sock) {
+    sock.armed |= FD_WRITE;
+    sock.recorded &= ~FD_WRITE;
+}
 
 void after_accept(wsp_socket& listener) {
+    if (listener.closing) return;
     listener.armed |= FD_ACCEPT;
-    if (listener.select_mask != 0 && listener.tcp->pending_accepts() > 0) record(listener, FD_ACCEPT, 0);
+    listener.recorded &= ~FD_ACCEPT;
+    if (listener.tcp->pending_accepts() > 0) record(listener, FD_ACCEPT, 0);
 }
 
 void inherit_event_select(const wsp_socket& listener, wsp_socket& accepted) {
-    if (listener.select_mask == 0) return;
-    accepted.select_event = listener.select_event;
-    accepted.select_mask = listener.select_mask;
-    accepted.nonblocking = true;
-    accepted.armed |= FD_WRITE;
-    record_current(accepted);
+    if (listener.select_mask != 0) {
+        accepted.select_event = listener.select_event;
+        accepted.select_mask = listener.select_mask;
+        accepted.nonblocking = true;
+    }
+    accepted.armed |= FD_WRITE;  // owed to an accepted socket, selected or not
+    record_current(accepted);    // what happened before the accept
 }
 
 void clear_event_select(wsp_socket& sock) {
@@ -371,16 +386,19 @@ int WSPAPI WSPEventSelect(SOCKET s, WSAEVENT hEventObject, long lNetworkEvents, 
     wsp_socket& so = *sock;
     so.select_event = lNetworkEvents != 0 ? hEventObject : nullptr;
     so.select_mask = lNetworkEvents;
-    so.recorded = 0;
-    std::memset(so.event_errors, 0, sizeof so.event_errors);
     if (lNetworkEvents == 0) return 0;
     so.nonblocking = true;  // WSPEventSelect makes the socket nonblocking
-    // A new registration starts afresh: what is true now is recorded again.
+    // Nothing is recorded again for a condition that still holds; the record
+    // (events that happened and were not yet enumerated) is kept, and a
+    // selected event in it signals the new event object at once.
+    // FD_WRITE, owed since the connect/accept (or WSAEWOULDBLOCK), if the
+    // socket can send; a bound UDP socket once (its sends never block).
+    if (so.tcp ? so.tcp->current_state() == tcp_endpoint::state::connected && so.tcp->writable() : so.udp->bound())
+        record(so, FD_WRITE, 0);
+    // The registration re-enables FD_READ/FD_ACCEPT/FD_OOB for what arrives
+    // next (Wine's test_read_events / test_accept_events, as Windows).
     so.armed |= FD_READ | FD_ACCEPT | FD_OOB;
-    // What is already true is recorded at once.
-    if (so.tcp && so.tcp->current_state() == tcp_endpoint::state::connected) so.armed |= FD_WRITE;
-    if (!so.tcp) so.armed |= FD_WRITE;
-    record_current(so);
+    if ((so.recorded & lNetworkEvents) != 0) signal_event(*so.st, so.select_event);
     return 0;
 }
 
@@ -393,10 +411,11 @@ int WSPAPI WSPEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVE
     {
         core_lock lk(*sock->st);
         wsp_socket& so = *sock;
-        lpNetworkEvents->lNetworkEvents = so.recorded;
+        const long report = so.recorded & so.select_mask;  // the rest stays recorded
+        lpNetworkEvents->lNetworkEvents = report;
         for (int i = 0; i < FD_MAX_EVENTS; ++i)
-            if (so.recorded & (1L << i)) lpNetworkEvents->iErrorCode[i] = so.event_errors[i];
-        so.recorded = 0;
+            if (report & (1L << i)) lpNetworkEvents->iErrorCode[i] = so.event_errors[i];
+        so.recorded &= ~report;
     }
     if (hEventObject != nullptr) {  // reset outside the core lock: it is an upcall
         const WSPUPCALLTABLE up = provider().upcalls;

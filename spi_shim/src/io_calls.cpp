@@ -379,13 +379,18 @@ struct select_entry {
 
 bool ready_read(wsp_socket& s) {
     if (s.closing) return true;
-    if (s.tcp) return s.tcp->is_listening() ? s.tcp->pending_accepts() > 0 : s.tcp->readable() || s.tcp->receive_shut();
+    if (s.tcp) {
+        if (s.tcp->is_listening()) return s.tcp->pending_accepts() > 0;
+        if (s.tcp->current_state() == tcp_endpoint::state::fresh) return false;  // a failed connect is not readable
+        return s.tcp->readable();  // not for our own SD_RECEIVE (Windows, SPI reference)
+    }
     return s.udp->readable();
 }
 
 bool connect_failed(wsp_socket& s) {
-    return s.tcp && s.connect_pending && s.tcp->current_state() == tcp_endpoint::state::fresh &&
-           s.tcp->pending_error() != net_error::ok;
+    // Until the next connect: reading SO_ERROR does not end it, and a
+    // blocking connect that failed counts too.
+    return s.tcp && s.connect_failed && s.tcp->current_state() == tcp_endpoint::state::fresh;
 }
 
 bool ready_write(wsp_socket& s) {

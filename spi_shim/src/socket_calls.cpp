@@ -73,6 +73,7 @@ SOCKET WSPAPI WSPSocket(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpPr
         } else {
             sock->udp = std::make_unique<udp_endpoint>(st, af == AF_INET6);
             sock->udp->set_sink(sock.get());
+            sock->armed |= FD_WRITE;  // recorded once, at the first registration after a bind
             sock->recv_buffer = static_cast<int>(udp_endpoint::default_receive_buffer);
         }
     }
@@ -213,6 +214,7 @@ int WSPAPI WSPConnect(SOCKET s, const struct sockaddr* name, int namelen, LPWSAB
     tcp_endpoint& ep = *sock->tcp;
     if (ep.current_state() == tcp_endpoint::state::connecting) return fail(lpErrno, WSAEALREADY);
     sock->connect_pending = false;
+    sock->connect_failed = false;
     const net_error r = ep.connect(remote);
     if (r != net_error::in_progress) return fail(lpErrno, to_wsa(r));
     if (sock->nonblocking) {
@@ -222,7 +224,8 @@ int WSPAPI WSPConnect(SOCKET s, const struct sockaddr* name, int namelen, LPWSAB
     const int e = block_on(lk, *sock, [&] { return ep.current_state() != tcp_endpoint::state::connecting; }, 0);
     if (e != 0) return fail(lpErrno, e);
     if (ep.current_state() == tcp_endpoint::state::connected) return 0;
-    const net_error why = ep.pending_error();
+    // The call reports the failure itself: nothing stays pending for SO_ERROR.
+    const net_error why = ep.take_error();
     return fail(lpErrno, why != net_error::ok ? to_wsa(why) : WSAECONNREFUSED);
 }
 

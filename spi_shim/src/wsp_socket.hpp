@@ -66,6 +66,7 @@ struct wsp_socket final : endpoint_sink {
     int so_error_override = 0;  // SO_ERROR set by the application
 
     bool connect_pending = false;  // a nonblocking connect is under way
+    bool connect_failed = false;   // the last connect attempt failed (WSPSelect's exceptfds)
 
     // Overlapped operations waiting for data or send space, oldest first.
     std::deque<std::unique_ptr<overlapped_op>> recv_ops;

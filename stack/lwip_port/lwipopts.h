@@ -32,6 +32,9 @@
  * leaks. */
 #define MEM_LIBC_MALLOC                 1
 #define MEMP_MEM_MALLOC                 1
+/* Every lwIP allocation passes through here: the stack's memory_limit
+ * (stack::options) refuses what would exceed it (lwip_sys.cpp). */
+#define mem_clib_malloc                 lwsp_mem_malloc
 #define MEM_ALIGNMENT                   8
 #define LWIP_STATS                      1
 #define MEMP_STATS                      1

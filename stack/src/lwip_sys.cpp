@@ -1,10 +1,12 @@
 // lwIP's port symbols (sys_now and the arch/cc.h hooks), answered by the
 // process's current stack.
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 
+#include "lwip/stats.h"
 #include "lwip/sys.h"
 #include "stack_impl.hpp"
 
@@ -32,6 +34,18 @@ unsigned int lwsp_rand(void) {
     // Called under the core lock only (local port choice).
     static std::minstd_rand gen{std::random_device{}()};
     return static_cast<unsigned int>(gen());
+}
+
+void* lwsp_mem_malloc(size_t size) {
+    // Called under the core lock (every lwIP entry holds it), so the count
+    // lwIP keeps of its heap is stable here.
+    lwsp::stack* s = lwsp::stack::current();
+    std::size_t limit = s != nullptr ? s->settings().memory_limit : 0;
+    if (limit != 0) {
+        if (s->internals().allocating_inbound) limit += std::max<std::size_t>(limit / 8, 64 * 1024);
+        if (lwip_stats.mem.used + size > limit) return nullptr;
+    }
+    return std::malloc(size);
 }
 
 void lwsp_assert_core_locked(void) {

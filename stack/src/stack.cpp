@@ -93,7 +93,9 @@ public:
             // total length) stay inside the buffer; every length a header
             // claims is then checked by lwIP against the frame.
             const std::size_t len = std::max(size - skip, min_frame);
+            stack_.internals().allocating_inbound = true;
             struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(len), PBUF_RAM);
+            stack_.internals().allocating_inbound = false;
             if (p == nullptr) continue;  // out of memory: dropped, as a NIC would
             pbuf_take(p, data + skip, static_cast<u16_t>(size - skip));
             if (len > size - skip) std::memset(static_cast<std::uint8_t*>(p->payload) + (size - skip), 0, len - (size - skip));
@@ -438,6 +440,8 @@ void stack::detach(interface_id id) {
 millis stack::now() const { return millis(impl_->now_ms()); }
 
 bool stack::manual_clock() const { return impl_->opts.manual_clock; }
+
+const stack::options& stack::settings() const { return impl_->opts; }
 
 void stack::advance_time(millis d) {
     if (!impl_->opts.manual_clock) throw std::logic_error("lwsp: advance_time needs a manual-clock stack");

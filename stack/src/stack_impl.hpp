@@ -33,6 +33,7 @@ struct stack::impl {
     std::atomic<std::uint64_t> manual_now{0};
 
     std::atomic<bool> stopping{false};           // written under mu; read anywhere
+    bool allocating_inbound = false;             // under mu: lwIP memory for an inbound frame (memory_limit's reserve)
     std::atomic<long> refs{1};                   // the owner's reference plus one per hold()
     bool stopped_done = false;                   // under mu
 

@@ -426,7 +426,13 @@ tcp_endpoint::io_result tcp_endpoint::send(const void* data, std::size_t len) {
             chunk /= 2;
             e = tcp_write(pcb_, p + done, static_cast<u16_t>(chunk), TCP_WRITE_FLAG_COPY | more);
         }
-        if (e == ERR_MEM) break;
+        if (e == ERR_MEM) {
+            // One byte within the connection's own limits (checked above)
+            // failed: lwIP's memory, not this connection, ran out.  Waiting
+            // for send space would spin; say so instead.
+            if (done == 0) return {0, net_error::no_buffers};
+            break;
+        }
         if (e != ERR_OK) {
             if (done == 0) return {0, from_err(e)};
             break;
@@ -547,7 +553,7 @@ bool tcp_endpoint::readable() const {
 }
 
 bool tcp_endpoint::writable() const {
-    if (state_ == state::closed) return true;  // a send would fail at once
+    if (state_ == state::closed || shut_wr_) return true;  // a send would fail at once
     if (stack_.stopped()) return true;
     // Room in bytes and in lwIP's segment queue: what send() needs to make progress.
     return state_ == state::connected && pcb_ != nullptr && !shut_wr_ && tcp_sndbuf(pcb_) > 0 &&

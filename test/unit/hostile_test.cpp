@@ -324,3 +324,101 @@ TEST_CASE("stop frees datagrams waiting in IP reassembly", "[hostile][frames][re
     CHECK(net.st.stats().heap_bytes == 0);  // lwIP holds nothing once stopped
     CHECK(net.st.stats().pbufs == 0);
 }
+
+// ---- exhaustion ------------------------------------------------------------------------
+
+namespace {
+
+// A nonblocking send of `n` bytes: the bytes taken, or -WSAE code.
+long send_some(wsp_env& env, SOCKET s, std::size_t n) {
+    std::string data(n, 'z');
+    WSABUF b{static_cast<u_long>(n), data.data()};
+    DWORD sent = 0;
+    int err = 0;
+    if (env.p.lpWSPSend(s, &b, 1, &sent, 0, nullptr, nullptr, nullptr, &err) != 0) return -err;
+    return static_cast<long>(sent);
+}
+
+}  // namespace
+
+TEST_CASE("when lwIP's memory runs out calls fail WSAENOBUFS, and the stack recovers as memory is freed",
+          "[hostile][exhaustion]") {
+    lwsp::stack::options opts;
+    opts.manual_clock = true;
+    opts.memory_limit = 384 * 1024;
+    wsp_env env(opts);
+    SOCKET lst = env.listener(k_port);
+    tcp_script a(env.peer4, 50001, k_port), b(env.peer4, 50002, k_port);
+    SOCKET sa = env.accept_from_peer(lst, a);
+    SOCKET sb = env.accept_from_peer(lst, b);
+    env.pump();
+    REQUIRE(env.set_nonblocking(sa, true) == 0);
+    REQUIRE(env.set_nonblocking(sb, true) == 0);
+    // Fill lwIP's memory with data the peer does not acknowledge: each
+    // connection may queue 256 KiB, two of them do not fit in 384 KiB.
+    long last = 0;
+    std::size_t queued = 0;
+    for (SOCKET s : {sa, sb}) {
+        for (int i = 0; i < 1000; ++i) {
+            last = send_some(env, s, 16 * 1024);
+            if (last < 0) break;
+            queued += static_cast<std::size_t>(last);
+        }
+        if (last == -WSAENOBUFS) break;
+        CHECK(last == -WSAEWOULDBLOCK);  // the first connection's own buffer filled first
+    }
+    INFO(queued << " bytes queued");
+    CHECK(last == -WSAENOBUFS);  // not WAEWOULDBLOCK: no send space will come from waiting
+    CHECK(env.st.stats().heap_bytes <= opts.memory_limit);
+    // A datagram meets the limit too.
+    int err = 0;
+    SOCKET u = env.socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    sockaddr_in to = wsp_env::addr4("192.0.2.2", 9);
+    std::string dgram(1200, 'd');
+    WSABUF db{static_cast<u_long>(dgram.size()), dgram.data()};
+    DWORD sent = 0;
+    CHECK(env.p.lpWSPSendTo(u, &db, 1, &sent, 0, reinterpret_cast<sockaddr*>(&to), sizeof to, nullptr, nullptr,
+                            nullptr, &err) == SOCKET_ERROR);
+    CHECK(err == WSAENOBUFS);
+    // The peer acknowledges everything in flight on both connections (its
+    // ACKs get in through the inbound reserve): lwIP frees what they cover,
+    // sends more, and memory comes back.
+    for (int round = 0; round < 200; ++round) {
+        bool any_data = false;
+        for (const parsed_frame& f : env.pump()) {
+            if (a.accept(f) || b.accept(f)) any_data = any_data || (f.tcp && !f.tcp->payload.empty());
+        }
+        a.send_ack();
+        b.send_ack();
+        if (!any_data && round > 0) break;
+    }
+    env.pump();
+    CHECK(a.received().size() + b.received().size() == queued);  // every byte taken was delivered
+    CHECK(env.st.stats().tcp_segments == 0);
+    CHECK(env.p.lpWSPSendTo(u, &db, 1, &sent, 0, reinterpret_cast<sockaddr*>(&to), sizeof to, nullptr, nullptr,
+                            nullptr, &err) == 0);
+    CHECK(send_some(env, sb, 1000) == 1000);
+    for (SOCKET s : {sa, sb, u, lst}) CHECK(env.close(s) == 0);
+}
+
+TEST_CASE("when the provider runs out of socket handles WSPSocket fails WSAEMFILE, until one is closed",
+          "[hostile][exhaustion]") {
+    wsp_env env;
+    std::vector<SOCKET> open;
+    int err = 0;
+    for (;;) {
+        SOCKET s = env.p.lpWSPSocket(AF_INET, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, 0, &err);
+        if (s == INVALID_SOCKET) break;
+        open.push_back(s);
+        REQUIRE(open.size() <= 70000);
+    }
+    CHECK(err == WSAEMFILE);
+    CHECK(open.size() == 65535);  // the handle table's documented size
+    CHECK(env.close(open.back()) == 0);
+    open.pop_back();
+    SOCKET again = env.p.lpWSPSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0, &err);
+    CHECK(again != INVALID_SOCKET);
+    open.push_back(again);
+    for (SOCKET s : open) REQUIRE(env.close(s) == 0);
+    CHECK_FALSE(env.handle_valid(again));
+}

@@ -835,7 +835,9 @@ TEST_CASE("WSPShutdown SD_SEND sends FIN and later sends fail WSAESHUTDOWN while
     io got = recv_text(env, c.s, 100);
     CHECK(got.rc == 0);
     CHECK(got.data == "still listening");
-    CHECK(poll_one(env, c.s, 1, err) == 0);  // never writable again
+    // Writable, as on Windows and POSIX: a send does not block, it fails at
+    // once with WSAESHUTDOWN (above).
+    CHECK(poll_one(env, c.s, 1, err) == 1);
 }
 
 TEST_CASE("a socket shut down for sending stays usable after the peer's FIN and TIME_WAIT", "[wsp][data][shutdown]") {
@@ -1544,4 +1546,126 @@ TEST_CASE("IP_TTL and IPV6_UNICAST_HOPS set the hop limit of the stack's segment
     CHECK(c.conn.received_string() == "defaultlower");
     CHECK(set_int(env, c.s, level, name, 0) == WSAEINVAL);
     CHECK(set_int(env, c.s, level, name, 256) == WSAEINVAL);
+}
+
+// ---- WSPSelect as Windows reports it ------------------------------------------------
+//
+// Where the SPI text is silent, Windows' behaviour as Wine's ws2_32 conformance
+// tests record it (test_select, test_errors, test_WSAPoll) decides.
+
+TEST_CASE("a refused nonblocking connect is in exceptfds only, also after SO_ERROR was read", "[wsp][data][select]") {
+    wsp_env env;
+    SOCKET s = env.socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(env.set_nonblocking(s, true) == 0);
+    any_addr remote = make_addr(false, peer_ip(false), 7002);
+    int err = 0;
+    REQUIRE(env.p.lpWSPConnect(s, remote.sa(), remote.len, nullptr, nullptr, nullptr, nullptr, &err) == SOCKET_ERROR);
+    REQUIRE(err == WSAEWOULDBLOCK);
+    {
+        fd_set r = set_of({s}), w = set_of({s}), e = set_of({s});
+        CHECK(env.p.lpWSPSelect(0, &r, &w, &e, &k_poll, &err) == 0);  // nothing before the answer
+    }
+    auto frames = env.pump();
+    REQUIRE(frames.size() == 1);
+    REQUIRE(frames[0].tcp);
+    tcp_script refuse(env.peer(false), 7002, frames[0].tcp->sport);
+    REQUIRE(refuse.accept(frames[0]));
+    refuse.send_rst_ack();
+    env.pump();
+    for (int round = 0; round < 2; ++round) {
+        INFO("round " << round);
+        fd_set r = set_of({s}), w = set_of({s}), e = set_of({s});
+        CHECK(env.p.lpWSPSelect(0, &r, &w, &e, &k_poll, &err) == 1);
+        CHECK(r.fd_count == 0);  // not readable: there is no connection to read from
+        CHECK(w.fd_count == 0);
+        CHECK(e.fd_count == 1);
+        // Reading SO_ERROR clears it (CE's documentation), not the failure.
+        CHECK(get_int(env, s, SOL_SOCKET, SO_ERROR, err) == (round == 0 ? WSAECONNREFUSED : 0));
+    }
+    // Another attempt starts afresh.
+    REQUIRE(env.p.lpWSPConnect(s, remote.sa(), remote.len, nullptr, nullptr, nullptr, nullptr, &err) == SOCKET_ERROR);
+    CHECK(err == WSAEWOULDBLOCK);
+    fd_set e = set_of({s});
+    CHECK(env.p.lpWSPSelect(0, nullptr, nullptr, &e, &k_poll, &err) == 0);
+    CHECK(env.close(s) == 0);
+}
+
+TEST_CASE("a refused blocking connect leaves the socket in exceptfds and no pending SO_ERROR",
+          "[wsp][data][select][threads]") {
+    wsp_env env;
+    SOCKET s = env.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    any_addr local = make_addr(false, stack_ip(false), 40000);
+    int err = 0;
+    REQUIRE(env.p.lpWSPBind(s, local.sa(), local.len, &err) == 0);
+    any_addr remote = make_addr(false, peer_ip(false), 7000);
+    async_call<io> call([&env, s, remote]() mutable {
+        io r;
+        r.rc = env.p.lpWSPConnect(s, remote.sa(), remote.len, nullptr, nullptr, nullptr, nullptr, &r.err);
+        return r;
+    });
+    tcp_script conn(env.peer(false), 7000, 40000);
+    REQUIRE(eventually([&] { return !feed(conn, env.pump()).empty(); }));
+    conn.send_rst_ack();
+    REQUIRE(call.wait());
+    CHECK(call.result().rc == SOCKET_ERROR);
+    CHECK(call.result().err == WSAECONNREFUSED);
+    fd_set r = set_of({s}), w = set_of({s}), e = set_of({s});
+    CHECK(env.p.lpWSPSelect(0, &r, &w, &e, &k_poll, &err) == 1);
+    CHECK(r.fd_count == 0);
+    CHECK(w.fd_count == 0);
+    CHECK(e.fd_count == 1);
+    CHECK(get_int(env, s, SOL_SOCKET, SO_ERROR, err) == 0);  // the call itself reported it
+    CHECK(env.close(s) == 0);
+}
+
+TEST_CASE("after its own shutdown a socket is not readable for SD_RECEIVE and stays writable for SD_SEND",
+          "[wsp][data][select][shutdown]") {
+    const int how = GENERATE(SD_RECEIVE, SD_SEND);
+    INFO("how=" << how);
+    session c(false);
+    wsp_env& env = c.env;
+    int err = 0;
+    REQUIRE(env.p.lpWSPShutdown(c.s, how, &err) == 0);
+    c.out();
+    fd_set r = set_of({c.s}), w = set_of({c.s}), e = set_of({c.s});
+    // Readable means data, a connection to accept, or the peer's end — none
+    // of them; writable means a send does not block (after SD_SEND it fails
+    // at once with WSAESHUTDOWN).
+    CHECK(env.p.lpWSPSelect(0, &r, &w, &e, &k_poll, &err) == 1);
+    CHECK(r.fd_count == 0);
+    CHECK(w.fd_count == 1);
+    CHECK(e.fd_count == 0);
+    if (how == SD_SEND) {
+        io s1 = send_text(env, c.s, "x");
+        CHECK(s1.rc == SOCKET_ERROR);
+        CHECK(s1.err == WSAESHUTDOWN);
+    }
+}
+
+TEST_CASE("the peer's reset makes a socket readable and writable, not exceptional", "[wsp][data][select][reset]") {
+    session c(false);
+    wsp_env& env = c.env;
+    c.conn.send_rst();
+    env.pump();
+    int err = 0;
+    fd_set r = set_of({c.s}), w = set_of({c.s}), e = set_of({c.s});
+    CHECK(env.p.lpWSPSelect(0, &r, &w, &e, &k_poll, &err) == 2);
+    CHECK(r.fd_count == 1);
+    CHECK(w.fd_count == 1);
+    CHECK(e.fd_count == 0);
+    io rr = recv_text(env, c.s, 10);
+    CHECK(rr.rc == SOCKET_ERROR);
+    CHECK(rr.err == WSAECONNRESET);
+}
+
+TEST_CASE("an unconnected socket and a listener with nothing pending are in no set", "[wsp][data][select]") {
+    wsp_env env;
+    SOCKET s = env.socket(AF_INET, SOCK_STREAM, 0);
+    SOCKET l = env.listener(81);
+    int err = 0;
+    fd_set r = set_of({s, l}), w = set_of({s, l}), e = set_of({s, l});
+    CHECK(env.p.lpWSPSelect(0, &r, &w, &e, &k_poll, &err) == 0);
+    CHECK(r.fd_count == 0);
+    CHECK(w.fd_count == 0);
+    CHECK(e.fd_count == 0);
 }

@@ -96,6 +96,13 @@ public:
         bool manual_clock = false;
         // Start value of the manual clock (ms).
         std::uint64_t manual_clock_start = 0;
+        // At most this many bytes of lwIP memory (connections, segments,
+        // buffers, reassembly; 0: no limit beyond the process's).  Beyond
+        // it calls fail WSAENOBUFS and the stack recovers as memory is
+        // freed.  Inbound frames may go an eighth beyond it (at least
+        // 64 KiB), so the acknowledgements that free memory still get in;
+        // past that they are dropped, as a NIC out of buffers drops them.
+        std::size_t memory_limit = 0;
     };
 
     enum class wait_status { ready, timed_out, stopped };
@@ -150,6 +157,7 @@ public:
     // passed.  Throws std::logic_error on a steady-clock stack.
     void advance_time(millis d);
     bool manual_clock() const;
+    const options& settings() const;
 
     core_lock lock() { return core_lock(*this); }
 

@@ -4,16 +4,20 @@
  * lwIP's defaults fit gcc and clang on Linux (stdint types, byte order from
  * the compiler, struct packing by attribute).  What lwsp adds: assertions and
  * diagnostics routed to the stack's reporter, a random source for local port
- * selection, and the core-lock check used by LWIP_ASSERT_CORE_LOCKED.  The
+ * selection, the core-lock check used by LWIP_ASSERT_CORE_LOCKED, and the
+ * allocator behind lwIP's heap (it enforces stack::options::memory_limit).  The
  * functions are defined in stack/src/lwip_sys.cpp with C linkage.
  */
 #ifndef LWSP_ARCH_CC_H
 #define LWSP_ARCH_CC_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+void *lwsp_mem_malloc(size_t size);
 void lwsp_platform_assert(const char *message, int line, const char *file);
 void lwsp_platform_diag(const char *format, ...);
 unsigned int lwsp_rand(void);

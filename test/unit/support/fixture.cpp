@@ -21,8 +21,10 @@ bool is_mld(const parsed_frame& f) {
 
 }  // namespace
 
-lan::lan(bool manual_clock, lwsp::link_offloads offloads)
-    : st(make_options(manual_clock)),
+lan::lan(bool manual_clock, lwsp::link_offloads offloads) : lan(make_options(manual_clock), offloads) {}
+
+lan::lan(const lwsp::stack::options& opts, lwsp::link_offloads offloads)
+    : st(opts),
       link_owner(std::make_shared<lwsp::memlink>(*lwsp::mac_address::parse("02:00:00:00:00:01"))),
       link(*link_owner),
       peer4(k_peer4, k_stack4, [this](const bytes& f) { link.inject(f); }),

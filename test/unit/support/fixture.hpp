@@ -25,9 +25,9 @@ public:
     // `offloads`: what the memlink claims to accept on transmit (set before
     // the interface is attached, which is when the stack reads it).
     explicit lan(bool manual_clock = true, lwsp::link_offloads offloads = {});
+    // Any stack options (a manual clock unless they say otherwise).
+    explicit lan(const lwsp::stack::options& opts, lwsp::link_offloads offloads = {});
     ~lan();
-
-    lwsp::stack::options options() const;
 
     lwsp::stack st;
     std::shared_ptr<lwsp::memlink> link_owner;  // shared with the stack once attached
