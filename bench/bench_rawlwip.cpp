@@ -57,6 +57,7 @@ void* lwsp_mem_malloc(size_t size) { return std::malloc(size); }
 // a raw-API program keeps lwIP's own rules.
 err_t lwsp_tcp_listener_input(struct tcp_pcb_listen*, unsigned char) { return ERR_OK; }
 err_t lwsp_tcp_handshake_input(struct tcp_pcb*, unsigned char) { return ERR_OK; }
+u32_t lwsp_tcp_isn(const ip_addr_t*, u16_t, const ip_addr_t*, u16_t) { return static_cast<u32_t>(lwsp_rand()); }
 }
 
 namespace {

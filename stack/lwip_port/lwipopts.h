@@ -156,6 +156,10 @@
  * frame standing for several segments (lwsp_hooks.h). */
 #define LWIP_HOOK_FILENAME              "lwsp_hooks.h"
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) lwsp_tcp_inpacket(pcb, hdr)
+/* Unpredictable initial sequence numbers (RFC 6528): lwIP's own are a
+ * counter, so a blind attacker who saw one connection could guess the next. */
+#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
+  lwsp_tcp_isn(local_ip, local_port, remote_ip, remote_port)
 
 /* ---- Debugging ------------------------------------------------------ */
 /* Assertions stay on: an lwIP assert is a bug in the shim's use of lwIP,

@@ -20,7 +20,9 @@
 #ifndef LWSP_HOOKS_H
 #define LWSP_HOOKS_H
 
+#include "lwip/arch.h"
 #include "lwip/err.h"
+#include "lwip/ip_addr.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,6 +37,11 @@ struct tcp_hdr;
 extern int lwsp_input_gso;
 
 err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb, const struct tcp_hdr *hdr);
+
+/* LWIP_HOOK_TCP_ISN: initial sequence numbers as RFC 6528 computes them,
+ * keyed by a secret of the stack (stack/src/isn.*); lwIP's own are a global
+ * counter anyone can predict. */
+u32_t lwsp_tcp_isn(const ip_addr_t *local, u16_t local_port, const ip_addr_t *remote, u16_t remote_port);
 
 /* tcp_endpoint's admission control (flags: the segment's TCP flags). */
 err_t lwsp_tcp_listener_input(struct tcp_pcb_listen *listener, unsigned char flags);

@@ -6,7 +6,10 @@
 #include <cstdlib>
 #include <random>
 
+#include "isn.hpp"
+#include "lwip/ip_addr.h"
 #include "lwip/stats.h"
+#include "lwsp_hooks.h"
 #include "lwip/sys.h"
 #include "stack_impl.hpp"
 
@@ -32,8 +35,23 @@ void lwsp_platform_diag(const char* format, ...) {
 
 unsigned int lwsp_rand(void) {
     // Called under the core lock only (local port choice).
-    static std::minstd_rand gen{std::random_device{}()};
-    return static_cast<unsigned int>(gen());
+    lwsp::stack* s = lwsp::stack::current();
+    if (s == nullptr) return 0;
+    return static_cast<unsigned int>(s->internals().rng());
+}
+
+u32_t lwsp_tcp_isn(const ip_addr_t* local, u16_t local_port, const ip_addr_t* remote, u16_t remote_port) {
+    lwsp::stack* s = lwsp::stack::current();
+    const std::uint64_t now_us = s != nullptr ? s->internals().now_ms() * 1000 : 0;
+    const std::array<std::uint64_t, 2> key = s != nullptr ? s->internals().isn_key : std::array<std::uint64_t, 2>{};
+    if (IP_IS_V6(local)) {
+        return lwsp::detail::tcp_isn(key, now_us, reinterpret_cast<const std::uint8_t*>(ip_2_ip6(local)->addr),
+                                     local_port, reinterpret_cast<const std::uint8_t*>(ip_2_ip6(remote)->addr),
+                                     remote_port, 16);
+    }
+    return lwsp::detail::tcp_isn(key, now_us, reinterpret_cast<const std::uint8_t*>(&ip_2_ip4(local)->addr),
+                                 local_port, reinterpret_cast<const std::uint8_t*>(&ip_2_ip4(remote)->addr),
+                                 remote_port, 4);
 }
 
 void* lwsp_mem_malloc(size_t size) {

@@ -178,7 +178,15 @@ public:
     bool active = false;  // under the core lock
 };
 
-stack::impl::impl(stack& s, const options& o) : self(s), opts(o) {}
+stack::impl::impl(stack& s, const options& o) : self(s), opts(o) {
+    std::uint64_t seed = o.random_seed;
+    if (seed == 0) {
+        std::random_device dev;
+        seed = (static_cast<std::uint64_t>(dev()) << 32) ^ dev();
+    }
+    rng.seed(seed);
+    isn_key = {rng(), rng()};
+}
 stack::impl::~impl() = default;
 
 // ---- core lock ------------------------------------------------------------

@@ -2,7 +2,9 @@
 // lwip_sys.cpp (sys_now, the core-lock assertion).  Not installed.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <random>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -35,6 +37,8 @@ struct stack::impl {
     std::atomic<bool> stopping{false};           // written under mu; read anywhere
     bool allocating_inbound = false;             // under mu: lwIP memory for an inbound frame (memory_limit's reserve)
     std::atomic<long> refs{1};                   // the owner's reference plus one per hold()
+    std::mt19937_64 rng;                         // under mu: lwIP's LWIP_RAND (ephemeral ports)
+    std::array<std::uint64_t, 2> isn_key{};      // RFC 6528 secret, fixed at start
     bool stopped_done = false;                   // under mu
 
     std::thread driver;

@@ -3,6 +3,7 @@
 // stalling or running out of memory.  Each case started as a defect found by
 // fuzzing or probing (issue 10); each states what crossed the wire and what
 // the stack kept.
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "isn.hpp"  // white box: the keyed hash of initial sequence numbers
 #include "lwsp/lwsp.h"
 #include "lwsp/stack.hpp"
 #include "wsp_fixture.hpp"
@@ -421,4 +423,66 @@ TEST_CASE("when the provider runs out of socket handles WSPSocket fails WSAEMFIL
     open.push_back(again);
     for (SOCKET s : open) REQUIRE(env.close(s) == 0);
     CHECK_FALSE(env.handle_valid(again));
+}
+
+// ---- initial sequence numbers --------------------------------------------------------
+
+TEST_CASE("SipHash-2-4 gives the published test vector", "[hostile][isn]") {
+    // Key 00 01 .. 0f, message 00 01 .. 0e: the reference implementation's
+    // vector for a 15-byte input.
+    const std::array<std::uint64_t, 2> key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
+    std::uint8_t msg[15];
+    for (int i = 0; i < 15; ++i) msg[i] = static_cast<std::uint8_t>(i);
+    CHECK(lwsp::detail::siphash24(key, msg, sizeof msg) == 0xa129ca6149be45e5ull);
+    std::uint8_t none = 0;
+    CHECK(lwsp::detail::siphash24(key, &none, 0) == 0x726fdb47dd0e0e31ull);
+}
+
+namespace {
+
+// The ISN of the stack's SYN-ACK to a SYN from the peer's `port`.
+std::uint32_t syn_ack_isn(wsp_env& env, std::uint16_t port) {
+    tcp_script conn(env.peer4, port, k_port);
+    conn.send_syn();
+    for (const parsed_frame& f : env.pump()) conn.accept(f);
+    REQUIRE(conn.stack_isn());
+    return *conn.stack_isn();
+}
+
+}  // namespace
+
+TEST_CASE("initial sequence numbers are keyed per stack and per connection, not a counter",
+          "[hostile][isn][regression]") {
+    // lwIP's own ISN was 6510 plus its timer ticks: the same for every
+    // connection made within one tick, and predictable from any of them.
+    std::uint32_t first_a = 0, first_b = 0;
+    {
+        lwsp::stack::options o;
+        o.manual_clock = true;
+        o.random_seed = 42;
+        wsp_env env(o);
+        env.listener(k_port);
+        first_a = syn_ack_isn(env, 40001);
+        first_b = syn_ack_isn(env, 40002);
+        CHECK(first_a != first_b);  // same instant, another 4-tuple
+        CHECK(first_a != 6510u);
+    }
+    std::uint32_t again_a = 0;
+    {
+        lwsp::stack::options o;
+        o.manual_clock = true;
+        o.random_seed = 42;
+        wsp_env env(o);
+        env.listener(k_port);
+        again_a = syn_ack_isn(env, 40001);
+    }
+    CHECK(again_a == first_a);  // the seed makes a run repeat exactly
+    {
+        lwsp::stack::options o;
+        o.manual_clock = true;
+        o.random_seed = 43;
+        wsp_env env(o);
+        env.listener(k_port);
+        CHECK(syn_ack_isn(env, 40001) != first_a);  // another key, another ISN
+    }
 }

@@ -103,6 +103,11 @@ public:
         // 64 KiB), so the acknowledgements that free memory still get in;
         // past that they are dropped, as a NIC out of buffers drops them.
         std::size_t memory_limit = 0;
+        // Seeds the stack's secrets: the key of its initial sequence numbers
+        // (RFC 6528) and its choice of ephemeral ports.  0: a seed from the
+        // system's random source.  Set it to make a run repeat exactly
+        // (tests, fuzzing); never in production.
+        std::uint64_t random_seed = 0;
     };
 
     enum class wait_status { ready, timed_out, stopped };
