@@ -16,17 +16,17 @@
 // complete with WSA_OPERATION_ABORTED (their event set or routine queued),
 // and the endpoint is detached so no event is reported for the socket
 // afterwards.
-#include "async.hpp"
 #include "provider.hpp"
+#include "requests.hpp"
 #include "wsp_calls.hpp"
 
 namespace lwsp::wsp {
 
 int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
     if (sock.closing) return WSAENOTSOCK;  // another thread is closing it
-    tcp_endpoint* tcp = sock.tcp.get();
-    const bool linger_on = sock.linger_opt.l_onoff != 0;
-    const unsigned linger_s = sock.linger_opt.l_linger;
+    tcp_endpoint* tcp = sock.io.tcp();
+    const bool linger_on = sock.opts.linger.l_onoff != 0;
+    const unsigned linger_s = sock.opts.linger.l_linger;
     const bool connected = tcp != nullptr && tcp->current_state() == tcp_endpoint::state::connected;
 
     // The one failure that keeps the socket as it was.
@@ -36,10 +36,9 @@ int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
 
     sock.closing = true;
     unregister_socket(sock);
-    if (tcp != nullptr) tcp->set_sink(nullptr);
-    if (sock.udp) sock.udp->set_sink(nullptr);
-    clear_event_select(sock);  // no network event after close
-    cancel_overlapped(sock, WSA_OPERATION_ABORTED);  // completion actions still run
+    sock.io.detach();
+    sock.events.clear();  // no network event after close
+    cancel_requests(sock, WSA_OPERATION_ABORTED);  // completion actions still run
     sock.wake();  // blocked calls see `closing` and return WSAEINTR
 
     stack& st = *sock.st;
@@ -63,11 +62,10 @@ int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
         } else {
             tcp->close();
         }
-    } else if (sock.udp) {
-        sock.udp->close();
+    } else if (udp_endpoint* udp = sock.io.udp()) {
+        udp->close();
     }
-    sock.tcp.reset();
-    sock.udp.reset();
+    sock.io.reset();
     return stopped ? WSAENETDOWN : 0;
 }
 

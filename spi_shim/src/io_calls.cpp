@@ -4,8 +4,9 @@
 #include <cstring>
 #include <vector>
 
-#include "async.hpp"
+#include "events.hpp"
 #include "provider.hpp"
+#include "requests.hpp"
 #include "wsp_calls.hpp"
 
 namespace lwsp::wsp {
@@ -24,106 +25,20 @@ int check_buffers(LPWSABUF bufs, DWORD count, std::size_t& total) {
     return 0;
 }
 
-// Gathers the buffers into one datagram.
-std::vector<std::uint8_t> gather(const WSABUF* bufs, DWORD count, std::size_t total) {
-    std::vector<std::uint8_t> out;
-    out.reserve(total);
-    for (DWORD i = 0; i < count; ++i) out.insert(out.end(), bufs[i].buf, bufs[i].buf + bufs[i].len);
-    return out;
-}
-
-// Scatters `data` over the buffers.
-void scatter(const std::uint8_t* data, std::size_t n, const WSABUF* bufs, DWORD count) {
-    for (DWORD i = 0; i < count && n > 0; ++i) {
-        const std::size_t k = std::min<std::size_t>(n, bufs[i].len);
-        std::memcpy(bufs[i].buf, data, k);
-        data += k;
-        n -= k;
+// Fills the request's buffers and, for an overlapped call, its completion
+// target (the WSABUF array is captured: the caller may reuse it at once).
+int describe(io_request& r, LPWSABUF bufs, DWORD count, std::size_t total, LPWSAOVERLAPPED ov,
+             LPWSAOVERLAPPED_COMPLETION_ROUTINE routine, LPWSATHREADID thread) {
+    r.total = total;
+    if (ov == nullptr) {
+        r.bufs = bufs;
+        r.count = count;
+        return 0;
     }
-}
-
-// Drops the first `n` bytes from a buffer list (MSG_WAITALL keeps filling).
-void consume(std::vector<WSABUF>& view, std::size_t n) {
-    while (n > 0 && !view.empty()) {
-        const std::size_t k = std::min<std::size_t>(n, view.front().len);
-        view.front().buf += k;
-        view.front().len -= static_cast<u_long>(k);
-        n -= k;
-        if (view.front().len == 0) view.erase(view.begin());
-    }
-}
-
-// Blocking-mode send: everything, waiting for send space (nonblocking: what
-// fits, or WSAEWOULDBLOCK).
-int tcp_send(core_lock& lk, wsp_socket& sock, LPWSABUF bufs, DWORD count, std::size_t total, DWORD& sent) {
-    tcp_endpoint& ep = *sock.tcp;
-    std::size_t done = 0;
-    while (done < total) {
-        DWORD n = 0;
-        const int r = send_once(sock, bufs, count, total, done, nullptr, n);
-        if (r == 0) {
-            done += n;
-            continue;
-        }
-        if (r == WSAEWOULDBLOCK) {
-            if (sock.nonblocking) {
-                after_send_would_block(sock);
-                if (done > 0) break;  // a nonblocking send may be partial
-                return WSAEWOULDBLOCK;
-            }
-            // A shutdown (SD_SEND) from another thread ends the wait too.
-            const int e = block_on(lk, sock, [&] { return ep.writable() || ep.send_shut(); }, sock.send_timeout_ms);
-            if (e != 0) return e;
-            continue;
-        }
-        if (done > 0 && sock.nonblocking) break;
-        return r;
-    }
-    sent = static_cast<DWORD>(done);
-    return 0;
-}
-
-// Blocking-mode receive (nonblocking: what is there, or WSAEWOULDBLOCK).
-int do_recv(core_lock& lk, wsp_socket& sock, LPWSABUF bufs, DWORD count, std::size_t total, DWORD flags,
-            sock_address* from, DWORD& got) {
-    const bool peek = (flags & MSG_PEEK) != 0;
-    const bool wait_all = (flags & MSG_WAITALL) != 0 && sock.tcp && !sock.nonblocking && !peek;
-    std::vector<WSABUF> view(bufs, bufs + count);
-    std::size_t done = 0;
-    for (;;) {
-        DWORD n = 0;
-        const int r = recv_once(sock, view.data(), static_cast<DWORD>(view.size()), total - done, peek, from, n);
-        if (r == 0 || r == WSAEMSGSIZE) {
-            done += n;
-            if (r == 0 && wait_all && n > 0 && done < total) {  // MSG_WAITALL: keep filling
-                consume(view, n);
-                continue;
-            }
-            got = static_cast<DWORD>(done);
-            return r;
-        }
-        // Bytes already taken are never dropped: they are returned now and
-        // the error comes with the next call.
-        if (r != WSAEWOULDBLOCK || sock.nonblocking) {
-            if (done > 0) {
-                got = static_cast<DWORD>(done);
-                return 0;
-            }
-            return r;
-        }
-        auto ready = [&] {
-            if (sock.tcp) return sock.tcp->readable() || sock.tcp->receive_shut();
-            return sock.udp->readable() || sock.udp->receive_shut();
-        };
-        const int e = block_on(lk, sock, ready, sock.recv_timeout_ms);
-        if (e != 0) {
-            if (done > 0) {
-                got = static_cast<DWORD>(done);
-                return 0;
-            }
-            return e;
-        }
-    }
+    r.own_bufs.assign(bufs, bufs + count);
+    r.bufs = r.own_bufs.data();
+    r.count = count;
+    return set_overlapped(r, ov, routine, thread);
 }
 
 int recv_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
@@ -139,37 +54,37 @@ int recv_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
     if (flags & ~static_cast<DWORD>(MSG_PEEK | MSG_OOB | MSG_WAITALL)) return fail(lpErrno, WSAEOPNOTSUPP);
     if (flags & MSG_OOB) return fail(lpErrno, WSAEOPNOTSUPP);  // lwIP has no urgent data
     if (overlapped && (flags & (MSG_PEEK | MSG_WAITALL))) return fail(lpErrno, WSAEOPNOTSUPP);
-    const bool want_from = lpFrom != nullptr && sock->udp;
+    const bool want_from = lpFrom != nullptr && !sock->is_stream();
     if (want_from) {
         const int need = sock->v6() ? static_cast<int>(sizeof(sockaddr_in6)) : static_cast<int>(sizeof(sockaddr_in));
         if (lpFromlen == nullptr || *lpFromlen < need) return fail(lpErrno, WSAEFAULT);  // nothing consumed
     }
-    sock_address from{};
-    DWORD got = 0;
-    int e;
-    {
-        core_lock lk(*sock->st);
-        if (sock->tcp && sock->tcp->is_listening()) return fail(lpErrno, WSAENOTCONN);
-        if (sock->udp && !sock->udp->bound()) return fail(lpErrno, WSAEINVAL);
-        if (overlapped) {
-            std::unique_ptr<overlapped_op> op;
-            if (int me = make_overlapped_op(true, lpBuffers, dwBufferCount, total, lpOverlapped, lpCompletionRoutine, lpThreadId, op))
-                return fail(lpErrno, me);
-            if (want_from) {
-                op->from = lpFrom;
-                op->fromlen = lpFromlen;
-            }
-            e = submit_overlapped(lk, *sock, std::move(op), nullptr, lpNumberOfBytesRecvd);
-            if (e == 0) *lpFlags = 0;
-            return e == 0 ? 0 : fail(lpErrno, e);
-        }
-        e = do_recv(lk, *sock, lpBuffers, dwBufferCount, total, flags, want_from ? &from : nullptr, got);
-        after_recv(*sock);
+    core_lock lk(*sock->st);
+    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    wsp_socket& so = *sock;
+    if (so.io.listening()) return fail(lpErrno, WSAENOTCONN);
+    if (so.io.udp() != nullptr && !so.io.udp()->bound()) return fail(lpErrno, WSAEINVAL);
+    if (overlapped) {
+        auto r = std::make_unique<io_request>();
+        r->want_from = want_from;
+        r->from_out = want_from ? lpFrom : nullptr;
+        r->fromlen_out = lpFromlen;
+        if (int e = describe(*r, lpBuffers, dwBufferCount, total, lpOverlapped, lpCompletionRoutine, lpThreadId))
+            return fail(lpErrno, e);
+        const int e = submit_overlapped(so, std::move(r), lpNumberOfBytesRecvd, lpFlags);
+        return e == 0 ? 0 : fail(lpErrno, e);
     }
+    io_request r;
+    describe(r, lpBuffers, dwBufferCount, total, nullptr, nullptr, nullptr);
+    r.may_wait = !so.nonblocking;
+    r.peek = (flags & MSG_PEEK) != 0;
+    r.wait_all = (flags & MSG_WAITALL) != 0 && so.is_stream() && r.may_wait && !r.peek;
+    r.want_from = want_from;
+    const int e = perform(lk, so, r, so.opts.recv_timeout_ms);
     if (e != 0 && e != WSAEMSGSIZE) return fail(lpErrno, e);
-    *lpNumberOfBytesRecvd = got;
+    *lpNumberOfBytesRecvd = static_cast<DWORD>(r.done);
     *lpFlags = 0;
-    if (want_from) to_sockaddr(from, lpFrom, lpFromlen);
+    if (want_from && r.got_from) to_sockaddr(r.from, lpFrom, lpFromlen);
     return e == 0 ? 0 : fail(lpErrno, e);
 }
 
@@ -185,93 +100,38 @@ int send_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
     if (dwFlags & ~static_cast<DWORD>(MSG_OOB | MSG_DONTROUTE | MSG_PARTIAL)) return fail(lpErrno, WSAEOPNOTSUPP);
     if (dwFlags & (MSG_OOB | MSG_PARTIAL)) return fail(lpErrno, WSAEOPNOTSUPP);
     sock_address to{};
-    const bool have_to = sendto && sock->udp && lpTo != nullptr;
+    const bool have_to = sendto && !sock->is_stream() && lpTo != nullptr;
     if (have_to) {
         if (int e = from_sockaddr(lpTo, iTolen, sock->family, to)) return fail(lpErrno, e);
     }
-    DWORD sent = 0;
-    {
-        core_lock lk(*sock->st);
-        if (sock->udp && !have_to && !sock->udp->connected())
-            return fail(lpErrno, sendto ? WSAEDESTADDRREQ : WSAENOTCONN);
-        if (sock->fin_after_sends) return fail(lpErrno, WSAESHUTDOWN);  // SD_SEND waiting for pending sends
-        if (overlapped) {
-            std::unique_ptr<overlapped_op> op;
-            if (int me = make_overlapped_op(false, lpBuffers, dwBufferCount, total, lpOverlapped, lpCompletionRoutine, lpThreadId, op))
-                return fail(lpErrno, me);
-            const int e = submit_overlapped(lk, *sock, std::move(op), have_to ? &to : nullptr, lpNumberOfBytesSent);
-            return e == 0 ? 0 : fail(lpErrno, e);
-        }
-        if (sock->tcp) {
-            if (int e = tcp_send(lk, *sock, lpBuffers, dwBufferCount, total, sent)) return fail(lpErrno, e);
-        } else {
-            if (int e = send_once(*sock, lpBuffers, dwBufferCount, total, 0, have_to ? &to : nullptr, sent))
-                return fail(lpErrno, e);
-        }
+    core_lock lk(*sock->st);
+    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    wsp_socket& so = *sock;
+    if (so.io.udp() != nullptr && !have_to && !so.io.udp()->connected())
+        return fail(lpErrno, sendto ? WSAEDESTADDRREQ : WSAENOTCONN);
+    if (so.fin_after_sends) return fail(lpErrno, WSAESHUTDOWN);  // SD_SEND waiting for queued sends
+    if (overlapped) {
+        auto r = std::make_unique<io_request>();
+        r->is_recv = false;
+        r->has_to = have_to;
+        r->to = to;
+        if (int e = describe(*r, lpBuffers, dwBufferCount, total, lpOverlapped, lpCompletionRoutine, lpThreadId))
+            return fail(lpErrno, e);
+        const int e = submit_overlapped(so, std::move(r), lpNumberOfBytesSent, nullptr);
+        return e == 0 ? 0 : fail(lpErrno, e);
     }
-    *lpNumberOfBytesSent = sent;
+    io_request r;
+    r.is_recv = false;
+    describe(r, lpBuffers, dwBufferCount, total, nullptr, nullptr, nullptr);
+    r.may_wait = !so.nonblocking;
+    r.has_to = have_to;
+    r.to = to;
+    if (int e = perform(lk, so, r, so.opts.send_timeout_ms)) return fail(lpErrno, e);
+    *lpNumberOfBytesSent = static_cast<DWORD>(r.done);
     return 0;
 }
 
 }  // namespace
-
-int recv_once(wsp_socket& sock, const WSABUF* bufs, DWORD count, std::size_t total, bool peek, sock_address* from,
-              DWORD& got) {
-    // One buffer is filled directly; several through a staging copy.
-    std::vector<std::uint8_t> staging;
-    const bool direct = count == 1;
-    if (!direct) staging.resize(total);
-    std::uint8_t* dst = direct ? reinterpret_cast<std::uint8_t*>(bufs[0].buf) : staging.data();
-    net_error err;
-    std::size_t n;
-    if (sock.tcp) {
-        const tcp_endpoint::io_result r = sock.tcp->recv(dst, total, peek);
-        err = r.error;
-        n = r.bytes;
-    } else {
-        if (!sock.udp->bound()) return WSAEINVAL;
-        const udp_endpoint::io_result r = sock.udp->recv_from(dst, total, peek, from);
-        err = r.error;
-        n = r.bytes;
-    }
-    if (err != net_error::ok && err != net_error::message_size) return to_wsa(err);
-    if (!direct) scatter(staging.data(), n, bufs, count);
-    got = static_cast<DWORD>(n);
-    return err == net_error::ok ? 0 : WSAEMSGSIZE;
-}
-
-int send_once(wsp_socket& sock, const WSABUF* bufs, DWORD count, std::size_t total, std::size_t offset,
-              const sock_address* to, DWORD& sent) {
-    if (sock.udp) {
-        const std::vector<std::uint8_t> datagram = gather(bufs, count, total);
-        const udp_endpoint::io_result r = sock.udp->send_to(datagram.data(), datagram.size(), to);
-        if (r.error != net_error::ok) return to_wsa(r.error);
-        sent = static_cast<DWORD>(r.bytes);
-        return 0;
-    }
-    std::size_t done = 0;
-    net_error last = net_error::ok;
-    for (DWORD i = 0; i < count; ++i) {
-        std::size_t len = bufs[i].len;
-        const char* p = bufs[i].buf;
-        if (offset >= len) {
-            offset -= len;
-            continue;
-        }
-        p += offset;
-        len -= offset;
-        offset = 0;
-        const tcp_endpoint::io_result r = sock.tcp->send(p, len);
-        done += r.bytes;
-        last = r.error;
-        if (r.error != net_error::ok || r.bytes < len) break;
-    }
-    if (done > 0) {  // an error after some bytes comes with the next call
-        sent = static_cast<DWORD>(done);
-        return 0;
-    }
-    return to_wsa(last == net_error::ok ? net_error::would_block : last);
-}
 
 int WSPAPI WSPSend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
                    LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine,
@@ -318,15 +178,14 @@ int do_ioctl(wsp_socket& so, DWORD code, LPVOID in, DWORD cb_in, LPVOID out, DWO
             u_long value;
             std::memcpy(&value, in, sizeof value);
             // Event selection keeps a socket nonblocking.
-            if (value == 0 && so.select_mask != 0) return WSAEINVAL;
+            if (value == 0 && so.events.active()) return WSAEINVAL;
             so.nonblocking = value != 0;
             returned = 0;
             return 0;
         }
         case FIONREAD: {
             if (out == nullptr || cb_out < sizeof(u_long)) return WSAEFAULT;
-            const std::size_t n =
-                so.tcp ? (so.tcp->is_listening() ? 0 : so.tcp->bytes_readable()) : so.udp->bytes_queued();
+            const std::size_t n = so.io.bytes_readable();
             const u_long value = static_cast<u_long>(std::min<std::size_t>(n, 0xffffffffu));
             std::memcpy(out, &value, sizeof value);
             returned = sizeof value;
@@ -334,7 +193,7 @@ int do_ioctl(wsp_socket& so, DWORD code, LPVOID in, DWORD cb_in, LPVOID out, DWO
         }
         case SIOCATMARK: {
             if (out == nullptr || cb_out < sizeof(BOOL)) return WSAEFAULT;
-            if (!so.tcp) return WSAEINVAL;
+            if (!so.io.stream()) return WSAEINVAL;
             const BOOL at_mark = TRUE;  // urgent data never arrives (lwIP delivers none)
             std::memcpy(out, &at_mark, sizeof at_mark);
             returned = sizeof at_mark;
@@ -356,14 +215,14 @@ int WSPAPI WSPIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD c
     if (lpcbBytesReturned == nullptr && lpOverlapped == nullptr) return fail(lpErrno, WSAEFAULT);
     DWORD returned = 0;
     core_lock lk(*sock->st);
+    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     const int e = do_ioctl(*sock, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, returned);
     if (e != 0) return fail(lpErrno, e);  // no completion indication for a failed call
     if (lpcbBytesReturned != nullptr) *lpcbBytesReturned = returned;
     if (lpOverlapped != nullptr) {  // these ioctls complete at once
-        std::unique_ptr<overlapped_op> op;
-        if (int me = make_overlapped_op(false, nullptr, 0, 0, lpOverlapped, lpCompletionRoutine, lpThreadId, op))
-            return fail(lpErrno, me);
-        complete_at_once(*sock, *op, returned);
+        io_request r;
+        if (int me = set_overlapped(r, lpOverlapped, lpCompletionRoutine, lpThreadId)) return fail(lpErrno, me);
+        complete_at_once(*sock, r, returned);
     }
     return 0;
 }
@@ -377,27 +236,15 @@ struct select_entry {
     std::shared_ptr<wsp_socket> sock;
 };
 
-bool ready_read(wsp_socket& s) {
-    if (s.closing) return true;
-    if (s.tcp) {
-        if (s.tcp->is_listening()) return s.tcp->pending_accepts() > 0;
-        if (s.tcp->current_state() == tcp_endpoint::state::fresh) return false;  // a failed connect is not readable
-        return s.tcp->readable();  // not for our own SD_RECEIVE (Windows, SPI reference)
-    }
-    return s.udp->readable();
-}
+bool ready_read(wsp_socket& s) { return s.closing || s.io.readable(); }
 
 bool connect_failed(wsp_socket& s) {
     // Until the next connect: reading SO_ERROR does not end it, and a
     // blocking connect that failed counts too.
-    return s.tcp && s.connect_failed && s.tcp->current_state() == tcp_endpoint::state::fresh;
+    return s.io.stream() && s.connect_failed && s.io.tcp()->current_state() == tcp_endpoint::state::fresh;
 }
 
-bool ready_write(wsp_socket& s) {
-    if (s.closing) return true;
-    if (s.tcp) return !connect_failed(s) && s.tcp->writable();
-    return true;
-}
+bool ready_write(wsp_socket& s) { return s.closing || (!connect_failed(s) && s.io.writable()); }
 
 bool ready_except(wsp_socket& s) { return connect_failed(s); }
 
@@ -418,7 +265,8 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
         if (sets[k] == nullptr) continue;
         for (u_int i = 0; i < sets[k]->fd_count; ++i) {
             std::shared_ptr<wsp_socket> sock;
-            if (find_socket(sets[k]->fd_array[i], sock) != 0) return fail(lpErrno, WSAENOTSOCK);  // sets untouched
+            if (int e = find_socket(sets[k]->fd_array[i], sock))  // sets untouched
+                return fail(lpErrno, e == WSAENETDOWN ? WSAENETDOWN : WSAENOTSOCK);
             lists[k].push_back({sets[k]->fd_array[i], std::move(sock)});
         }
     }
@@ -436,7 +284,9 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
         else
             timeout_ms = sec * 1000 + usec / 1000 + (usec % 1000 != 0 ? 1 : 0);
     }
-    stack& st = the_stack();
+    // The sockets' own stack: only the running one's sockets get this far,
+    // so all of them share it.
+    stack& st = *(lists[0].empty() ? lists[1].empty() ? lists[2] : lists[1] : lists[0]).front().sock->st;
     core_lock lk(st);
     bool (*const tests[3])(wsp_socket&) = {ready_read, ready_write, ready_except};
     auto count_ready = [&] {

@@ -40,45 +40,45 @@ int write_int(char* optval, LPINT optlen, int value) {
 }
 
 int so_error_value(wsp_socket& s) {
-    if (s.so_error_override != 0) {
-        const int v = s.so_error_override;
-        s.so_error_override = 0;
+    if (s.opts.so_error_override != 0) {
+        const int v = s.opts.so_error_override;
+        s.opts.so_error_override = 0;
         return v;
     }
-    if (s.tcp) return to_wsa(s.tcp->take_error());
+    if (s.io.stream()) return to_wsa(s.io.tcp()->take_error());
     return 0;
 }
 
 int get_socket_level(wsp_socket& s, int optname, char* optval, LPINT optlen) {
-    const bool tcp = s.tcp != nullptr;
+    const bool tcp = s.io.stream();
     switch (optname) {
-        case SO_ACCEPTCONN: return write_int(optval, optlen, tcp && s.tcp->is_listening() ? 1 : 0);
-        case SO_BROADCAST: return write_int(optval, optlen, !tcp && s.udp->opts().broadcast ? 1 : 0);
-        case SO_DEBUG: return write_int(optval, optlen, s.debug ? 1 : 0);
-        case SO_DONTROUTE: return write_int(optval, optlen, s.dont_route ? 1 : 0);
+        case SO_ACCEPTCONN: return write_int(optval, optlen, tcp && s.io.tcp()->is_listening() ? 1 : 0);
+        case SO_BROADCAST: return write_int(optval, optlen, !tcp && s.io.udp()->opts().broadcast ? 1 : 0);
+        case SO_DEBUG: return write_int(optval, optlen, s.opts.debug ? 1 : 0);
+        case SO_DONTROUTE: return write_int(optval, optlen, s.opts.dont_route ? 1 : 0);
         case SO_KEEPALIVE:
             if (!tcp) return WSAENOPROTOOPT;
-            return write_int(optval, optlen, s.tcp->opts().keepalive ? 1 : 0);
+            return write_int(optval, optlen, s.io.tcp()->opts().keepalive ? 1 : 0);
         case SO_OOBINLINE:
             if (!tcp) return WSAENOPROTOOPT;
-            return write_int(optval, optlen, s.oob_inline ? 1 : 0);
+            return write_int(optval, optlen, s.opts.oob_inline ? 1 : 0);
         case SO_REUSEADDR:
             return write_int(optval, optlen,
-                             (tcp ? s.tcp->opts().reuse_address : s.udp->opts().reuse_address) ? 1 : 0);
+                             (tcp ? s.io.tcp()->opts().reuse_address : s.io.udp()->opts().reuse_address) ? 1 : 0);
         case SO_DONTLINGER:
             if (!tcp) return WSAENOPROTOOPT;
-            return write_int(optval, optlen, s.linger_opt.l_onoff == 0 ? 1 : 0);
+            return write_int(optval, optlen, s.opts.linger.l_onoff == 0 ? 1 : 0);
         case SO_LINGER: {
             if (!tcp) return WSAENOPROTOOPT;
             if (*optlen < static_cast<int>(sizeof(struct linger))) return WSAEFAULT;
-            std::memcpy(optval, &s.linger_opt, sizeof(struct linger));
+            std::memcpy(optval, &s.opts.linger, sizeof(struct linger));
             *optlen = sizeof(struct linger);
             return 0;
         }
-        case SO_RCVBUF: return write_int(optval, optlen, s.recv_buffer);
-        case SO_SNDBUF: return write_int(optval, optlen, s.send_buffer);
-        case SO_RCVTIMEO: return write_int(optval, optlen, static_cast<int>(s.recv_timeout_ms));
-        case SO_SNDTIMEO: return write_int(optval, optlen, static_cast<int>(s.send_timeout_ms));
+        case SO_RCVBUF: return write_int(optval, optlen, s.opts.recv_buffer);
+        case SO_SNDBUF: return write_int(optval, optlen, s.opts.send_buffer);
+        case SO_RCVTIMEO: return write_int(optval, optlen, static_cast<int>(s.opts.recv_timeout_ms));
+        case SO_SNDTIMEO: return write_int(optval, optlen, static_cast<int>(s.opts.send_timeout_ms));
         case SO_ERROR: {
             if (*optlen < k_int) return WSAEFAULT;
             return write_int(optval, optlen, so_error_value(s));
@@ -86,13 +86,13 @@ int get_socket_level(wsp_socket& s, int optname, char* optval, LPINT optlen) {
         case SO_TYPE: return write_int(optval, optlen, s.type);
         case SO_MAX_MSG_SIZE:
             if (tcp) return WSAENOPROTOOPT;
-            return write_int(optval, optlen, static_cast<int>(s.udp->max_datagram()));
+            return write_int(optval, optlen, static_cast<int>(s.io.udp()->max_datagram()));
         default: return WSAENOPROTOOPT;
     }
 }
 
 int set_socket_level(wsp_socket& s, int optname, const char* optval, int optlen) {
-    const bool tcp = s.tcp != nullptr;
+    const bool tcp = s.io.stream();
     bool b = false;
     int v = 0;
     switch (optname) {
@@ -102,43 +102,43 @@ int set_socket_level(wsp_socket& s, int optname, const char* optval, int optlen)
         case SO_BROADCAST: {
             if (int e = read_bool(optval, optlen, b)) return e;
             if (!tcp) {
-                udp_endpoint::options o = s.udp->opts();
+                udp_endpoint::options o = s.io.udp()->opts();
                 o.broadcast = b;
-                s.udp->set_options(o);
+                s.io.udp()->set_options(o);
             }
             return 0;
         }
         case SO_DEBUG:
             if (int e = read_bool(optval, optlen, b)) return e;
-            s.debug = b;
+            s.opts.debug = b;
             return 0;
         case SO_DONTROUTE:
             if (int e = read_bool(optval, optlen, b)) return e;
-            s.dont_route = b;
+            s.opts.dont_route = b;
             return 0;
         case SO_KEEPALIVE: {
             if (!tcp) return WSAENOPROTOOPT;
             if (int e = read_bool(optval, optlen, b)) return e;
-            tcp_endpoint::options o = s.tcp->opts();
+            tcp_endpoint::options o = s.io.tcp()->opts();
             o.keepalive = b;
-            s.tcp->set_options(o);
+            s.io.tcp()->set_options(o);
             return 0;
         }
         case SO_OOBINLINE:
             if (!tcp) return WSAENOPROTOOPT;
             if (int e = read_bool(optval, optlen, b)) return e;
-            s.oob_inline = b;
+            s.opts.oob_inline = b;
             return 0;
         case SO_REUSEADDR: {
             if (int e = read_bool(optval, optlen, b)) return e;
             if (tcp) {
-                tcp_endpoint::options o = s.tcp->opts();
+                tcp_endpoint::options o = s.io.tcp()->opts();
                 o.reuse_address = b;
-                s.tcp->set_options(o);
+                s.io.tcp()->set_options(o);
             } else {
-                udp_endpoint::options o = s.udp->opts();
+                udp_endpoint::options o = s.io.udp()->opts();
                 o.reuse_address = b;
-                s.udp->set_options(o);
+                s.io.udp()->set_options(o);
             }
             return 0;
         }
@@ -147,39 +147,39 @@ int set_socket_level(wsp_socket& s, int optname, const char* optval, int optlen)
             // previous l_linger back.
             if (!tcp) return WSAENOPROTOOPT;
             if (int e = read_bool(optval, optlen, b)) return e;
-            s.linger_opt.l_onoff = b ? 0 : 1;
+            s.opts.linger.l_onoff = b ? 0 : 1;
             return 0;
         case SO_LINGER:
             if (!tcp) return WSAENOPROTOOPT;
             if (optval == nullptr || optlen < static_cast<int>(sizeof(struct linger))) return WSAEFAULT;
-            std::memcpy(&s.linger_opt, optval, sizeof(struct linger));
+            std::memcpy(&s.opts.linger, optval, sizeof(struct linger));
             return 0;
         case SO_RCVBUF:
             if (int e = read_int(optval, optlen, v)) return e;
             if (v < 0) return WSAEINVAL;
-            s.recv_buffer = v;
+            s.opts.recv_buffer = v;
             if (!tcp && v > 0) {
-                udp_endpoint::options o = s.udp->opts();
+                udp_endpoint::options o = s.io.udp()->opts();
                 o.receive_buffer = static_cast<std::size_t>(v);
-                s.udp->set_options(o);
+                s.io.udp()->set_options(o);
             }
             return 0;
         case SO_SNDBUF:
             if (int e = read_int(optval, optlen, v)) return e;
             if (v < 0) return WSAEINVAL;
-            s.send_buffer = v;
+            s.opts.send_buffer = v;
             return 0;
         case SO_RCVTIMEO:
             if (int e = read_int(optval, optlen, v)) return e;
-            s.recv_timeout_ms = static_cast<DWORD>(v);
+            s.opts.recv_timeout_ms = static_cast<DWORD>(v);
             return 0;
         case SO_SNDTIMEO:
             if (int e = read_int(optval, optlen, v)) return e;
-            s.send_timeout_ms = static_cast<DWORD>(v);
+            s.opts.send_timeout_ms = static_cast<DWORD>(v);
             return 0;
         case SO_ERROR:
             if (int e = read_int(optval, optlen, v)) return e;
-            s.so_error_override = v;
+            s.opts.so_error_override = v;
             return 0;
         default: return WSAENOPROTOOPT;
     }
@@ -195,21 +195,22 @@ int WSPAPI WSPGetSockOpt(SOCKET s, int level, int optname, char* optval, LPINT o
         return fail(lpErrno, WSAEINVAL);
     if (optval == nullptr || optlen == nullptr) return fail(lpErrno, WSAEFAULT);
     core_lock lk(*sock->st);
+    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     wsp_socket& so = *sock;
     int e;
     switch (level) {
         case SOL_SOCKET: e = get_socket_level(so, optname, optval, optlen); break;
         case IPPROTO_TCP:
-            if (!so.tcp || optname != TCP_NODELAY)
+            if (!so.io.stream() || optname != TCP_NODELAY)
                 e = WSAENOPROTOOPT;
             else
-                e = write_int(optval, optlen, so.tcp->opts().nodelay ? 1 : 0);
+                e = write_int(optval, optlen, so.io.tcp()->opts().nodelay ? 1 : 0);
             break;
         case IPPROTO_IP:
             if (so.v6() || optname != IP_TTL) {
                 e = WSAENOPROTOOPT;
             } else {
-                const std::uint8_t ttl = so.tcp ? so.tcp->opts().ttl : so.udp->opts().ttl;
+                const std::uint8_t ttl = so.io.stream() ? so.io.tcp()->opts().ttl : so.io.udp()->opts().ttl;
                 e = write_int(optval, optlen, ttl != 0 ? ttl : 255);  // lwIP's default IP_DEFAULT_TTL
             }
             break;
@@ -219,7 +220,7 @@ int WSPAPI WSPGetSockOpt(SOCKET s, int level, int optname, char* optval, LPINT o
             } else if (optname == IPV6_V6ONLY) {
                 e = write_int(optval, optlen, 1);
             } else if (optname == IPV6_UNICAST_HOPS) {
-                const std::uint8_t ttl = so.tcp ? so.tcp->opts().ttl : so.udp->opts().ttl;
+                const std::uint8_t ttl = so.io.stream() ? so.io.tcp()->opts().ttl : so.io.udp()->opts().ttl;
                 e = write_int(optval, optlen, ttl != 0 ? ttl : 255);
             } else {
                 e = WSAENOPROTOOPT;
@@ -236,6 +237,7 @@ int WSPAPI WSPSetSockOpt(SOCKET s, int level, int optname, const char* optval, i
     if (level != SOL_SOCKET && level != IPPROTO_TCP && level != IPPROTO_IP && level != IPPROTO_IPV6)
         return fail(lpErrno, WSAEINVAL);
     core_lock lk(*sock->st);
+    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     wsp_socket& so = *sock;
     int e;
     int v = 0;
@@ -243,12 +245,12 @@ int WSPAPI WSPSetSockOpt(SOCKET s, int level, int optname, const char* optval, i
     switch (level) {
         case SOL_SOCKET: e = set_socket_level(so, optname, optval, optlen); break;
         case IPPROTO_TCP:
-            if (!so.tcp || optname != TCP_NODELAY) {
+            if (!so.io.stream() || optname != TCP_NODELAY) {
                 e = WSAENOPROTOOPT;
             } else if ((e = read_bool(optval, optlen, b)) == 0) {
-                tcp_endpoint::options o = so.tcp->opts();
+                tcp_endpoint::options o = so.io.tcp()->opts();
                 o.nodelay = b;
-                so.tcp->set_options(o);
+                so.io.tcp()->set_options(o);
             }
             break;
         default: {  // IP_TTL / IPV6_UNICAST_HOPS (IPV6_V6ONLY: only TRUE, dual-stack sockets are not offered)
@@ -267,14 +269,14 @@ int WSPAPI WSPSetSockOpt(SOCKET s, int level, int optname, const char* optval, i
                 e = WSAEINVAL;
                 break;
             }
-            if (so.tcp) {
-                tcp_endpoint::options o = so.tcp->opts();
+            if (so.io.stream()) {
+                tcp_endpoint::options o = so.io.tcp()->opts();
                 o.ttl = static_cast<std::uint8_t>(v);
-                so.tcp->set_options(o);
+                so.io.tcp()->set_options(o);
             } else {
-                udp_endpoint::options o = so.udp->opts();
+                udp_endpoint::options o = so.io.udp()->opts();
                 o.ttl = static_cast<std::uint8_t>(v);
-                so.udp->set_options(o);
+                so.io.udp()->set_options(o);
             }
             break;
         }

@@ -2,8 +2,9 @@
 // WSPAccept, WSPConnect, WSPShutdown, WSPGetSockName, WSPGetPeerName.
 #include <cstring>
 
-#include "async.hpp"
+#include "events.hpp"
 #include "provider.hpp"
+#include "requests.hpp"
 #include "wsp_calls.hpp"
 
 namespace lwsp::wsp {
@@ -57,24 +58,17 @@ SOCKET WSPAPI WSPSocket(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpPr
     }
     if (int e = resolve_triple(af, type, protocol)) return fail_socket(lpErrno, e);
     if (g != 0) return fail_socket(lpErrno, WSAEINVAL);  // no socket groups
-    auto sock = std::make_shared<wsp_socket>(the_stack());
-    sock->family = af;
-    sock->type = type;
-    sock->protocol = protocol;
-    sock->flags = dwFlags;
+    auto sock = std::make_shared<wsp_socket>(the_stack(), af, type, protocol, dwFlags);
     stack& st = *sock->st;
     {
         core_lock lk(st);
+        sock->io = transport(st, af == AF_INET6, type, sock.get());
         if (type == SOCK_STREAM) {
-            sock->tcp = std::make_unique<tcp_endpoint>(st, af == AF_INET6);
-            sock->tcp->set_sink(sock.get());
-            sock->recv_buffer = static_cast<int>(tcp_endpoint::receive_window_size());
-            sock->send_buffer = static_cast<int>(tcp_endpoint::send_buffer_size());
+            sock->opts.recv_buffer = static_cast<int>(tcp_endpoint::receive_window_size());
+            sock->opts.send_buffer = static_cast<int>(tcp_endpoint::send_buffer_size());
         } else {
-            sock->udp = std::make_unique<udp_endpoint>(st, af == AF_INET6);
-            sock->udp->set_sink(sock.get());
-            sock->armed |= FD_WRITE;  // recorded once, at the first registration after a bind
-            sock->recv_buffer = static_cast<int>(udp_endpoint::default_receive_buffer);
+            sock->events.enable(FD_WRITE);  // recorded once, at the first registration after a bind
+            sock->opts.recv_buffer = static_cast<int>(udp_endpoint::default_receive_buffer);
         }
     }
     int err = 0;
@@ -90,13 +84,14 @@ int WSPAPI WSPBind(SOCKET s, const struct sockaddr* name, int namelen, LPINT lpE
     sock_address local;
     if (int e = from_sockaddr(name, namelen, sock->family, local)) return fail(lpErrno, e);
     core_lock lk(*sock->st);
+    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     net_error r;
-    if (sock->tcp) {
-        if (sock->tcp->current_state() != tcp_endpoint::state::fresh || sock->connect_pending)
+    if (tcp_endpoint* tcp = sock->io.tcp()) {
+        if (tcp->current_state() != tcp_endpoint::state::fresh || sock->connect_pending)
             return fail(lpErrno, WSAEINVAL);
-        r = sock->tcp->bind(local);
+        r = tcp->bind(local);
     } else {
-        r = sock->udp->bind(local);
+        r = sock->io.udp()->bind(local);
     }
     if (r != net_error::ok) return fail(lpErrno, to_wsa(r));
     return 0;
@@ -106,9 +101,10 @@ int WSPAPI WSPListen(SOCKET s, int backlog, LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
-    if (!sock->tcp) return fail(lpErrno, WSAEOPNOTSUPP);
+    if (!sock->is_stream()) return fail(lpErrno, WSAEOPNOTSUPP);
     core_lock lk(*sock->st);
-    const net_error r = sock->tcp->listen(backlog);
+    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    const net_error r = sock->io.tcp()->listen(backlog);
     if (r != net_error::ok) return fail(lpErrno, to_wsa(r));
     return 0;
 }
@@ -118,11 +114,12 @@ SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDIT
     if (lpErrno == nullptr) return INVALID_SOCKET;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail_socket(lpErrno, e);
-    if (!sock->tcp) return fail_socket(lpErrno, WSAEOPNOTSUPP);
+    if (!sock->is_stream()) return fail_socket(lpErrno, WSAEOPNOTSUPP);
     if (addr != nullptr && (addrlen == nullptr || *addrlen < sockaddr_size(sock->family)))
         return fail_socket(lpErrno, WSAEFAULT);
     core_lock lk(*sock->st);
-    tcp_endpoint& listener = *sock->tcp;
+    if (sock->closing) return fail_socket(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    tcp_endpoint& listener = *sock->io.tcp();
     if (!listener.is_listening()) return fail_socket(lpErrno, WSAEINVAL);
     std::unique_ptr<tcp_endpoint> child;
     while (!child) {
@@ -160,31 +157,21 @@ SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDIT
         }
         child = listener.accept();  // null if the queued connection died meanwhile
     }
-    auto accepted = std::make_shared<wsp_socket>(*sock->st);
     // An accepted socket inherits the listener's properties.
-    accepted->family = sock->family;
-    accepted->type = sock->type;
-    accepted->protocol = sock->protocol;
-    accepted->flags = sock->flags;
+    auto accepted = std::make_shared<wsp_socket>(*sock->st, sock->family, sock->type, sock->protocol, sock->flags);
     accepted->nonblocking = sock->nonblocking;
-    accepted->linger_opt = sock->linger_opt;
-    accepted->recv_timeout_ms = sock->recv_timeout_ms;
-    accepted->send_timeout_ms = sock->send_timeout_ms;
-    accepted->oob_inline = sock->oob_inline;
-    accepted->debug = sock->debug;
-    accepted->dont_route = sock->dont_route;
-    accepted->recv_buffer = sock->recv_buffer;
-    accepted->send_buffer = sock->send_buffer;
-    child->set_sink(accepted.get());
-    accepted->tcp = std::move(child);
+    accepted->opts = sock->opts;
+    accepted->opts.so_error_override = 0;
+    accepted->io = transport(std::move(child), accepted.get());
     inherit_event_select(*sock, *accepted);
     after_accept(*sock);
     sock_address peer{};
-    accepted->tcp->peer_address(peer);
+    accepted->io.peer_address(peer);
     int err = 0;
     const SOCKET ns = register_socket(accepted, err);
     if (ns == INVALID_SOCKET) {
-        accepted->tcp->abort();
+        accepted->io.detach();
+        accepted->io.tcp()->abort();
         return fail_socket(lpErrno, err);
     }
     if (addr != nullptr) to_sockaddr(peer, addr, addrlen);
@@ -199,7 +186,7 @@ int WSPAPI WSPConnect(SOCKET s, const struct sockaddr* name, int namelen, LPWSAB
     sock_address remote;
     if (int e = from_sockaddr(name, namelen, sock->family, remote)) {
         // UDP: AF_UNSPEC dissolves the association.
-        if (!(sock->udp && name != nullptr && namelen >= 2 && name->sa_family == AF_UNSPEC))
+        if (!(!sock->is_stream() && name != nullptr && namelen >= 2 && name->sa_family == AF_UNSPEC))
             return fail(lpErrno, e);
         remote = sock_address::any(sock->v6());
     }
@@ -207,11 +194,12 @@ int WSPAPI WSPConnect(SOCKET s, const struct sockaddr* name, int namelen, LPWSAB
         return fail(lpErrno, WSAEPROTONOSUPPORT);  // no connect data on TCP/IP
     if (lpSQOS != nullptr || lpGQOS != nullptr) return fail(lpErrno, WSAEOPNOTSUPP);
     core_lock lk(*sock->st);
-    if (sock->udp) {
-        const net_error r = sock->udp->connect(remote);
+    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    if (udp_endpoint* udp = sock->io.udp()) {
+        const net_error r = udp->connect(remote);
         return r == net_error::ok ? 0 : fail(lpErrno, to_wsa(r));
     }
-    tcp_endpoint& ep = *sock->tcp;
+    tcp_endpoint& ep = *sock->io.tcp();
     if (ep.current_state() == tcp_endpoint::state::connecting) return fail(lpErrno, WSAEALREADY);
     sock->connect_pending = false;
     sock->connect_failed = false;
@@ -237,14 +225,17 @@ int WSPAPI WSPShutdown(SOCKET s, int how, LPINT lpErrno) {
     const bool rd = how != SD_SEND;
     bool wr = how != SD_RECEIVE;
     core_lock lk(*sock->st);
-    if (wr && sock->tcp && !sock->send_ops.empty() && !sock->tcp->send_shut()) {
-        // Pending overlapped sends go first; the FIN follows them (async.cpp).
-        sock->fin_after_sends = true;
+    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    wsp_socket& so = *sock;
+    // Blocked sends end with WSAESHUTDOWN; queued overlapped ones go first
+    // and the FIN follows them (requests.cpp).
+    if (wr && so.io.stream() && !so.io.send_shut() && end_blocked_sends(so)) {
+        so.fin_after_sends = true;
         wr = false;
-        if (!rd) return 0;
     }
-    const net_error r = sock->tcp ? sock->tcp->shutdown(rd, wr) : sock->udp->shutdown(rd, wr);
-    sock->wake();  // blocked receivers and senders re-check
+    const net_error r = so.io.shutdown(rd, wr);
+    pump(so);  // queued receives after SD_RECEIVE finish with WSAESHUTDOWN
+    so.wake();
     return r == net_error::ok ? 0 : fail(lpErrno, to_wsa(r));
 }
 
@@ -259,8 +250,8 @@ int name_call(SOCKET s, struct sockaddr* name, LPINT namelen, LPINT lpErrno, boo
     sock_address a;
     {
         core_lock lk(*sock->st);
-        const bool known = peer ? (sock->tcp ? sock->tcp->peer_address(a) : sock->udp->peer_address(a))
-                                : (sock->tcp ? sock->tcp->local_address(a) : sock->udp->local_address(a));
+        if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+        const bool known = peer ? sock->io.peer_address(a) : sock->io.local_address(a);
         if (!known) return fail(lpErrno, missing);
     }
     if (int e = to_sockaddr(a, name, namelen)) return fail(lpErrno, e);
