@@ -102,7 +102,7 @@
  * larger MTUs work, with 16000-byte segments. */
 #define TCP_MSS                         16000
 /* 256 KiB windows with window scaling (RFC 7323, shift 3: up to 512 KiB).
- * 64 KiB was the knee for 1500-byte frames one syscall each (ref/lwip-notes
+ * 64 KiB was the knee for 1500-byte frames one syscall each (docs/lwip-notes.md
  * §7), but with offloaded 64 KiB frames, or 16000-byte segments on a large
  * MTU, a 64 KiB window holds one to four segments and the sender idles
  * waiting for window updates.  Nothing is allocated up front: the window is

@@ -1,4 +1,4 @@
-// TCP endpoint over lwIP's raw API.  Rules it follows (ref/lwip-notes.md §1):
+// TCP endpoint over lwIP's raw API.  Rules it follows (docs/lwip-notes.md §3, §7):
 // callbacks are cleared before tcp_close/tcp_abort, since the pcb then
 // belongs to lwIP and tcp_abort calls the err callback inside the call;
 // tcp_recved only for consumed bytes; tcp_write and tcp_recved take 16-bit

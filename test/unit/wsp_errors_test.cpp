@@ -2,8 +2,8 @@
 // provider reports, checked as an application would check it — the return
 // value (SOCKET_ERROR, INVALID_SOCKET or FALSE), *lpErrno, and that nothing
 // else changed: output buffers and lengths untouched, the handle still valid,
-// no frame on the wire.  The contract is ../shared/ref/wsp-facts.md (§3
-// cross-cutting rules, §4 per function, §5 CE); where the CE documentation,
+// no frame on the wire.  The contract is docs/wsp-contract.md (§1
+// conventions, §4 per function, CE rows marked); where the CE documentation,
 // the SPI reference and observed Windows disagree, docs/design.md "Which
 // behaviour is right" decides.
 #include <algorithm>
