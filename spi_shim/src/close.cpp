@@ -29,8 +29,13 @@ int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
     const unsigned linger_s = sock.opts.linger.l_linger;
     const bool connected = tcp != nullptr && tcp->current_state() == tcp_endpoint::state::connected;
 
+    // Unread received data resets the connection whatever the linger (RFC
+    // 1122 4.2.2.13).  lwIP does this by itself only while it has not sent
+    // its FIN; after a lingering start or SD_SEND it would not.
+    const bool unread = tcp != nullptr && tcp->bytes_readable() > 0;
+
     // The one failure that keeps the socket as it was.
-    if (tcp != nullptr && connected && linger_on && linger_s > 0 && sock.nonblocking && may_block &&
+    if (tcp != nullptr && connected && !unread && linger_on && linger_s > 0 && sock.nonblocking && may_block &&
         tcp->has_unsettled_send())
         return WSAEWOULDBLOCK;
 
@@ -46,7 +51,7 @@ int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
     if (tcp != nullptr) {
         if (stopped) {
             // Nothing to send on: the endpoint forgets its (freed) pcb.
-        } else if (linger_on && linger_s == 0) {
+        } else if ((linger_on && linger_s == 0) || unread) {
             tcp->abort();
         } else if (linger_on && connected && !sock.nonblocking && may_block) {
             tcp->start_linger();
@@ -66,7 +71,7 @@ int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
         udp->close();
     }
     sock.io.reset();
-    return stopped ? WSAENETDOWN : 0;
+    return st.stopped() ? WSAENETDOWN : 0;  // also when it stopped during a linger
 }
 
 int WSPAPI WSPCloseSocket(SOCKET s, LPINT lpErrno) {

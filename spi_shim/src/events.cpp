@@ -145,16 +145,18 @@ int WSPAPI WSPEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVE
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
     if (lpNetworkEvents == nullptr) return fail(lpErrno, WSAEFAULT);
-    {
-        core_lock lk(*sock->st);
-        if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-        sock->events.enumerate(*lpNetworkEvents);
-    }
-    if (hEventObject != nullptr) {  // reset outside the core lock: it is an upcall
+    // The event is reset before the record is taken (outside the core lock:
+    // it is an upcall): an event recorded in between is in the record
+    // returned, and one recorded after signals the event again.  The other
+    // order could lose one — reset after it was signalled.
+    if (hEventObject != nullptr) {
         const WSPUPCALLTABLE up = provider().upcalls;
         int err = 0;
         if (up.lpWPUResetEvent && !up.lpWPUResetEvent(hEventObject, &err)) return fail(lpErrno, WSAEINVAL);
     }
+    core_lock lk(*sock->st);
+    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    sock->events.enumerate(*lpNetworkEvents);
     return 0;
 }
 

@@ -301,13 +301,15 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
             for (auto& e : list) e.sock->watchers.push_back(&cv);
         std::optional<millis> deadline;
         if (!forever) deadline = st.now() + millis(static_cast<millis::rep>(timeout_ms));
-        const stack::wait_status ws = st.wait(lk, cv, [&] { return count_ready() > 0; }, deadline);
+        // A blocking call like any other: the blocking hook runs, and
+        // WSPCancelBlockingCall ends it (WSAEINTR).
+        const int e = block_on(lk, st, cv, [] { return false; }, [&] { return count_ready() > 0; }, deadline);
         for (auto& list : lists)
-            for (auto& e : list) {
-                auto& w = e.sock->watchers;
+            for (auto& entry : list) {
+                auto& w = entry.sock->watchers;
                 w.erase(std::find(w.begin(), w.end(), &cv));
             }
-        if (ws == stack::wait_status::stopped) return fail(lpErrno, WSAENETDOWN);
+        if (e != 0 && e != WSAETIMEDOUT) return fail(lpErrno, e);
     }
     int total = 0;
     for (int k = 0; k < 3; ++k) {

@@ -163,7 +163,12 @@ std::optional<millis> deadline_after(stack& st, DWORD timeout_ms) {
 
 int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready, DWORD timeout_ms,
              bool watch_progress) {
-    stack& st = *sock.st;
+    return block_on(lk, *sock.st, sock.cv, [&sock] { return sock.closing; }, ready,
+                    deadline_after(*sock.st, timeout_ms), watch_progress);
+}
+
+int block_on(core_lock& lk, stack& st, std::condition_variable& cv, const std::function<bool()>& interrupted,
+             const std::function<bool()>& ready, std::optional<millis> deadline, bool watch_progress) {
     LPBLOCKINGCALLBACK hook = nullptr;
     DWORD_PTR hook_ctx = 0;
     provider_state& p = provider();
@@ -176,10 +181,9 @@ int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready
     blocking_frame frame;
     blocking_frame* const outer = t_frame;
     t_frame = &frame;
-    const std::optional<millis> deadline = deadline_after(st, timeout_ms);
     int result = 0;
     for (;;) {
-        if (sock.closing || frame.canceled) {
+        if (interrupted() || frame.canceled) {
             result = WSAEINTR;
             break;
         }
@@ -194,7 +198,7 @@ int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready
             t_in_hook = false;
             lk.lock();
             if (!keep_going) frame.canceled = true;
-            if (sock.closing || frame.canceled) {
+            if (interrupted() || frame.canceled) {
                 result = WSAEINTR;
                 break;
             }
@@ -205,11 +209,11 @@ int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready
             const millis tick = st.now() + millis(100);  // run the hook every 100 ms
             if (!step || tick < *step) step = tick;
         }
-        // `closing` first: a closed socket has no endpoint for ready() to look at.
-        auto pred = [&] { return sock.closing || frame.canceled || ready(); };
+        // `interrupted` first: a closed socket has no endpoint for ready() to look at.
+        auto pred = [&] { return interrupted() || frame.canceled || ready(); };
         const stack::wait_status ws =
-            watch_progress ? st.wait_progress(lk, sock.cv, pred, step) : st.wait(lk, sock.cv, pred, step);
-        if (sock.closing || frame.canceled) continue;  // reported at the top of the loop
+            watch_progress ? st.wait_progress(lk, cv, pred, step) : st.wait(lk, cv, pred, step);
+        if (interrupted() || frame.canceled) continue;  // reported at the top of the loop
         if (ws == stack::wait_status::stopped) {
             result = ready() ? 0 : WSAENETDOWN;
             break;

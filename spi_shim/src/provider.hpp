@@ -61,6 +61,11 @@ void unregister_socket(wsp_socket& sock);
 // which calls into the provider fail with WSAEINPROGRESS.
 int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready, DWORD timeout_ms,
              bool watch_progress = false);
+// The same wait on any condition variable of stack `st` (WSPSelect's):
+// WSAEINTR when `interrupted()` or the call is canceled, WSAETIMEDOUT at
+// `deadline`.
+int block_on(core_lock& lk, stack& st, std::condition_variable& cv, const std::function<bool()>& interrupted,
+             const std::function<bool()>& ready, std::optional<millis> deadline, bool watch_progress = false);
 
 // Stack deadline for a timeout in ms from now (0 = none).
 std::optional<millis> deadline_after(stack& st, DWORD timeout_ms);

@@ -1,5 +1,8 @@
 // What Windows CE's default provider does not offer, answered as it answers
-// (docs/design.md "Which behaviour is right"), and the asynchronous calls that
+// (docs/design.md "Which behaviour is right"): WSPDuplicateSocket,
+// WSPJoinLeaf and the disconnect-data calls fail WSASYSCALLFAILURE, always;
+// WSPAsyncSelect (no window messages on CE) and WSPGetQOSByName fail
+// WSAEOPNOTSUPP after the common entry checks.
 
 #include "provider.hpp"
 #include "wsp_calls.hpp"

@@ -529,6 +529,9 @@ void tcp_endpoint::abort() {
     release_rx();
     if (pcb_ != nullptr) {
         detach_pcb();
+        // A reset needs no acknowledgement before it: lwIP would flush a
+        // delayed ACK on the way out, so that the peer saw ACK then RST.
+        tcp_clear_flags(pcb_, TF_ACK_DELAY);
         tcp_abort(pcb_);
         pcb_ = nullptr;
     }

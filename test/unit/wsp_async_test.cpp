@@ -1826,3 +1826,48 @@ TEST_CASE("after a re-registration a new connection records FD_ACCEPT once witho
     CHECK(ev.signalled());
     CHECK(enum_events(env, lst, ev.h).lNetworkEvents == FD_ACCEPT);
 }
+
+namespace {
+
+// An upcall table whose WPUResetEvent first runs `g_during_reset` (once):
+// something the network does while WSPEnumNetworkEvents resets the event.
+std::function<void()> g_during_reset;
+
+BOOL WSPAPI reset_with_interleaving(WSAEVENT ev, LPINT err) {
+    if (g_during_reset) {
+        std::function<void()> f = std::move(g_during_reset);
+        g_during_reset = nullptr;
+        f();
+    }
+    return g_defaults.lpWPUResetEvent(ev, err);
+}
+
+}  // namespace
+
+TEST_CASE("an event recorded while WSPEnumNetworkEvents resets the event object is not lost",
+          "[wsp][async][event][regression]") {
+    // The record used to be taken first and the event reset afterwards: an
+    // FD_READ recorded in between was signalled, then reset, and never
+    // reported — the application waited forever.
+    lwsp_default_upcalls(&g_defaults);
+    WSPUPCALLTABLE table = g_defaults;
+    table.lpWPUResetEvent = &reset_with_interleaving;
+    connected c(65535, &table);
+    wsp_env& env = c.env;
+    event ev;
+    REQUIRE(event_select(env, c.s, ev.h, FD_READ | FD_CLOSE) == 0);
+    c.conn.send_text("first");
+    REQUIRE(ev.signalled());
+    int err = 0;
+    REQUIRE(env.recv(c.s, 64, err) == "first");  // re-enables FD_READ
+    WSANETWORKEVENTS ne = enum_events(env, c.s, ev.h);
+    CHECK(ne.lNetworkEvents == 0);  // the receive made the FD_READ of "first" stale
+    g_during_reset = [&c] { c.conn.send_text("second"); };
+    ne = enum_events(env, c.s, ev.h);
+    // Either the record returned holds it, or the event object says there
+    // is more to enumerate.
+    const bool reported = (ne.lNetworkEvents & FD_READ) != 0;
+    CHECK((reported || ev.signalled(0)));
+    CHECK(reported);  // this order: reset first, then the record
+    CHECK(env.recv(c.s, 64, err) == "second");
+}

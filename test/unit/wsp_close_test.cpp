@@ -242,6 +242,37 @@ TEST_CASE("closing with unread received data resets the connection", "[wsp][clos
     CHECK_FALSE(segs[0].has(tcp_fin));
 }
 
+TEST_CASE("unread received data resets the connection in every close row, after SD_SEND too",
+          "[wsp][close][linger][regression]") {
+    // lwIP resets a closed connection with unread data only while it has not
+    // sent its FIN: a lingering close (FIN first, then wait) and a close
+    // after WSPShutdown(SD_SEND) used to end with FIN and a lost byte count.
+    const int row = GENERATE(0, 1, 2, 3);  // DONTLINGER, linger 5 s blocking, linger 5 s nonblocking, after SD_SEND
+    INFO("row " << row);
+    connected c;
+    wsp_env& env = c.env;
+    c.conn.send_text("never read");
+    env.tcp_out(k_port);  // the ACK
+    int err = 0;
+    if (row == 1 || row == 2) REQUIRE(env.set_linger(c.s, 1, 5) == 0);
+    if (row == 2) REQUIRE(env.set_nonblocking(c.s, true) == 0);
+    if (row == 3) {
+        REQUIRE(env.p.lpWSPShutdown(c.s, SD_SEND, &err) == 0);
+        auto fin = env.tcp_out(k_port);
+        REQUIRE(fin.size() == 1);
+        CHECK(fin[0].has(tcp_fin));
+        feed(c.conn, fin, env);
+        c.conn.send_ack();
+    }
+    REQUIRE(env.close(c.s) == 0);  // at once: nothing to wait for
+    auto segs = env.tcp_out(k_port);
+    INFO(env.transcript);
+    REQUIRE(segs.size() == 1);
+    CHECK(segs[0].has(tcp_rst));
+    CHECK_FALSE(segs[0].has(tcp_fin));
+    CHECK_FALSE(env.handle_valid(c.s));
+}
+
 TEST_CASE("close cancels blocking calls of other threads with WSAEINTR", "[wsp][close][threads]") {
     wsp_env env;
     SOCKET lst = env.listener(k_port);

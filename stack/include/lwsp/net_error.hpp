@@ -18,8 +18,8 @@ enum class net_error {
     connection_refused,     // peer answered SYN with RST
     connection_reset,       // peer sent RST
     connection_aborted,     // this stack gave up (retransmissions, local abort)
-    timed_out,              // connect or linger deadline, retransmission timeout
-    network_reset,          // keep-alive failed
+    timed_out,              // a connect's SYNs went unanswered, or a deadline passed
+    network_reset,          // (lwIP reports keep-alive failure as an abort: connection_aborted)
     address_in_use,
     address_not_available,
     network_unreachable,
