@@ -224,6 +224,12 @@ tcp_mss mss_of(int fd) {
     return m;
 }
 
+unsigned retransmits_of(int fd) {
+    struct tcp_info ti {};
+    socklen_t len = sizeof ti;
+    return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_total_retrans : 0;
+}
+
 namespace {
 
 // Attaches to TAP device `name` with IFF_NO_PI and `extra` flags; -1 on failure.

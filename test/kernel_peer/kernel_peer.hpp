@@ -34,6 +34,8 @@ struct tcp_mss {
     unsigned rcv = 0, snd = 0;
 };
 tcp_mss mss_of(int fd);
+// Segments the kernel's TCP retransmitted on a connection (TCP_INFO).
+unsigned retransmits_of(int fd);
 // Closes with SO_LINGER {1, 0}: the kernel sends RST.
 void reset(int fd);
 void shutdown_send(int fd);

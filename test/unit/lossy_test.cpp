@@ -316,7 +316,7 @@ int reset_seen_by(lossy_net& net, flow& f, bool& needed_poke) {
 // ---- transfers ---------------------------------------------------------------
 
 TEST_CASE("a transfer both ways through 10 % loss on each crossing arrives intact", "[lossy][loss]") {
-    const std::uint64_t seed = GENERATE(1u, 2u, 3u);
+    const std::uint64_t seed = GENERATE(1u, 2u);
     const bool v6 = GENERATE(false, true);
     INFO("seed " << seed << (v6 ? ", IPv6" : ", IPv4"));
     lossy_net net(lossy_plan(0.10, seed));
