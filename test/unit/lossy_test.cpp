@@ -321,8 +321,8 @@ TEST_CASE("a transfer both ways through 10 % loss on each crossing arrives intac
     INFO("seed " << seed << (v6 ? ", IPv6" : ", IPv4"));
     lossy_net net(lossy_plan(0.10, seed));
     const pair_of_sockets s = connect_pair(net, v6);
-    flow up{s.client, s.server, 1 << 20, 1};
-    flow down{s.server, s.client, 1 << 20, 2};
+    flow up{s.client, s.server, 512 * 1024, 1};
+    flow down{s.server, s.client, 512 * 1024, 2};
     const millis t0 = net.env.st.now();
     const bool finished = run_until(
         net, {&up, &down}, [&] { return up.got == up.total && down.got == down.total; }, 30min);
