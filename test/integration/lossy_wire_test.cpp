@@ -13,10 +13,11 @@
 // corrupting, delaying wire.  Every row says which in its output.  Every
 // frame stays inside the private namespace scripts/netns-run made.
 //
-// Sizes: LWSP_LOSSY_MIB (default below, per row) bytes each way; the issue
-// asks for 64 MiB; lwIP has no SACK and a retransmission timeout of 1.5 s
-// and more on a LAN, so at 10 % loss a row runs at tens of KiB/s and the
-// default is what fits the test budget (README, "Lossy wire").
+// Sizes: each row's default is below; LWSP_LOSSY_MIB=N runs every row at
+// N MiB each way.  The issue asks for 64 MiB; lwIP has no SACK and a
+// retransmission timeout of 1.5 s and more on a LAN, so at 10 % loss lwsp
+// sends about 10 KiB/s and the loss rows default to what fits the test
+// budget (README, "A lossy wire").
 #include <atomic>
 #include <cerrno>
 #include <chrono>
