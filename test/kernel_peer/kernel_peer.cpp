@@ -92,11 +92,11 @@ int connect_tcp(const char* ip, std::uint16_t port, int timeout_ms, int* error) 
     return fd;
 }
 
-bool write_all(int fd, const void* data, std::size_t size) {
+bool write_all(int fd, const void* data, std::size_t size, int timeout_ms) {
     const auto* p = static_cast<const char*>(data);
     std::size_t done = 0;
     while (done < size) {
-        if (!wait_for(fd, POLLOUT, 30000)) return false;
+        if (!wait_for(fd, POLLOUT, timeout_ms)) return false;
         const ssize_t n = ::send(fd, p + done, size - done, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) continue;
@@ -222,6 +222,12 @@ tcp_mss mss_of(int fd) {
         m.snd = ti.tcpi_snd_mss;
     }
     return m;
+}
+
+unsigned retransmits_of(int fd) {
+    struct tcp_info ti {};
+    socklen_t len = sizeof ti;
+    return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_total_retrans : 0;
 }
 
 namespace {

@@ -22,7 +22,8 @@ int listen_tcp(const char* ip, std::uint16_t port, int rcvbuf = 0, int backlog =
 int accept_one(int listen_fd, int timeout_ms);
 // -1 on failure; `error` (if given) receives the errno (ECONNREFUSED …).
 int connect_tcp(const char* ip, std::uint16_t port, int timeout_ms, int* error = nullptr);
-bool write_all(int fd, const void* data, std::size_t size);
+// Fails when the socket takes nothing for `timeout_ms`.
+bool write_all(int fd, const void* data, std::size_t size, int timeout_ms = 30000);
 bool write_all(int fd, const std::string& data);
 // Reads up to `max` bytes, waiting at most `timeout_ms` for the first byte.
 read_result read_some(int fd, std::size_t max, int timeout_ms);
@@ -34,6 +35,8 @@ struct tcp_mss {
     unsigned rcv = 0, snd = 0;
 };
 tcp_mss mss_of(int fd);
+// Segments the kernel's TCP retransmitted on a connection (TCP_INFO).
+unsigned retransmits_of(int fd);
 // Closes with SO_LINGER {1, 0}: the kernel sends RST.
 void reset(int fd);
 void shutdown_send(int fd);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "fixture.hpp"
+#include "lwsp/soft_offload.hpp"
 #include "raw_echo.hpp"
 #include "tx_offload.hpp"
 
@@ -38,16 +39,9 @@ ip_addr peer_ip(bool v6) { return ip_addr::parse(v6 ? "2001:db8::2" : "192.0.2.2
 std::size_t l4_offset(bool v6) { return v6 ? 14 + 40 : 14 + 20; }
 
 uint16_t rd16(const bytes& b, std::size_t at) { return static_cast<uint16_t>((b.at(at) << 8) | b.at(at + 1)); }
-uint32_t rd32(const bytes& b, std::size_t at) {
-    return (static_cast<uint32_t>(rd16(b, at)) << 16) | rd16(b, at + 2);
-}
 void wr16(bytes& b, std::size_t at, uint16_t v) {
     b.at(at) = static_cast<uint8_t>(v >> 8);
     b.at(at + 1) = static_cast<uint8_t>(v & 0xff);
-}
-void wr32(bytes& b, std::size_t at, uint32_t v) {
-    wr16(b, at, static_cast<uint16_t>(v >> 16));
-    wr16(b, at + 2, static_cast<uint16_t>(v & 0xffff));
 }
 uint16_t fold(uint32_t sum) {
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
@@ -170,23 +164,26 @@ bool send_split(tx_offload& tx, const bytes& f) {
 // ---- what a NIC does with a partial or merged frame ------------------------
 
 // Completes a checksum::partial frame: sums from csum_start to the end with
-// the field as it is, stores the complement.  Other frames are returned as
-// they are.
+// the field as it is, stores the complement (lwsp/soft_offload.hpp, shared
+// with the fault decorator; independent of the stack).  Other frames are
+// returned as they are.
 bytes complete(const bytes& f, const frame_info& info) {
     bytes out = f;
     if (info.csum != csum_kind::partial) return out;
-    const std::size_t at = std::size_t{info.csum_start} + info.csum_offset;
     REQUIRE(info.csum_start < out.size());
-    REQUIRE(at + 2 <= out.size());
-    wr16(out, at, inet_checksum(out.data() + info.csum_start, out.size() - info.csum_start));
+    REQUIRE(std::size_t{info.csum_start} + info.csum_offset + 2 <= out.size());
+    REQUIRE(lwsp::complete_partial_checksum(out.data(), out.size(), info));
     return out;
 }
 
 // Cuts a frame with gso_size into the segments it stands for, as TSO/GSO
 // does: each carries the first one's headers with the sequence number
 // advanced (IPv4: identification advanced, lengths and checksums
-// recomputed); PSH and FIN only on the last one.  Checksums are computed
-// from scratch here.  A frame without gso_size is only completed.
+// recomputed); PSH and FIN only on the last one; checksums computed from
+// scratch (lwsp/soft_offload.hpp).  Checked here first: the frame is what
+// tx_offload promises (TCP header at csum_start, the IP length covering the
+// whole frame, more payload than one segment).  A frame without gso_size is
+// only completed.
 std::vector<bytes> segments_of(const bytes& f, const frame_info& info) {
     if (info.gso_size == 0) return {complete(f, info)};
     REQUIRE(info.csum == csum_kind::partial);
@@ -194,37 +191,15 @@ std::vector<bytes> segments_of(const bytes& f, const frame_info& info) {
     REQUIRE(p.ip);
     REQUIRE(p.tcp);
     REQUIRE_FALSE(p.ip->truncated);
-    const bool v6 = p.ip->version == 6;
     const std::size_t l4 = 14 + p.ip->header_length;
     REQUIRE(l4 == info.csum_start);
     const std::size_t hdr = l4 + std::size_t{static_cast<uint8_t>(f[l4 + 12] >> 4)} * 4;
     const std::size_t end = 14 + p.ip->total_length;
     REQUIRE(end == f.size());
-    const std::size_t payload = end - hdr;
-    REQUIRE(payload > info.gso_size);  // else it would not stand for several segments
+    REQUIRE(end - hdr > info.gso_size);  // else it would not stand for several segments
     std::vector<bytes> out;
-    for (std::size_t off = 0, i = 0; off < payload; off += info.gso_size, ++i) {
-        const std::size_t n = std::min<std::size_t>(info.gso_size, payload - off);
-        const bool last = off + n == payload;
-        bytes s(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(hdr));
-        s.insert(s.end(), f.begin() + static_cast<std::ptrdiff_t>(hdr + off),
-                 f.begin() + static_cast<std::ptrdiff_t>(hdr + off + n));
-        if (v6) {
-            wr16(s, 14 + 4, static_cast<uint16_t>(s.size() - 14 - 40));
-        } else {
-            wr16(s, 14 + 2, static_cast<uint16_t>(s.size() - 14));
-            wr16(s, 14 + 4, static_cast<uint16_t>(rd16(f, 14 + 4) + i));
-            wr16(s, 14 + 10, 0);
-            wr16(s, 14 + 10, inet_checksum(s.data() + 14, l4 - 14));
-        }
-        wr32(s, l4 + 4, static_cast<uint32_t>(rd32(f, l4 + 4) + off));
-        if (!last) s[l4 + 13] = static_cast<uint8_t>(s[l4 + 13] & ~(tcp_psh | tcp_fin));
-        wr16(s, l4 + 16, 0);
-        wr16(s, l4 + 16,
-             inet_checksum(s.data() + l4, s.size() - l4,
-                           tcp_pseudo_header_sum(p.ip->src, p.ip->dst, static_cast<uint32_t>(s.size() - l4))));
-        out.push_back(std::move(s));
-    }
+    REQUIRE(lwsp::to_wire_frames(f.data(), f.size(), info, out));
+    REQUIRE(out.size() == (end - hdr + info.gso_size - 1) / info.gso_size);
     return out;
 }
 

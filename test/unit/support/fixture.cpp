@@ -21,9 +21,10 @@ bool is_mld(const parsed_frame& f) {
 
 }  // namespace
 
-lan::lan(bool manual_clock, lwsp::link_offloads offloads) : lan(make_options(manual_clock), offloads) {}
+lan::lan(bool manual_clock, lwsp::link_offloads offloads, const link_wrapper& wrap)
+    : lan(make_options(manual_clock), offloads, wrap) {}
 
-lan::lan(const lwsp::stack::options& opts, lwsp::link_offloads offloads)
+lan::lan(const lwsp::stack::options& opts, lwsp::link_offloads offloads, const link_wrapper& wrap)
     : st(opts),
       link_owner(std::make_shared<lwsp::memlink>(*lwsp::mac_address::parse("02:00:00:00:00:01"))),
       link(*link_owner),
@@ -34,7 +35,7 @@ lan::lan(const lwsp::stack::options& opts, lwsp::link_offloads offloads)
                                  *lwsp::ipv4_address::parse("0.0.0.0")};
     cfg.ipv6 = {*lwsp::ipv6_address::parse("2001:db8::1")};
     link.set_offloads(offloads);
-    iface = st.attach(link_owner, cfg);
+    iface = st.attach(wrap ? wrap(link_owner) : link_owner, cfg);
     link.take();  // MLD reports sent while the interface came up
 }
 

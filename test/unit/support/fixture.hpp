@@ -9,6 +9,7 @@
 // the way, so tests see only the traffic they script.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,13 +21,18 @@
 
 namespace lwsp::test {
 
+// Puts a decorator (fault_link, say) between the stack and the memlink:
+// the stack is attached to what it returns, the test keeps `link`, the
+// network side beneath it.
+using link_wrapper = std::function<std::shared_ptr<lwsp::link>(std::shared_ptr<lwsp::memlink>)>;
+
 class lan {
 public:
     // `offloads`: what the memlink claims to accept on transmit (set before
     // the interface is attached, which is when the stack reads it).
-    explicit lan(bool manual_clock = true, lwsp::link_offloads offloads = {});
+    explicit lan(bool manual_clock = true, lwsp::link_offloads offloads = {}, const link_wrapper& wrap = {});
     // Any stack options (a manual clock unless they say otherwise).
-    explicit lan(const lwsp::stack::options& opts, lwsp::link_offloads offloads = {});
+    explicit lan(const lwsp::stack::options& opts, lwsp::link_offloads offloads = {}, const link_wrapper& wrap = {});
     ~lan();
 
     lwsp::stack st;

@@ -5,13 +5,17 @@
 
 namespace lwsp::test {
 
-wsp_env::wsp_env(bool manual_clock, const WSPUPCALLTABLE* upcalls) : wsp_env([manual_clock] {
-    lwsp::stack::options o;
-    o.manual_clock = manual_clock;
-    return o;
-}(), upcalls) {}
+wsp_env::wsp_env(bool manual_clock, const WSPUPCALLTABLE* upcalls, const link_wrapper& wrap)
+    : wsp_env(
+          [manual_clock] {
+              lwsp::stack::options o;
+              o.manual_clock = manual_clock;
+              return o;
+          }(),
+          upcalls, wrap) {}
 
-wsp_env::wsp_env(const lwsp::stack::options& opts, const WSPUPCALLTABLE* upcalls) : lan(opts) {
+wsp_env::wsp_env(const lwsp::stack::options& opts, const WSPUPCALLTABLE* upcalls, const link_wrapper& wrap)
+    : lan(opts, {}, wrap) {
     WSPUPCALLTABLE none{};
     startup_result = WSPStartup(MAKEWORD(2, 2), &data, nullptr, upcalls ? *upcalls : none, &p);
     REQUIRE(startup_result == 0);

@@ -12,8 +12,9 @@ namespace lwsp::test {
 
 class wsp_env : public lan {
 public:
-    explicit wsp_env(bool manual_clock = true, const WSPUPCALLTABLE* upcalls = nullptr);
-    explicit wsp_env(const lwsp::stack::options& opts, const WSPUPCALLTABLE* upcalls = nullptr);
+    explicit wsp_env(bool manual_clock = true, const WSPUPCALLTABLE* upcalls = nullptr, const link_wrapper& wrap = {});
+    explicit wsp_env(const lwsp::stack::options& opts, const WSPUPCALLTABLE* upcalls = nullptr,
+                     const link_wrapper& wrap = {});
     ~wsp_env();
 
     WSPPROC_TABLE p{};
