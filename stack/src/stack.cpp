@@ -330,6 +330,8 @@ stack* stack::current() { return g_current.load(); }
 
 bool stack::stopped() const { return impl_->stopping.load(); }
 
+bool stack::pcbs_released() const { return impl_->stopped_done; }
+
 void stack::stop() {
     {
         core_lock lk(*this);

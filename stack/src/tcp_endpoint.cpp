@@ -39,8 +39,10 @@ tcp_endpoint::~tcp_endpoint() {
 }
 
 void tcp_endpoint::forget_if_stopped() {
-    // stop() frees every pcb without callbacks; never touch ours again.
-    if (!stack_.stopped()) return;
+    // stop() frees every pcb, some without callbacks; once it has, never
+    // touch ours again.  (While it is still at work the pcb is valid, and
+    // letting go of it goes the normal way: callbacks cleared first.)
+    if (!stack_.pcbs_released()) return;
     if (pcb_ != nullptr || state_ == state::connecting || state_ == state::listening) {
         pcb_ = nullptr;
         state_ = state::closed;

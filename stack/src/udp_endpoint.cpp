@@ -22,7 +22,7 @@ udp_endpoint::udp_endpoint(stack& st, bool v6) : stack_(st), v6_(v6) {}
 udp_endpoint::~udp_endpoint() { close(); }
 
 void udp_endpoint::forget_if_stopped() {
-    if (stack_.stopped() && pcb_ != nullptr) {
+    if (stack_.pcbs_released() && pcb_ != nullptr) {
         pcb_ = nullptr;  // freed by stop()
         dead_ = true;
     }

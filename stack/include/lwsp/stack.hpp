@@ -127,9 +127,15 @@ public:
     // stack, and a new one may be created.  Idempotent; the destructor calls
     // it.
     void stop();
-    // Lock-free: endpoints check it, under the core lock, before touching a
-    // pcb (stop() frees every pcb without telling their owners).
+    // Lock-free: the stack is stopping or stopped; new work fails
+    // (network down).
     bool stopped() const;
+    // Under the core lock: stop() has freed every lwIP pcb, without telling
+    // the owners of listeners and UDP pcbs.  Endpoints check it before they
+    // touch a pcb.  Between stopped() and this, pcbs still exist (they go
+    // when their interface is detached or at the end of stop()), and an
+    // endpoint that lets go of one must clear its callbacks.
+    bool pcbs_released() const;
 
     // Objects that outlive their calls and keep pointing at the stack (the
     // shim's sockets) hold it: hold() counts one user, release() drops it,

@@ -1,26 +1,17 @@
-// KNOWN STACK BUG, a failing test kept hidden ([.] — CTest does not run
-// it) until the stack is fixed; run it by hand:
-//     build/asan/test/unit/lwsp_unit_tests "[known-bug]"
-// Found by lossy_test.cpp: a linger close that was still waiting when the
-// test ended made stack::stop() crash (ASan: heap-use-after-free in
-// tcp_endpoint::on_err).
+// stack::stop() while WSPCloseSocket is in its linger wait (found by
+// lossy_test.cpp; ASan: heap-use-after-free in tcp_endpoint::on_err).
 //
-// What happens: stack::stop() sets `stopping` and wakes every waiter, then
-// detaches the interfaces one by one; netif_remove() aborts the pcbs bound
-// to the interface's addresses, which calls their err callback.  A thread
-// inside WSPCloseSocket's linger wait wakes first, sees the stack stopping,
-// and destroys its endpoint — which, because the stack is stopping, forgets
-// its pcb without clearing the pcb's callback argument
-// (tcp_endpoint::forget_if_stopped).  When the pcb's interface is detached
-// after that, lwIP calls tcp_endpoint::on_err on the freed endpoint.  Any
-// endpoint destroyed between the start of stop() and the removal of its
-// interface does the same; the linger wait makes the window wide.
+// stop() sets `stopping`, wakes every waiter, then detaches the interfaces;
+// netif_remove() aborts the pcbs bound to their addresses, which calls their
+// err callbacks.  The closing thread woke first and destroyed its endpoint,
+// which — seeing the stack stopping — forgot its pcb without clearing the
+// pcb's callbacks; lwIP then called on_err on the freed endpoint.  Endpoints
+// now forget a pcb only once stop() has really freed them all
+// (stack::pcbs_released); before that they let go of it the normal way.
 //
 // The test makes the order certain: the connection lives on a second
 // interface, and the first interface's link does not finish stopping until
-// the closing thread has returned.  Once fixed (the endpoint clears its
-// pcb's callbacks even when the stack is stopping, or stop() aborts pcbs
-// before it wakes waiters), it passes and can lose the [.] tag.
+// the closing thread has returned.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -59,8 +50,8 @@ private:
 
 }  // namespace
 
-TEST_CASE("KNOWN BUG: stack::stop() while WSPCloseSocket lingers calls the freed endpoint's err callback",
-          "[.][known-bug][close][linger]") {
+TEST_CASE("stack::stop() while WSPCloseSocket lingers: the endpoint lets go of its pcb cleanly",
+          "[close][linger][regression]") {
     auto closer_returned = std::make_shared<std::atomic<bool>>(false);
     wsp_env env(true, nullptr, [closer_returned](std::shared_ptr<lwsp::memlink> m) {
         return std::make_shared<gate_link>(std::move(m), closer_returned);
