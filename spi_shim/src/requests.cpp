@@ -243,7 +243,16 @@ int submit_overlapped(wsp_socket& s, std::unique_ptr<io_request> req, LPDWORD by
     if (r.error != 0) {
         r.ov->Internal = 0;
         release_thread(*s.st, r);
-        if (r.error == WSAEMSGSIZE && bytes != nullptr) *bytes = static_cast<DWORD>(r.done);
+        if (r.error == WSAEMSGSIZE) {
+            // A truncated datagram was taken: the call reports it as a
+            // receive does, sender included, and the OVERLAPPED says the same
+            // to WSPGetOverlappedResult; still no completion indication.
+            if (bytes != nullptr) *bytes = static_cast<DWORD>(r.done);
+            r.ov->InternalHigh = r.done;
+            r.ov->Offset = MSG_PARTIAL;
+            r.ov->OffsetHigh = WSAEMSGSIZE;
+            if (r.from_out != nullptr && r.got_from) to_sockaddr(r.from, r.from_out, r.fromlen_out);
+        }
         return r.error;  // no completion indication
     }
     if (bytes != nullptr) *bytes = static_cast<DWORD>(r.done);
