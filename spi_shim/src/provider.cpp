@@ -119,7 +119,10 @@ int find_socket(SOCKET s, std::shared_ptr<wsp_socket>& out) {
         if (p.upcalls.lpWPUQuerySocketHandleContext(s, &ctx, &err) != 0) return WSAENOTSOCK;
         internal = ctx;
     }
-    out = p.handles.find(internal);
+    {
+        std::lock_guard<std::mutex> g(p.handles_mu);
+        out = p.handles.find(internal);
+    }
     if (!out || out->handle != s) return WSAENOTSOCK;
     if (out->st->stopped()) return WSAENETDOWN;  // its stack stopped (even if another runs now)
     return 0;
@@ -127,7 +130,11 @@ int find_socket(SOCKET s, std::shared_ptr<wsp_socket>& out) {
 
 SOCKET register_socket(const std::shared_ptr<wsp_socket>& sock, int& err) {
     provider_state& p = provider();
-    const std::uintptr_t h = p.handles.insert(sock);
+    std::uintptr_t h;
+    {
+        std::lock_guard<std::mutex> g(p.handles_mu);
+        h = p.handles.insert(sock);
+    }
     if (h == 0) {
         err = WSAEMFILE;
         return INVALID_SOCKET;
@@ -138,6 +145,7 @@ SOCKET register_socket(const std::shared_ptr<wsp_socket>& sock, int& err) {
         int uerr = 0;
         const SOCKET ext = p.upcalls.lpWPUCreateSocketHandle(p.catalog_entry, h, &uerr);
         if (ext == INVALID_SOCKET) {
+            std::lock_guard<std::mutex> g(p.handles_mu);
             p.handles.remove(h);
             err = uerr != 0 ? uerr : WSAENOBUFS;
             return INVALID_SOCKET;
@@ -149,7 +157,12 @@ SOCKET register_socket(const std::shared_ptr<wsp_socket>& sock, int& err) {
 
 void unregister_socket(wsp_socket& sock) {
     provider_state& p = provider();
-    if (p.handles.remove(sock.table_handle) == nullptr) return;
+    std::shared_ptr<wsp_socket> removed;  // released after the lock
+    {
+        std::lock_guard<std::mutex> g(p.handles_mu);
+        removed = p.handles.remove(sock.table_handle);
+    }
+    if (!removed) return;
     if (p.external_handles) {
         int err = 0;
         p.upcalls.lpWPUCloseSocketHandle(sock.handle, &err);
@@ -286,8 +299,17 @@ int WSPAPI WSPCleanup(LPINT lpErrno) {
     if (!last) return 0;
     // The last cleanup closes every socket still open, as closesocket would,
     // except that a lingering close does not wait.
-    for (std::uintptr_t h : p.handles.all()) {
-        std::shared_ptr<wsp_socket> sock = p.handles.find(h);
+    std::vector<std::uintptr_t> open;
+    {
+        std::lock_guard<std::mutex> g(p.handles_mu);
+        open = p.handles.all();
+    }
+    for (std::uintptr_t h : open) {
+        std::shared_ptr<wsp_socket> sock;
+        {
+            std::lock_guard<std::mutex> g(p.handles_mu);
+            sock = p.handles.find(h);
+        }
         if (!sock) continue;
         core_lock lk(*sock->st);
         close_socket(lk, *sock, false);

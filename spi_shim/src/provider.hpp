@@ -24,6 +24,9 @@ struct provider_state {
     WSPUPCALLTABLE upcalls{};
     bool external_handles = false;  // ws2 hands out the SOCKET values (WPUCreateSocketHandle given)
     DWORD catalog_entry = 0;
+    // The SOCKET handles (kind 0 of handle_table.hpp) under their own leaf
+    // lock, never held while taking a stack's core lock.
+    std::mutex handles_mu;
     handle_table<wsp_socket> handles;
 };
 

@@ -7,12 +7,10 @@
 //   handle tables, every event's state and waiter list, every thread's APC
 //   queue.  It is a leaf lock: nothing else is locked while it is held, and
 //   it is never held while user code (an APC) runs.
-// - Handles: one slot table per kind (event, thread, socket), all under the
-//   global mutex.  A handle value is kind (bits 29-30) | generation (bits
-//   16-28, 1..8191) | slot index + 1 (bits 0-15): never 0, always below
-//   2^31 (so never INVALID_SOCKET, and it fits a 32-bit pointer), and an
-//   event handle is never mistaken for a thread or socket handle.  WSAEVENT
-//   and WSATHREADID.ThreadHandle carry that value as a pointer.
+// - Handles: one handle table (handle_table.hpp, the provider's too) per
+//   kind (event, thread, socket), all under the global mutex; the kind bits
+//   keep an event handle from being mistaken for a thread or socket handle.
+//   WSAEVENT and WSATHREADID.ThreadHandle carry the value as a pointer.
 // - Waiting: every thread that uses lwsp has a thread_state (created on
 //   first use, owned by a thread_local shared_ptr) with its own condition
 //   variable and APC queue.  A wait registers a `waiter` (on its stack) on
@@ -43,6 +41,8 @@
 #include <utility>
 #include <vector>
 
+#include "handle_table.hpp"
+
 namespace lwsp::upcalls_detail {
 
 // Test hooks (declared again by test/unit/upcalls_test.cpp):
@@ -57,81 +57,6 @@ namespace {
 using handle = std::uintptr_t;
 
 enum class kind : std::uint32_t { event = 1, thread = 2, socket = 3 };
-
-// Slot + generation table; callers hold the global mutex.
-template <class T>
-class slot_table {
-public:
-    static constexpr std::uint32_t max_slots = 0xffff;
-    static constexpr std::uint32_t max_generation = 0x1fff;
-
-    explicit slot_table(kind k) : kind_(static_cast<std::uintptr_t>(k)) {}
-
-    // 0 when full or out of memory.
-    handle insert(std::shared_ptr<T> obj) {
-        try {
-            std::uint32_t index;
-            if (!free_.empty()) {
-                index = free_.front();  // oldest freed slot first: longest time before reuse
-                free_.pop_front();
-            } else {
-                if (slots_.size() >= max_slots) return 0;
-                slots_.emplace_back();
-                index = static_cast<std::uint32_t>(slots_.size() - 1);
-            }
-            slot& s = slots_[index];
-            s.obj = std::move(obj);
-            return encode(index, s.generation);
-        } catch (const std::bad_alloc&) {
-            return 0;
-        }
-    }
-
-    std::shared_ptr<T> find(handle h) const {
-        const slot* s = lookup(h);
-        return s != nullptr ? s->obj : nullptr;
-    }
-
-    std::shared_ptr<T> remove(handle h) {
-        const slot* found = lookup(h);
-        if (found == nullptr) return nullptr;
-        const auto index = static_cast<std::uint32_t>(found - slots_.data());
-        slot& s = slots_[index];
-        std::shared_ptr<T> out = std::move(s.obj);
-        s.obj.reset();
-        s.generation = static_cast<std::uint16_t>(s.generation % max_generation + 1);
-        try {
-            free_.push_back(index);
-        } catch (const std::bad_alloc&) {
-            // The slot is simply never reused.
-        }
-        return out;
-    }
-
-private:
-    struct slot {
-        std::uint16_t generation = 1;
-        std::shared_ptr<T> obj;
-    };
-
-    handle encode(std::uint32_t index, std::uint16_t generation) const {
-        return (kind_ << 29) | (static_cast<handle>(generation) << 16) | (index + 1);
-    }
-
-    const slot* lookup(handle h) const {
-        if ((h >> 29) != kind_) return nullptr;  // also rejects values >= 2^31
-        const std::uint32_t index_plus_1 = static_cast<std::uint32_t>(h & 0xffff);
-        const auto generation = static_cast<std::uint16_t>((h >> 16) & max_generation);
-        if (index_plus_1 == 0 || index_plus_1 > slots_.size()) return nullptr;
-        const slot& s = slots_[index_plus_1 - 1];
-        if (s.generation != generation || !s.obj) return nullptr;
-        return &s;
-    }
-
-    std::uintptr_t kind_;
-    std::vector<slot> slots_;
-    std::deque<std::uint32_t> free_;
-};
 
 struct thread_state;
 struct event_object;
@@ -176,9 +101,9 @@ struct socket_object {
 
 struct global_state {
     std::mutex mu;
-    slot_table<event_object> events{kind::event};
-    slot_table<thread_state> threads{kind::thread};
-    slot_table<socket_object> sockets{kind::socket};
+    lwsp::wsp::handle_table<event_object> events{static_cast<std::uint32_t>(kind::event)};
+    lwsp::wsp::handle_table<thread_state> threads{static_cast<std::uint32_t>(kind::thread)};
+    lwsp::wsp::handle_table<socket_object> sockets{static_cast<std::uint32_t>(kind::socket)};
 };
 
 global_state& state() {

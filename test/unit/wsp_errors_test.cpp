@@ -48,7 +48,11 @@ sockaddr* sa(T& a) {
     return reinterpret_cast<sockaddr*>(&a);
 }
 
-std::size_t open_handles() { return lwsp::wsp::provider().handles.size(); }
+std::size_t open_handles() {
+    lwsp::wsp::provider_state& p = lwsp::wsp::provider();
+    std::lock_guard<std::mutex> g(p.handles_mu);
+    return p.handles.size();
+}
 
 bytes to_bytes(const std::string& s) { return bytes(s.begin(), s.end()); }
 
