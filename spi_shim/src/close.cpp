@@ -59,7 +59,7 @@ int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
             // An ACK of only our FIN raises no lwIP callback: re-check on any
             // stack progress.
             const stack::wait_status ws =
-                st.wait_progress(lk, sock.cv, [&] { return tcp->send_settled(); }, deadline);
+                sock.st->wait_progress(lk, sock.cv, [&] { return tcp->send_settled(); }, deadline);
             if (ws == stack::wait_status::ready)
                 tcp->close();
             else
@@ -79,10 +79,11 @@ int WSPAPI WSPCloseSocket(SOCKET s, LPINT lpErrno) {
     std::shared_ptr<wsp_socket> sock;
     const int e = find_socket(s, sock);
     if (e != 0 && e != WSAENETDOWN) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     // The socket's own stack, running or stopped: it outlives its sockets
     // (close them, or WSPCleanup, before destroying a stack object).
-    core_lock lk(*sock->st);
-    const int r = close_socket(lk, *sock, true);
+    core_lock lk(*so.st);
+    const int r = close_socket(lk, so, true);
     return r == 0 ? 0 : fail(lpErrno, r);
 }
 

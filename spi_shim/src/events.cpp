@@ -13,22 +13,23 @@
 
 #include "error_table.hpp"
 #include "provider.hpp"
+#include "requests.hpp"
 #include "wsp_calls.hpp"
 
 namespace lwsp::wsp {
 
 namespace {
 
-void note(wsp_socket& s, long bit, int error = 0) {
+void note(wsp_socket& s, long bit, int error = 0) LWSP_REQUIRES(s.st->core()) {
     if (s.events.record(bit, error)) signal_event(*s.st, s.events.event());
 }
 
-void note_end(wsp_socket& s, net_error reason) {
+void note_end(wsp_socket& s, net_error reason) LWSP_REQUIRES(s.st->core()) {
     if (s.events.connection_ended(reason, s.io.has_unread_data())) signal_event(*s.st, s.events.event());
 }
 
 // Records what is true for a socket that has just been accepted.
-void record_current(wsp_socket& s) {
+void record_current(wsp_socket& s) LWSP_REQUIRES(s.st->core()) {
     tcp_endpoint& ep = *s.io.tcp();
     if (ep.bytes_readable() > 0) note(s, FD_READ);
     if (ep.current_state() == tcp_endpoint::state::connected && ep.writable()) note(s, FD_WRITE);
@@ -38,7 +39,7 @@ void record_current(wsp_socket& s) {
 
 // FD_WRITE is owed to a connected or accepted socket and to a bound datagram
 // socket until it is recorded: a registration records it if a send can go.
-bool can_send_now(const wsp_socket& s) {
+bool can_send_now(const wsp_socket& s) LWSP_REQUIRES(s.st->core()) {
     if (tcp_endpoint* ep = s.io.tcp()) return ep->current_state() == tcp_endpoint::state::connected && ep->writable();
     return s.io.udp() != nullptr && s.io.udp()->bound();
 }
@@ -47,7 +48,7 @@ bool can_send_now(const wsp_socket& s) {
 
 void signal_event(stack& st, WSAEVENT ev) {
     if (ev == nullptr) return;
-    const WSPUPCALLTABLE up = provider().upcalls;
+    const WSPUPCALLTABLE up = provider().settings().upcalls;
     st.defer([up, ev] {
         int err = 0;
         if (up.lpWPUSetEvent) up.lpWPUSetEvent(ev, &err);
@@ -122,11 +123,11 @@ int WSPAPI WSPEventSelect(SOCKET s, WSAEVENT hEventObject, long lNetworkEvents, 
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     if ((lNetworkEvents & ~static_cast<long>(FD_ALL_EVENTS)) != 0) return fail(lpErrno, WSAEINVAL);
     if (lNetworkEvents != 0 && hEventObject == nullptr) return fail(lpErrno, WSAEINVAL);
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-    wsp_socket& so = *sock;
+    core_lock lk(*so.st);
+    if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     // The record (what happened and was not yet enumerated) is kept; a
     // selected event in it signals the new event object at once.  Nothing
     // is recorded again for a condition that still holds, but FD_WRITE owed
@@ -144,19 +145,20 @@ int WSPAPI WSPEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVE
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     if (lpNetworkEvents == nullptr) return fail(lpErrno, WSAEFAULT);
     // The event is reset before the record is taken (outside the core lock:
     // it is an upcall): an event recorded in between is in the record
     // returned, and one recorded after signals the event again.  The other
     // order could lose one — reset after it was signalled.
     if (hEventObject != nullptr) {
-        const WSPUPCALLTABLE up = provider().upcalls;
+        const WSPUPCALLTABLE up = provider().settings().upcalls;
         int err = 0;
         if (up.lpWPUResetEvent && !up.lpWPUResetEvent(hEventObject, &err)) return fail(lpErrno, WSAEINVAL);
     }
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-    sock->events.enumerate(*lpNetworkEvents);
+    core_lock lk(*so.st);
+    if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    so.events.enumerate(*lpNetworkEvents);
     return 0;
 }
 

@@ -46,6 +46,7 @@ int recv_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
                 LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     const bool overlapped = lpOverlapped != nullptr;
     std::size_t total = 0;
     if (int e = check_buffers(lpBuffers, dwBufferCount, total)) return fail(lpErrno, e);
@@ -54,14 +55,13 @@ int recv_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
     if (flags & ~static_cast<DWORD>(MSG_PEEK | MSG_OOB | MSG_WAITALL)) return fail(lpErrno, WSAEOPNOTSUPP);
     if (flags & MSG_OOB) return fail(lpErrno, WSAEOPNOTSUPP);  // lwIP has no urgent data
     if (overlapped && (flags & (MSG_PEEK | MSG_WAITALL))) return fail(lpErrno, WSAEOPNOTSUPP);
-    const bool want_from = lpFrom != nullptr && !sock->is_stream();
+    const bool want_from = lpFrom != nullptr && !so.is_stream();
     if (want_from) {
-        const int need = sock->v6() ? static_cast<int>(sizeof(sockaddr_in6)) : static_cast<int>(sizeof(sockaddr_in));
+        const int need = so.v6() ? static_cast<int>(sizeof(sockaddr_in6)) : static_cast<int>(sizeof(sockaddr_in));
         if (lpFromlen == nullptr || *lpFromlen < need) return fail(lpErrno, WSAEFAULT);  // nothing consumed
     }
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-    wsp_socket& so = *sock;
+    core_lock lk(*so.st);
+    if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     if (so.io.listening()) return fail(lpErrno, WSAENOTCONN);
     if (so.io.udp() != nullptr && !so.io.udp()->bound()) return fail(lpErrno, WSAEINVAL);
     if (overlapped) {
@@ -93,6 +93,7 @@ int send_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
                 LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     const bool overlapped = lpOverlapped != nullptr;
     std::size_t total = 0;
     if (int e = check_buffers(lpBuffers, dwBufferCount, total)) return fail(lpErrno, e);
@@ -100,13 +101,12 @@ int send_common(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNum
     if (dwFlags & ~static_cast<DWORD>(MSG_OOB | MSG_DONTROUTE | MSG_PARTIAL)) return fail(lpErrno, WSAEOPNOTSUPP);
     if (dwFlags & (MSG_OOB | MSG_PARTIAL)) return fail(lpErrno, WSAEOPNOTSUPP);
     sock_address to{};
-    const bool have_to = sendto && !sock->is_stream() && lpTo != nullptr;
+    const bool have_to = sendto && !so.is_stream() && lpTo != nullptr;
     if (have_to) {
-        if (int e = from_sockaddr(lpTo, iTolen, sock->family, to)) return fail(lpErrno, e);
+        if (int e = from_sockaddr(lpTo, iTolen, so.family, to)) return fail(lpErrno, e);
     }
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-    wsp_socket& so = *sock;
+    core_lock lk(*so.st);
+    if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     if (so.io.udp() != nullptr && !have_to && !so.io.udp()->connected())
         return fail(lpErrno, sendto ? WSAEDESTADDRREQ : WSAENOTCONN);
     if (so.fin_after_sends) return fail(lpErrno, WSAESHUTDOWN);  // SD_SEND waiting for queued sends
@@ -171,7 +171,8 @@ int WSPAPI WSPRecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWOR
 namespace {
 
 // The ioctls; each completes at once.  Returns 0 or the error.
-int do_ioctl(wsp_socket& so, DWORD code, LPVOID in, DWORD cb_in, LPVOID out, DWORD cb_out, DWORD& returned) {
+int do_ioctl(wsp_socket& so, DWORD code, LPVOID in, DWORD cb_in, LPVOID out, DWORD cb_out, DWORD& returned)
+    LWSP_REQUIRES(so.st->core()) {
     switch (code) {
         case FIONBIO: {
             if (in == nullptr || cb_in < sizeof(u_long)) return WSAEFAULT;
@@ -212,17 +213,18 @@ int WSPAPI WSPIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD c
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     if (lpcbBytesReturned == nullptr && lpOverlapped == nullptr) return fail(lpErrno, WSAEFAULT);
     DWORD returned = 0;
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-    const int e = do_ioctl(*sock, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, returned);
+    core_lock lk(*so.st);
+    if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    const int e = do_ioctl(so, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, returned);
     if (e != 0) return fail(lpErrno, e);  // no completion indication for a failed call
     if (lpcbBytesReturned != nullptr) *lpcbBytesReturned = returned;
     if (lpOverlapped != nullptr) {  // these ioctls complete at once
         io_request r;
         if (int me = set_overlapped(r, lpOverlapped, lpCompletionRoutine, lpThreadId)) return fail(lpErrno, me);
-        complete_at_once(*sock, r, returned);
+        complete_at_once(so, r, returned);
     }
     return 0;
 }
@@ -236,17 +238,17 @@ struct select_entry {
     std::shared_ptr<wsp_socket> sock;
 };
 
-bool ready_read(wsp_socket& s) { return s.closing || s.io.readable(); }
+bool ready_read(wsp_socket& s) LWSP_REQUIRES(s.st->core()) { return s.closing || s.io.readable(); }
 
-bool connect_failed(wsp_socket& s) {
+bool connect_failed(wsp_socket& s) LWSP_REQUIRES(s.st->core()) {
     // Until the next connect: reading SO_ERROR does not end it, and a
     // blocking connect that failed counts too.
     return s.io.stream() && s.connect_failed && s.io.tcp()->current_state() == tcp_endpoint::state::fresh;
 }
 
-bool ready_write(wsp_socket& s) { return s.closing || (!connect_failed(s) && s.io.writable()); }
+bool ready_write(wsp_socket& s) LWSP_REQUIRES(s.st->core()) { return s.closing || (!connect_failed(s) && s.io.writable()); }
 
-bool ready_except(wsp_socket& s) { return connect_failed(s); }
+bool ready_except(wsp_socket& s) LWSP_REQUIRES(s.st->core()) { return connect_failed(s); }
 
 }  // namespace
 
@@ -298,7 +300,10 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
     if (count_ready() == 0 && (forever || timeout_ms > 0)) {
         std::condition_variable cv;
         for (auto& list : lists)
-            for (auto& e : list) e.sock->watchers.push_back(&cv);
+            for (auto& e : list) {
+                e.sock->st->assert_core_held();  // every socket here is on `st`
+                e.sock->watchers.push_back(&cv);
+            }
         std::optional<millis> deadline;
         if (!forever) deadline = st.now() + millis(static_cast<millis::rep>(timeout_ms));
         // A blocking call like any other: the blocking hook runs, and
@@ -306,6 +311,7 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
         const int e = block_on(lk, st, cv, [] { return false; }, [&] { return count_ready() > 0; }, deadline);
         for (auto& list : lists)
             for (auto& entry : list) {
+                entry.sock->st->assert_core_held();
                 auto& w = entry.sock->watchers;
                 w.erase(std::find(w.begin(), w.end(), &cv));
             }

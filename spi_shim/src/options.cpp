@@ -39,7 +39,7 @@ int write_int(char* optval, LPINT optlen, int value) {
     return 0;
 }
 
-int so_error_value(wsp_socket& s) {
+int so_error_value(wsp_socket& s) LWSP_REQUIRES(s.st->core()) {
     if (s.opts.so_error_override != 0) {
         const int v = s.opts.so_error_override;
         s.opts.so_error_override = 0;
@@ -49,7 +49,7 @@ int so_error_value(wsp_socket& s) {
     return 0;
 }
 
-int get_socket_level(wsp_socket& s, int optname, char* optval, LPINT optlen) {
+int get_socket_level(wsp_socket& s, int optname, char* optval, LPINT optlen) LWSP_REQUIRES(s.st->core()) {
     const bool tcp = s.io.stream();
     switch (optname) {
         case SO_ACCEPTCONN: return write_int(optval, optlen, tcp && s.io.tcp()->is_listening() ? 1 : 0);
@@ -91,7 +91,7 @@ int get_socket_level(wsp_socket& s, int optname, char* optval, LPINT optlen) {
     }
 }
 
-int set_socket_level(wsp_socket& s, int optname, const char* optval, int optlen) {
+int set_socket_level(wsp_socket& s, int optname, const char* optval, int optlen) LWSP_REQUIRES(s.st->core()) {
     const bool tcp = s.io.stream();
     bool b = false;
     int v = 0;
@@ -191,12 +191,12 @@ int WSPAPI WSPGetSockOpt(SOCKET s, int level, int optname, char* optval, LPINT o
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     if (level != SOL_SOCKET && level != IPPROTO_TCP && level != IPPROTO_IP && level != IPPROTO_IPV6)
         return fail(lpErrno, WSAEINVAL);
     if (optval == nullptr || optlen == nullptr) return fail(lpErrno, WSAEFAULT);
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-    wsp_socket& so = *sock;
+    core_lock lk(*so.st);
+    if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     int e;
     switch (level) {
         case SOL_SOCKET: e = get_socket_level(so, optname, optval, optlen); break;
@@ -234,11 +234,11 @@ int WSPAPI WSPSetSockOpt(SOCKET s, int level, int optname, const char* optval, i
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     if (level != SOL_SOCKET && level != IPPROTO_TCP && level != IPPROTO_IP && level != IPPROTO_IPV6)
         return fail(lpErrno, WSAEINVAL);
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-    wsp_socket& so = *sock;
+    core_lock lk(*so.st);
+    if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     int e;
     int v = 0;
     bool b = false;

@@ -93,11 +93,7 @@ stack& the_stack() { return *stack::current(); }
 bool in_blocking_hook() { return t_in_hook; }
 
 int check_entry() {
-    {
-        provider_state& p = provider();
-        std::lock_guard<std::mutex> g(p.mu);
-        if (p.startups == 0) return WSANOTINITIALISED;
-    }
+    if (!provider().started()) return WSANOTINITIALISED;
     if (t_in_hook) return WSAEINPROGRESS;
     stack* st = stack::current();
     if (st == nullptr || st->stopped()) return WSAENETDOWN;
@@ -105,22 +101,23 @@ int check_entry() {
 }
 
 int find_socket(SOCKET s, std::shared_ptr<wsp_socket>& out) {
+    provider_state& p = provider();
+    provider_config cfg;
     {
-        provider_state& p = provider();
-        std::lock_guard<std::mutex> g(p.mu);
+        lock_guard g(p.mu);
         if (p.startups == 0) return WSANOTINITIALISED;
+        cfg = p.config;
     }
     if (t_in_hook) return WSAEINPROGRESS;
-    provider_state& p = provider();
     std::uintptr_t internal = s;
-    if (p.external_handles) {
+    if (cfg.external_handles) {
         DWORD_PTR ctx = 0;
         int err = 0;
-        if (p.upcalls.lpWPUQuerySocketHandleContext(s, &ctx, &err) != 0) return WSAENOTSOCK;
+        if (cfg.upcalls.lpWPUQuerySocketHandleContext(s, &ctx, &err) != 0) return WSAENOTSOCK;
         internal = ctx;
     }
     {
-        std::lock_guard<std::mutex> g(p.handles_mu);
+        lock_guard g(p.handles_mu);
         out = p.handles.find(internal);
     }
     if (!out || out->handle != s) return WSAENOTSOCK;
@@ -132,7 +129,7 @@ SOCKET register_socket(const std::shared_ptr<wsp_socket>& sock, int& err) {
     provider_state& p = provider();
     std::uintptr_t h;
     {
-        std::lock_guard<std::mutex> g(p.handles_mu);
+        lock_guard g(p.handles_mu);
         h = p.handles.insert(sock);
     }
     if (h == 0) {
@@ -141,11 +138,12 @@ SOCKET register_socket(const std::shared_ptr<wsp_socket>& sock, int& err) {
     }
     sock->table_handle = h;
     sock->handle = static_cast<SOCKET>(h);
-    if (p.external_handles) {
+    const provider_config cfg = p.settings();
+    if (cfg.external_handles) {
         int uerr = 0;
-        const SOCKET ext = p.upcalls.lpWPUCreateSocketHandle(p.catalog_entry, h, &uerr);
+        const SOCKET ext = cfg.upcalls.lpWPUCreateSocketHandle(cfg.catalog_entry, h, &uerr);
         if (ext == INVALID_SOCKET) {
-            std::lock_guard<std::mutex> g(p.handles_mu);
+            lock_guard g(p.handles_mu);
             p.handles.remove(h);
             err = uerr != 0 ? uerr : WSAENOBUFS;
             return INVALID_SOCKET;
@@ -159,13 +157,14 @@ void unregister_socket(wsp_socket& sock) {
     provider_state& p = provider();
     std::shared_ptr<wsp_socket> removed;  // released after the lock
     {
-        std::lock_guard<std::mutex> g(p.handles_mu);
+        lock_guard g(p.handles_mu);
         removed = p.handles.remove(sock.table_handle);
     }
     if (!removed) return;
-    if (p.external_handles) {
+    const provider_config cfg = p.settings();
+    if (cfg.external_handles) {
         int err = 0;
-        p.upcalls.lpWPUCloseSocketHandle(sock.handle, &err);
+        cfg.upcalls.lpWPUCloseSocketHandle(sock.handle, &err);
     }
 }
 
@@ -176,19 +175,23 @@ std::optional<millis> deadline_after(stack& st, DWORD timeout_ms) {
 
 int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready, DWORD timeout_ms,
              bool watch_progress) {
-    return block_on(lk, *sock.st, sock.cv, [&sock] { return sock.closing; }, ready,
+    return block_on(lk, *sock.st, sock.cv, [&sock]() LWSP_REQUIRES(sock.st->core()) { return sock.closing; }, ready,
                     deadline_after(*sock.st, timeout_ms), watch_progress);
 }
 
+// Not analysed: it releases and retakes the caller's core lock (`lk`, a
+// reference the analysis cannot tie to st.core()) around the blocking hook;
+// the lock is held again whenever it returns, as REQUIRES says.
 int block_on(core_lock& lk, stack& st, std::condition_variable& cv, const std::function<bool()>& interrupted,
-             const std::function<bool()>& ready, std::optional<millis> deadline, bool watch_progress) {
+             const std::function<bool()>& ready, std::optional<millis> deadline, bool watch_progress)
+    LWSP_NO_THREAD_SAFETY_ANALYSIS {
     LPBLOCKINGCALLBACK hook = nullptr;
     DWORD_PTR hook_ctx = 0;
-    provider_state& p = provider();
-    if (p.upcalls.lpWPUQueryBlockingCallback != nullptr) {
+    const provider_config cfg = provider().settings();
+    if (cfg.upcalls.lpWPUQueryBlockingCallback != nullptr) {
         lk.unlock();
         int err = 0;
-        if (p.upcalls.lpWPUQueryBlockingCallback(p.catalog_entry, &hook, &hook_ctx, &err) != 0) hook = nullptr;
+        if (cfg.upcalls.lpWPUQueryBlockingCallback(cfg.catalog_entry, &hook, &hook_ctx, &err) != 0) hook = nullptr;
         lk.lock();
     }
     blocking_frame frame;
@@ -291,7 +294,7 @@ int WSPAPI WSPCleanup(LPINT lpErrno) {
     provider_state& p = provider();
     bool last;
     {
-        std::lock_guard<std::mutex> g(p.mu);
+        lock_guard g(p.mu);
         if (p.startups == 0) return fail(lpErrno, WSANOTINITIALISED);
         if (t_in_hook) return fail(lpErrno, WSAEINPROGRESS);
         last = --p.startups == 0;
@@ -301,30 +304,26 @@ int WSPAPI WSPCleanup(LPINT lpErrno) {
     // except that a lingering close does not wait.
     std::vector<std::uintptr_t> open;
     {
-        std::lock_guard<std::mutex> g(p.handles_mu);
+        lock_guard g(p.handles_mu);
         open = p.handles.all();
     }
     for (std::uintptr_t h : open) {
         std::shared_ptr<wsp_socket> sock;
         {
-            std::lock_guard<std::mutex> g(p.handles_mu);
+            lock_guard g(p.handles_mu);
             sock = p.handles.find(h);
         }
         if (!sock) continue;
-        core_lock lk(*sock->st);
-        close_socket(lk, *sock, false);
+        wsp_socket& so = *sock;
+        core_lock lk(*so.st);
+        close_socket(lk, so, false);
     }
-    std::lock_guard<std::mutex> g(p.mu);
     return 0;
 }
 
 int WSPAPI WSPCancelBlockingCall(LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
-    {
-        provider_state& p = provider();
-        std::lock_guard<std::mutex> g(p.mu);
-        if (p.startups == 0) return fail(lpErrno, WSANOTINITIALISED);
-    }
+    if (!provider().started()) return fail(lpErrno, WSANOTINITIALISED);
     // Winsock 2 calls are preemptive: the only blocking call a thread can
     // cancel is its own, from inside its blocking hook.
     if (t_frame == nullptr || !t_in_hook) return fail(lpErrno, WSAEINVAL);
@@ -356,13 +355,13 @@ extern "C" int WSPAPI WSPStartup(WORD wVersionRequested, LPWSPDATA lpWSPData, LP
     if (st == nullptr || st->stopped()) return WSASYSNOTREADY;
     provider_state& p = provider();
     {
-        std::lock_guard<std::mutex> g(p.mu);
+        lwsp::lock_guard g(p.mu);
         if (p.startups == 0) {
-            p.upcalls = with_defaults(UpcallTable);
-            p.external_handles = UpcallTable.lpWPUCreateSocketHandle != nullptr &&
-                                 UpcallTable.lpWPUQuerySocketHandleContext != nullptr &&
-                                 UpcallTable.lpWPUCloseSocketHandle != nullptr;
-            p.catalog_entry = lpProtocolInfo ? lpProtocolInfo->dwCatalogEntryId : 0;
+            p.config.upcalls = with_defaults(UpcallTable);
+            p.config.external_handles = UpcallTable.lpWPUCreateSocketHandle != nullptr &&
+                                        UpcallTable.lpWPUQuerySocketHandleContext != nullptr &&
+                                        UpcallTable.lpWPUCloseSocketHandle != nullptr;
+            p.config.catalog_entry = lpProtocolInfo ? lpProtocolInfo->dwCatalogEntryId : 0;
         }
         ++p.startups;
     }

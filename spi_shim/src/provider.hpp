@@ -15,19 +15,36 @@
 
 namespace lwsp::wsp {
 
-struct provider_state {
-    std::mutex mu;                 // guards the fields below (leaf lock)
-    int startups = 0;              // WSPStartup count minus WSPCleanup count
+// What the first WSPStartup set up.
+struct provider_config {
     // The upcall table: ws2's as given to the first WSPStartup, its empty
     // members (all of them, off Windows) filled with lwsp's own
     // (lwsp/upcalls.h).
     WSPUPCALLTABLE upcalls{};
     bool external_handles = false;  // ws2 hands out the SOCKET values (WPUCreateSocketHandle given)
     DWORD catalog_entry = 0;
-    // The SOCKET handles (kind 0 of handle_table.hpp) under their own leaf
-    // lock, never held while taking a stack's core lock.
-    std::mutex handles_mu;
-    handle_table<wsp_socket> handles;
+};
+
+struct provider_state {
+    // Two leaf locks: never held while taking a stack's core lock, never
+    // both at once.
+    mutex mu;
+    int startups LWSP_GUARDED_BY(mu) = 0;  // WSPStartup count minus WSPCleanup count
+    provider_config config LWSP_GUARDED_BY(mu);
+    // The SOCKET handles (kind 0 of handle_table.hpp).
+    mutex handles_mu;
+    handle_table<wsp_socket> handles LWSP_GUARDED_BY(handles_mu);
+
+    // A copy of the configuration, taken under `mu` (a later WSPStartup
+    // after the last WSPCleanup may change it).
+    provider_config settings() LWSP_EXCLUDES(mu) {
+        lock_guard g(mu);
+        return config;
+    }
+    bool started() LWSP_EXCLUDES(mu) {
+        lock_guard g(mu);
+        return startups != 0;
+    }
 };
 
 provider_state& provider();
@@ -63,12 +80,13 @@ void unregister_socket(wsp_socket& sock);
 // runs the application's blocking hook (WPUQueryBlockingCallback), during
 // which calls into the provider fail with WSAEINPROGRESS.
 int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready, DWORD timeout_ms,
-             bool watch_progress = false);
+             bool watch_progress = false) LWSP_REQUIRES(sock.st->core());
 // The same wait on any condition variable of stack `st` (WSPSelect's):
 // WSAEINTR when `interrupted()` or the call is canceled, WSAETIMEDOUT at
 // `deadline`.
 int block_on(core_lock& lk, stack& st, std::condition_variable& cv, const std::function<bool()>& interrupted,
-             const std::function<bool()>& ready, std::optional<millis> deadline, bool watch_progress = false);
+             const std::function<bool()>& ready, std::optional<millis> deadline, bool watch_progress = false)
+    LWSP_REQUIRES(st.core());
 
 // Stack deadline for a timeout in ms from now (0 = none).
 std::optional<millis> deadline_after(stack& st, DWORD timeout_ms);

@@ -31,14 +31,14 @@ void CALLBACK run_completion_routine(DWORD_PTR context) {
 }
 
 // Writes the OVERLAPPED and queues the completion action.
-void complete_overlapped(stack& st, io_request& r, int error, DWORD bytes, DWORD flags) {
+void complete_overlapped(stack& st, io_request& r, int error, DWORD bytes, DWORD flags) LWSP_REQUIRES(st.core()) {
     r.ov->Internal = 0;
     r.ov->InternalHigh = bytes;
     r.ov->Offset = flags;
     r.ov->OffsetHigh = static_cast<DWORD>(error);
     if ((error == 0 || error == WSAEMSGSIZE) && r.from_out != nullptr && r.got_from)
         to_sockaddr(r.from, r.from_out, r.fromlen_out);
-    const WSPUPCALLTABLE up = provider().upcalls;
+    const WSPUPCALLTABLE up = provider().settings().upcalls;
     if (r.routine != nullptr) {
         auto* call = new apc_call{r.routine, static_cast<DWORD>(error), bytes, r.ov, flags};
         const WSATHREADID thread = r.thread;
@@ -60,10 +60,10 @@ void complete_overlapped(stack& st, io_request& r, int error, DWORD bytes, DWORD
 
 // An operation that fails in its call never completes: the thread id opened
 // for it is closed, after the core lock is released.
-void release_thread(stack& st, io_request& r) {
+void release_thread(stack& st, io_request& r) LWSP_REQUIRES(st.core()) {
     if (!r.own_thread) return;
     r.own_thread = false;
-    const WSPUPCALLTABLE up = provider().upcalls;
+    const WSPUPCALLTABLE up = provider().settings().upcalls;
     const WSATHREADID thread = r.thread;
     st.defer([up, thread] {
         WSATHREADID t = thread;
@@ -75,7 +75,7 @@ void release_thread(stack& st, io_request& r) {
 // One attempt at the request at the head of its queue.  True when it has
 // finished (r.error holds the result), false when it waits for the
 // transport (data or send space).
-bool attempt(wsp_socket& s, io_request& r) {
+bool attempt(wsp_socket& s, io_request& r) LWSP_REQUIRES(s.st->core()) {
     if (r.is_recv) {
         DWORD got = 0;
         sock_address from{};
@@ -131,7 +131,7 @@ bool attempt(wsp_socket& s, io_request& r) {
 
 // Marks a request finished (already out of its queue) and tells whoever
 // waits for it.
-void finish(wsp_socket& s, io_request& r) {
+void finish(wsp_socket& s, io_request& r) LWSP_REQUIRES(s.st->core()) {
     r.finished = true;
     if (r.is_recv)
         after_recv(s);  // a receive re-enables FD_READ, whatever its result
@@ -144,7 +144,7 @@ void finish(wsp_socket& s, io_request& r) {
     s.wake();
 }
 
-void run(wsp_socket& s, request_queue& q) {
+void run(wsp_socket& s, request_queue& q) LWSP_REQUIRES(s.st->core()) {
     while (!q.empty() && s.io.open()) {
         io_request& r = *q.front();
         if (!attempt(s, r)) break;
@@ -174,7 +174,7 @@ int set_overlapped(io_request& r, LPWSAOVERLAPPED ov, LPWSAOVERLAPPED_COMPLETION
         r.thread = *thread;  // a copy, not the pointer (ws2's rule)
         return 0;
     }
-    const WSPUPCALLTABLE& up = provider().upcalls;
+    const WSPUPCALLTABLE up = provider().settings().upcalls;
     int err = 0;
     if (up.lpWPUOpenCurrentThread == nullptr || up.lpWPUOpenCurrentThread(&r.thread, &err) != 0) return WSAEINVAL;
     r.own_thread = true;

@@ -59,21 +59,25 @@ SOCKET WSPAPI WSPSocket(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpPr
     if (int e = resolve_triple(af, type, protocol)) return fail_socket(lpErrno, e);
     if (g != 0) return fail_socket(lpErrno, WSAEINVAL);  // no socket groups
     auto sock = std::make_shared<wsp_socket>(the_stack(), af, type, protocol, dwFlags);
-    stack& st = *sock->st;
+    wsp_socket& so = *sock;
     {
-        core_lock lk(st);
-        sock->io = transport(st, af == AF_INET6, type, sock.get());
+        core_lock lk(*so.st);
+        so.io = transport(*so.st, af == AF_INET6, type, &so);
         if (type == SOCK_STREAM) {
-            sock->opts.recv_buffer = static_cast<int>(tcp_endpoint::receive_window_size());
-            sock->opts.send_buffer = static_cast<int>(tcp_endpoint::send_buffer_size());
+            so.opts.recv_buffer = static_cast<int>(tcp_endpoint::receive_window_size());
+            so.opts.send_buffer = static_cast<int>(tcp_endpoint::send_buffer_size());
         } else {
-            sock->events.enable(FD_WRITE);  // recorded once, at the first registration after a bind
-            sock->opts.recv_buffer = static_cast<int>(udp_endpoint::default_receive_buffer);
+            so.events.enable(FD_WRITE);  // recorded once, at the first registration after a bind
+            so.opts.recv_buffer = static_cast<int>(udp_endpoint::default_receive_buffer);
         }
     }
     int err = 0;
     const SOCKET s = register_socket(sock, err);
-    if (s == INVALID_SOCKET) return fail_socket(lpErrno, err);
+    if (s == INVALID_SOCKET) {
+        core_lock lk(*so.st);  // the endpoint goes back to lwIP under the lock
+        so.io.reset();
+        return fail_socket(lpErrno, err);
+    }
     return s;
 }
 
@@ -81,17 +85,18 @@ int WSPAPI WSPBind(SOCKET s, const struct sockaddr* name, int namelen, LPINT lpE
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     sock_address local;
-    if (int e = from_sockaddr(name, namelen, sock->family, local)) return fail(lpErrno, e);
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    if (int e = from_sockaddr(name, namelen, so.family, local)) return fail(lpErrno, e);
+    core_lock lk(*so.st);
+    if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     net_error r;
-    if (tcp_endpoint* tcp = sock->io.tcp()) {
-        if (tcp->current_state() != tcp_endpoint::state::fresh || sock->connect_pending)
+    if (tcp_endpoint* tcp = so.io.tcp()) {
+        if (tcp->current_state() != tcp_endpoint::state::fresh || so.connect_pending)
             return fail(lpErrno, WSAEINVAL);
         r = tcp->bind(local);
     } else {
-        r = sock->io.udp()->bind(local);
+        r = so.io.udp()->bind(local);
     }
     if (r != net_error::ok) return fail(lpErrno, to_wsa(r));
     return 0;
@@ -101,10 +106,11 @@ int WSPAPI WSPListen(SOCKET s, int backlog, LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
-    if (!sock->is_stream()) return fail(lpErrno, WSAEOPNOTSUPP);
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-    const net_error r = sock->io.tcp()->listen(backlog);
+    wsp_socket& so = *sock;
+    if (!so.is_stream()) return fail(lpErrno, WSAEOPNOTSUPP);
+    core_lock lk(*so.st);
+    if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    const net_error r = so.io.tcp()->listen(backlog);
     if (r != net_error::ok) return fail(lpErrno, to_wsa(r));
     return 0;
 }
@@ -114,18 +120,19 @@ SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDIT
     if (lpErrno == nullptr) return INVALID_SOCKET;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail_socket(lpErrno, e);
-    if (!sock->is_stream()) return fail_socket(lpErrno, WSAEOPNOTSUPP);
-    if (addr != nullptr && (addrlen == nullptr || *addrlen < sockaddr_size(sock->family)))
+    wsp_socket& so = *sock;
+    if (!so.is_stream()) return fail_socket(lpErrno, WSAEOPNOTSUPP);
+    if (addr != nullptr && (addrlen == nullptr || *addrlen < sockaddr_size(so.family)))
         return fail_socket(lpErrno, WSAEFAULT);
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail_socket(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-    tcp_endpoint& listener = *sock->io.tcp();
+    core_lock lk(*so.st);
+    if (so.closing) return fail_socket(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    tcp_endpoint& listener = *so.io.tcp();
     if (!listener.is_listening()) return fail_socket(lpErrno, WSAEINVAL);
     std::unique_ptr<tcp_endpoint> child;
     while (!child) {
         if (listener.pending_accepts() == 0) {
-            if (sock->nonblocking) return fail_socket(lpErrno, WSAEWOULDBLOCK);
-            const int e = block_on(lk, *sock, [&] { return !listener.is_listening() || listener.pending_accepts() > 0; }, 0);
+            if (so.nonblocking) return fail_socket(lpErrno, WSAEWOULDBLOCK);
+            const int e = block_on(lk, so, [&] { return !listener.is_listening() || listener.pending_accepts() > 0; }, 0);
             if (e != 0) return fail_socket(lpErrno, e);
             if (!listener.is_listening()) return fail_socket(lpErrno, WSAEINVAL);
             continue;
@@ -146,7 +153,7 @@ SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDIT
             const int verdict =
                 lpfnCondition(&caller_id, nullptr, nullptr, nullptr, &callee_id, nullptr, &g, dwCallbackData);
             lk.lock();
-            if (sock->closing) return fail_socket(lpErrno, WSAEINTR);
+            if (so.closing) return fail_socket(lpErrno, WSAEINTR);
             if (!listener.is_listening()) return fail_socket(lpErrno, WSAEINVAL);
             if (verdict == CF_REJECT) {
                 listener.reject_pending();
@@ -158,20 +165,22 @@ SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDIT
         child = listener.accept();  // null if the queued connection died meanwhile
     }
     // An accepted socket inherits the listener's properties.
-    auto accepted = std::make_shared<wsp_socket>(*sock->st, sock->family, sock->type, sock->protocol, sock->flags);
-    accepted->nonblocking = sock->nonblocking;
-    accepted->opts = sock->opts;
-    accepted->opts.so_error_override = 0;
-    accepted->io = transport(std::move(child), accepted.get());
-    inherit_event_select(*sock, *accepted);
-    after_accept(*sock);
+    auto accepted = std::make_shared<wsp_socket>(*so.st, so.family, so.type, so.protocol, so.flags);
+    wsp_socket& acc = *accepted;
+    acc.st->assert_core_held();  // the listener's stack: its lock is held
+    acc.nonblocking = so.nonblocking;
+    acc.opts = so.opts;
+    acc.opts.so_error_override = 0;
+    acc.io = transport(std::move(child), accepted.get());
+    inherit_event_select(so, acc);
+    after_accept(so);
     sock_address peer{};
-    accepted->io.peer_address(peer);
+    acc.io.peer_address(peer);
     int err = 0;
     const SOCKET ns = register_socket(accepted, err);
     if (ns == INVALID_SOCKET) {
-        accepted->io.detach();
-        accepted->io.tcp()->abort();
+        acc.io.detach();
+        acc.io.tcp()->abort();
         return fail_socket(lpErrno, err);
     }
     if (addr != nullptr) to_sockaddr(peer, addr, addrlen);
@@ -183,33 +192,34 @@ int WSPAPI WSPConnect(SOCKET s, const struct sockaddr* name, int namelen, LPWSAB
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     sock_address remote;
-    if (int e = from_sockaddr(name, namelen, sock->family, remote)) {
+    if (int e = from_sockaddr(name, namelen, so.family, remote)) {
         // UDP: AF_UNSPEC dissolves the association.
-        if (!(!sock->is_stream() && name != nullptr && namelen >= 2 && name->sa_family == AF_UNSPEC))
+        if (!(!so.is_stream() && name != nullptr && namelen >= 2 && name->sa_family == AF_UNSPEC))
             return fail(lpErrno, e);
-        remote = sock_address::any(sock->v6());
+        remote = sock_address::any(so.v6());
     }
     if ((lpCallerData != nullptr && lpCallerData->len > 0) || lpCalleeData != nullptr)
         return fail(lpErrno, WSAEPROTONOSUPPORT);  // no connect data on TCP/IP
     if (lpSQOS != nullptr || lpGQOS != nullptr) return fail(lpErrno, WSAEOPNOTSUPP);
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-    if (udp_endpoint* udp = sock->io.udp()) {
+    core_lock lk(*so.st);
+    if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+    if (udp_endpoint* udp = so.io.udp()) {
         const net_error r = udp->connect(remote);
         return r == net_error::ok ? 0 : fail(lpErrno, to_wsa(r));
     }
-    tcp_endpoint& ep = *sock->io.tcp();
+    tcp_endpoint& ep = *so.io.tcp();
     if (ep.current_state() == tcp_endpoint::state::connecting) return fail(lpErrno, WSAEALREADY);
-    sock->connect_pending = false;
-    sock->connect_failed = false;
+    so.connect_pending = false;
+    so.connect_failed = false;
     const net_error r = ep.connect(remote);
     if (r != net_error::in_progress) return fail(lpErrno, to_wsa(r));
-    if (sock->nonblocking) {
-        sock->connect_pending = true;
+    if (so.nonblocking) {
+        so.connect_pending = true;
         return fail(lpErrno, WSAEWOULDBLOCK);
     }
-    const int e = block_on(lk, *sock, [&] { return ep.current_state() != tcp_endpoint::state::connecting; }, 0);
+    const int e = block_on(lk, so, [&] { return ep.current_state() != tcp_endpoint::state::connecting; }, 0);
     if (e != 0) return fail(lpErrno, e);
     if (ep.current_state() == tcp_endpoint::state::connected) return 0;
     // The call reports the failure itself: nothing stays pending for SO_ERROR.
@@ -221,12 +231,12 @@ int WSPAPI WSPShutdown(SOCKET s, int how, LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     if (how != SD_RECEIVE && how != SD_SEND && how != SD_BOTH) return fail(lpErrno, WSAEINVAL);
     const bool rd = how != SD_SEND;
     bool wr = how != SD_RECEIVE;
-    core_lock lk(*sock->st);
-    if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-    wsp_socket& so = *sock;
+    core_lock lk(*so.st);
+    if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     // Blocked sends end with WSAESHUTDOWN; queued overlapped ones go first
     // and the FIN follows them (requests.cpp).
     if (wr && so.io.stream() && !so.io.send_shut() && end_blocked_sends(so)) {
@@ -247,11 +257,12 @@ int name_call(SOCKET s, struct sockaddr* name, LPINT namelen, LPINT lpErrno, boo
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
+    wsp_socket& so = *sock;
     sock_address a;
     {
-        core_lock lk(*sock->st);
-        if (sock->closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
-        const bool known = peer ? sock->io.peer_address(a) : sock->io.local_address(a);
+        core_lock lk(*so.st);
+        if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
+        const bool known = peer ? so.io.peer_address(a) : so.io.local_address(a);
         if (!known) return fail(lpErrno, missing);
     }
     if (int e = to_sockaddr(a, name, namelen)) return fail(lpErrno, e);

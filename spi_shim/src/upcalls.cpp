@@ -3,7 +3,7 @@
 // lwsp_default_upcalls puts into a WSPUPCALLTABLE.
 //
 // Design
-// - One process-wide mutex (state().mu) guards everything here: the three
+// - One process-wide mutex (g_mu) guards everything here: the three
 //   handle tables, every event's state and waiter list, every thread's APC
 //   queue.  It is a leaf lock: nothing else is locked while it is held, and
 //   it is never held while user code (an APC) runs.
@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "handle_table.hpp"
+#include "lwsp/thread_safety.hpp"
 
 namespace lwsp::upcalls_detail {
 
@@ -61,6 +62,10 @@ enum class kind : std::uint32_t { event = 1, thread = 2, socket = 3 };
 struct thread_state;
 struct event_object;
 
+// The one mutex of this file (a leaf lock): allocated once and never freed,
+// like the rest of the state (see the top comment).
+lwsp::mutex& g_mu = *new lwsp::mutex;
+
 // One thread's wait in progress (lives on that thread's stack while it is
 // registered on its events).
 struct waiter {
@@ -72,8 +77,8 @@ struct waiter {
 };
 
 struct event_object {
-    bool signalled = false;
-    std::vector<waiter*> waiters;
+    bool signalled LWSP_GUARDED_BY(g_mu) = false;
+    std::vector<waiter*> waiters LWSP_GUARDED_BY(g_mu);
 };
 
 struct apc {
@@ -89,9 +94,9 @@ struct thread_state {
     thread_state(const thread_state&) = delete;
     thread_state& operator=(const thread_state&) = delete;
 
-    std::condition_variable cv;  // this thread's waits sleep on it
-    std::deque<apc> apcs;        // FIFO
-    bool exited = false;
+    std::condition_variable cv;                 // this thread's waits sleep on it
+    std::deque<apc> apcs LWSP_GUARDED_BY(g_mu);  // FIFO
+    bool exited LWSP_GUARDED_BY(g_mu) = false;
 };
 
 struct socket_object {
@@ -100,10 +105,9 @@ struct socket_object {
 };
 
 struct global_state {
-    std::mutex mu;
-    lwsp::wsp::handle_table<event_object> events{static_cast<std::uint32_t>(kind::event)};
-    lwsp::wsp::handle_table<thread_state> threads{static_cast<std::uint32_t>(kind::thread)};
-    lwsp::wsp::handle_table<socket_object> sockets{static_cast<std::uint32_t>(kind::socket)};
+    lwsp::wsp::handle_table<event_object> events LWSP_GUARDED_BY(g_mu){static_cast<std::uint32_t>(kind::event)};
+    lwsp::wsp::handle_table<thread_state> threads LWSP_GUARDED_BY(g_mu){static_cast<std::uint32_t>(kind::thread)};
+    lwsp::wsp::handle_table<socket_object> sockets LWSP_GUARDED_BY(g_mu){static_cast<std::uint32_t>(kind::socket)};
 };
 
 global_state& state() {
@@ -121,7 +125,7 @@ struct thread_holder {
         if (!ts) return;
         std::deque<apc> dropped;
         {
-            std::lock_guard<std::mutex> lk(state().mu);
+            lwsp::lock_guard lk(g_mu);
             ts->exited = true;
             dropped.swap(ts->apcs);
         }
@@ -150,8 +154,8 @@ void set_error(LPINT err, int code) {
     if (err != nullptr) *err = code;
 }
 
-// Is w's wait satisfied now?  Sets w.result.  Caller holds the mutex.
-bool evaluate(waiter& w) {
+// Is w's wait satisfied now?  Sets w.result.
+bool evaluate(waiter& w) LWSP_REQUIRES(g_mu) {
     const auto& evs = *w.events;
     if (w.wait_all) {
         for (const auto& e : evs)
@@ -169,8 +173,10 @@ bool evaluate(waiter& w) {
 }
 
 // Runs every APC queued on ts, in order, without the mutex; the lock is
-// released on return.  APCs queued meanwhile stay for the next wait.
-void run_apcs(std::unique_lock<std::mutex>& lk, thread_state& ts) {
+// released on return.  APCs queued meanwhile stay for the next wait.  Not
+// analysed: it releases the caller's lock through the std::unique_lock that
+// the caller's condition variable needs.
+void run_apcs(std::unique_lock<std::mutex>& lk, thread_state& ts) LWSP_NO_THREAD_SAFETY_ANALYSIS {
     std::deque<apc> batch;
     batch.swap(ts.apcs);
     lk.unlock();
@@ -191,9 +197,12 @@ void run_apcs(std::unique_lock<std::mutex>& lk, thread_state& ts) {
 
 enum class wait_outcome { satisfied, apcs, timeout };
 
-// The common wait: events (possibly none), timeout, alertable.
+// The common wait: events (possibly none), timeout, alertable.  Not
+// analysed: it sleeps on its thread's condition variable and runs APCs,
+// releasing g_mu through the std::unique_lock both need; everything it
+// touches it touches with g_mu held.
 DWORD wait_events(const WSAEVENT* handles, DWORD count, bool wait_all, DWORD timeout_ms, bool alertable,
-           DWORD io_completion_result, DWORD timeout_result) {
+                  DWORD io_completion_result, DWORD timeout_result) LWSP_NO_THREAD_SAFETY_ANALYSIS {
     using clock = std::chrono::steady_clock;
     const bool infinite = timeout_ms == WSA_INFINITE;
     const clock::time_point deadline = clock::now() + std::chrono::milliseconds(infinite ? 0 : timeout_ms);
@@ -209,7 +218,7 @@ DWORD wait_events(const WSAEVENT* handles, DWORD count, bool wait_all, DWORD tim
     }
 
     global_state& g = state();
-    std::unique_lock<std::mutex> lk(g.mu);
+    std::unique_lock<std::mutex> lk(g_mu.native());
     for (DWORD i = 0; i < count; ++i) {
         std::shared_ptr<event_object> e = g.events.find(handle_of(handles[i]));
         if (!e) return WSA_WAIT_FAILED;
@@ -288,7 +297,7 @@ DWORD wait_events(const WSAEVENT* handles, DWORD count, bool wait_all, DWORD tim
 // Event operations: 0 or WSA_INVALID_HANDLE.
 int set_event(WSAEVENT h) {
     global_state& g = state();
-    std::lock_guard<std::mutex> lk(g.mu);
+    lwsp::lock_guard lk(g_mu);
     const std::shared_ptr<event_object> e = g.events.find(handle_of(h));
     if (!e) return WSA_INVALID_HANDLE;
     if (e->signalled) return 0;
@@ -304,7 +313,7 @@ int set_event(WSAEVENT h) {
 
 int reset_event(WSAEVENT h) {
     global_state& g = state();
-    std::lock_guard<std::mutex> lk(g.mu);
+    lwsp::lock_guard lk(g_mu);
     const std::shared_ptr<event_object> e = g.events.find(handle_of(h));
     if (!e) return WSA_INVALID_HANDLE;
     e->signalled = false;
@@ -314,7 +323,7 @@ int reset_event(WSAEVENT h) {
 int close_event(WSAEVENT h) {
     std::shared_ptr<event_object> removed;  // freed after the unlock
     global_state& g = state();
-    std::lock_guard<std::mutex> lk(g.mu);
+    lwsp::lock_guard lk(g_mu);
     removed = g.events.remove(handle_of(h));
     return removed ? 0 : WSA_INVALID_HANDLE;
 }
@@ -328,7 +337,7 @@ WSAEVENT create_event(int& err) {
         return WSA_INVALID_EVENT;
     }
     global_state& g = state();
-    std::lock_guard<std::mutex> lk(g.mu);
+    lwsp::lock_guard lk(g_mu);
     const handle h = g.events.insert(std::move(e));
     if (h == 0) {
         err = WSA_NOT_ENOUGH_MEMORY;
@@ -343,7 +352,7 @@ std::size_t live_thread_states() { return g_live_thread_states.load(std::memory_
 
 std::size_t event_waiter_count(WSAEVENT event) {
     global_state& g = state();
-    std::lock_guard<std::mutex> lk(g.mu);
+    lwsp::lock_guard lk(g_mu);
     const std::shared_ptr<event_object> e = g.events.find(handle_of(event));
     return e ? e->waiters.size() : 0;
 }
@@ -382,7 +391,7 @@ int lwsp_open_current_thread(LPWSATHREADID id) {
     if (id == nullptr) return WSAEFAULT;
     if (current_thread() == nullptr) return WSAENOBUFS;
     global_state& g = state();
-    std::lock_guard<std::mutex> lk(g.mu);
+    lwsp::lock_guard lk(g_mu);
     const handle h = g.threads.insert(t_holder.ts);
     if (h == 0) return WSAENOBUFS;
     id->ThreadHandle = pointer_of(h);
@@ -394,7 +403,7 @@ int lwsp_close_thread(LPWSATHREADID id) {
     if (id == nullptr) return WSAEFAULT;
     std::shared_ptr<thread_state> removed;  // may be the last reference: freed after the unlock
     global_state& g = state();
-    std::lock_guard<std::mutex> lk(g.mu);
+    lwsp::lock_guard lk(g_mu);
     removed = g.threads.remove(handle_of(id->ThreadHandle));
     return removed ? 0 : WSA_INVALID_HANDLE;
 }
@@ -402,7 +411,7 @@ int lwsp_close_thread(LPWSATHREADID id) {
 int lwsp_queue_apc(LPWSATHREADID id, LPWSAUSERAPC fn, DWORD_PTR ctx) {
     if (id == nullptr || fn == nullptr) return WSAEFAULT;
     global_state& g = state();
-    std::lock_guard<std::mutex> lk(g.mu);
+    lwsp::lock_guard lk(g_mu);
     const std::shared_ptr<thread_state> ts = g.threads.find(handle_of(id->ThreadHandle));
     if (!ts) return WSA_INVALID_HANDLE;
     if (ts->exited) return 0;  // it will never wait again: the APC never runs
@@ -424,7 +433,7 @@ SOCKET lwsp_create_socket_handle(DWORD catalog_entry, DWORD_PTR context, LPINT e
         return INVALID_SOCKET;
     }
     global_state& g = state();
-    std::lock_guard<std::mutex> lk(g.mu);
+    lwsp::lock_guard lk(g_mu);
     const handle h = g.sockets.insert(std::move(s));
     if (h == 0) {
         set_error(err, WSAENOBUFS);
@@ -435,7 +444,7 @@ SOCKET lwsp_create_socket_handle(DWORD catalog_entry, DWORD_PTR context, LPINT e
 
 int lwsp_query_socket_handle_context(SOCKET s, PDWORD_PTR context, LPINT err) {
     global_state& g = state();
-    std::lock_guard<std::mutex> lk(g.mu);
+    lwsp::lock_guard lk(g_mu);
     const std::shared_ptr<socket_object> obj = g.sockets.find(static_cast<handle>(s));
     if (!obj) {
         set_error(err, WSAENOTSOCK);
@@ -452,7 +461,7 @@ int lwsp_query_socket_handle_context(SOCKET s, PDWORD_PTR context, LPINT err) {
 int lwsp_close_socket_handle(SOCKET s, LPINT err) {
     std::shared_ptr<socket_object> removed;
     global_state& g = state();
-    std::lock_guard<std::mutex> lk(g.mu);
+    lwsp::lock_guard lk(g_mu);
     removed = g.sockets.remove(static_cast<handle>(s));
     if (!removed) {
         set_error(err, WSAENOTSOCK);

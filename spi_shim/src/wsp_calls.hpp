@@ -14,6 +14,7 @@
 #pragma once
 
 #include "lwsp/ws2spi.h"
+#include "wsp_socket.hpp"
 
 namespace lwsp::wsp {
 
@@ -73,6 +74,6 @@ INT WSPAPI WSPStringToAddress(LPWSTR AddressString, INT AddressFamily, LPWSAPROT
 
 // Closes `sock` as WSPCloseSocket does, with the core lock held.  With
 // `may_block` false (WSPCleanup) a lingering close never waits.
-int close_socket(core_lock& lk, wsp_socket& sock, bool may_block);
+int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) LWSP_REQUIRES(sock.st->core());
 
 }  // namespace lwsp::wsp

@@ -14,14 +14,12 @@
 #include "event_record.hpp"
 #include "lwsp/stack.hpp"
 #include "lwsp/ws2spi.h"
-#include "requests.hpp"
+#include "io_request.hpp"
 #include "transport.hpp"
 
 namespace lwsp::wsp {
 
 struct wsp_socket;
-// Endpoint events reach the socket here (events.cpp): queued requests make
-// progress and WSPEventSelect records FD_* events.
 void on_socket_event(wsp_socket& sock, endpoint_event ev, net_error err);
 
 // Options kept at Winsock level (the endpoints hold the ones lwIP uses).
@@ -53,36 +51,48 @@ struct wsp_socket final : endpoint_sink {
     SOCKET handle = INVALID_SOCKET;       // what the application holds
     std::uintptr_t table_handle = 0;      // our handle table's name for it
 
-    bool nonblocking = false;  // FIONBIO
-    bool closing = false;      // WSPCloseSocket began: blocked calls return WSAEINTR
-    socket_options opts;
+    // Everything below is the socket's state, guarded by its stack's core
+    // lock (lwsp/thread_safety.hpp checks it).
+    bool nonblocking LWSP_GUARDED_BY(st->core()) = false;  // FIONBIO
+    // WSPCloseSocket began: blocked calls return WSAEINTR, new ones WSAENOTSOCK.
+    bool closing LWSP_GUARDED_BY(st->core()) = false;
+    socket_options opts LWSP_GUARDED_BY(st->core());
 
-    bool connect_pending = false;  // a nonblocking connect is under way
-    bool connect_failed = false;   // the last connect failed (WSPSelect's exceptfds until the next)
+    bool connect_pending LWSP_GUARDED_BY(st->core()) = false;  // a nonblocking connect is under way
+    // The last connect failed (WSPSelect's exceptfds until the next).
+    bool connect_failed LWSP_GUARDED_BY(st->core()) = false;
 
-    transport io;
-    event_record events;
+    transport io LWSP_GUARDED_BY(st->core());
+    event_record events LWSP_GUARDED_BY(st->core());
 
     // Requests in issue order, one queue per direction (requests.hpp).
-    request_queue recv_q;
-    request_queue send_q;
-    bool fin_after_sends = false;  // WSPShutdown(SD_SEND) waits for the queued sends
-    bool pumping = false;          // pump() is running (it may be re-entered from lwIP)
-    bool pump_again = false;
+    request_queue recv_q LWSP_GUARDED_BY(st->core());
+    request_queue send_q LWSP_GUARDED_BY(st->core());
+    bool fin_after_sends LWSP_GUARDED_BY(st->core()) = false;  // SD_SEND waits for the queued sends
+    bool pumping LWSP_GUARDED_BY(st->core()) = false;  // pump() is running (lwIP may re-enter it)
+    bool pump_again LWSP_GUARDED_BY(st->core()) = false;
 
     std::condition_variable cv;  // blocked callers wait here
     // Other waiters interested in this socket (WSPSelect registers here).
-    std::vector<std::condition_variable*> watchers;
+    std::vector<std::condition_variable*> watchers LWSP_GUARDED_BY(st->core());
 
     bool is_stream() const { return type == SOCK_STREAM; }
     bool v6() const { return family == AF_INET6; }
 
-    // Wakes everyone waiting on this socket; core lock held.
-    void wake() {
+    // Wakes everyone waiting on this socket.
+    void wake() LWSP_REQUIRES(st->core()) {
         cv.notify_all();
         for (std::condition_variable* w : watchers) w->notify_all();
     }
-    void on_endpoint_event(endpoint_event ev, net_error err) override { on_socket_event(*this, ev, err); }
+    // From inside lwIP, which holds the core lock for every callback.
+    void on_endpoint_event(endpoint_event ev, net_error err) override {
+        st->assert_core_held();
+        on_socket_event(*this, ev, err);
+    }
 };
+
+// Endpoint events reach the socket here (events.cpp): queued requests make
+// progress and WSPEventSelect records FD_* events.
+void on_socket_event(wsp_socket& sock, endpoint_event ev, net_error err) LWSP_REQUIRES(sock.st->core());
 
 }  // namespace lwsp::wsp

@@ -13,6 +13,15 @@
 #include "lwip/sys.h"
 #include "stack_impl.hpp"
 
+namespace lwsp {
+
+void stack::impl::assert_held() const {
+    if (owner.load(std::memory_order_relaxed) != std::this_thread::get_id())
+        lwsp_platform_assert("lwIP entered without the lwsp core lock", __LINE__, __FILE__);
+}
+
+}  // namespace lwsp
+
 extern "C" {
 
 u32_t sys_now(void) {
@@ -37,6 +46,7 @@ unsigned int lwsp_rand(void) {
     // Called under the core lock only (local port choice).
     lwsp::stack* s = lwsp::stack::current();
     if (s == nullptr) return 0;
+    s->internals().assert_held();
     return static_cast<unsigned int>(s->internals().rng());
 }
 
@@ -60,6 +70,7 @@ void* lwsp_mem_malloc(size_t size) {
     lwsp::stack* s = lwsp::stack::current();
     std::size_t limit = s != nullptr ? s->settings().memory_limit : 0;
     if (limit != 0) {
+        s->internals().assert_held();
         if (s->internals().allocating_inbound) limit += std::max<std::size_t>(limit / 8, 64 * 1024);
         if (lwip_stats.mem.used + size > limit) return nullptr;
     }
@@ -69,8 +80,7 @@ void* lwsp_mem_malloc(size_t size) {
 void lwsp_assert_core_locked(void) {
     lwsp::stack* s = lwsp::stack::current();
     if (s == nullptr) lwsp_platform_assert("lwIP entered with no lwsp::stack alive", __LINE__, __FILE__);
-    if (s->internals().owner.load(std::memory_order_relaxed) != std::this_thread::get_id())
-        lwsp_platform_assert("lwIP entered without the lwsp core lock", __LINE__, __FILE__);
+    s->internals().assert_held();
 }
 
 }  // extern "C"

@@ -73,6 +73,7 @@ public:
 
     void deliver_many(const frame_part* frames, std::size_t count, const frame_info* info) override {
         core_lock lk(stack_);
+        stack_.internals().assert_held();
         if (!active) return;
         for (std::size_t i = 0; i < count; ++i) {
             const auto* data = static_cast<const std::uint8_t*>(frames[i].data);
@@ -178,7 +179,7 @@ public:
     bool active = false;  // under the core lock
 };
 
-stack::impl::impl(stack& s, const options& o) : self(s), opts(o) {
+stack::impl::impl(stack& s, const options& o) : self(s), opts(o), core(s.core_mu_) {
     std::uint64_t seed = o.random_seed;
     if (seed == 0) {
         std::random_device dev;
@@ -191,7 +192,7 @@ stack::impl::~impl() = default;
 
 // ---- core lock ------------------------------------------------------------
 
-core_lock::core_lock(stack& s) : stack_(&s), lk_(s.impl_->mu) { s.impl_->mark_owner(); }
+core_lock::core_lock(stack& s) : stack_(&s), lk_(s.core_mu_.native()) { s.impl_->mark_owner(); }
 
 core_lock::~core_lock() {
     if (lk_.owns_lock()) unlock();
@@ -199,6 +200,7 @@ core_lock::~core_lock() {
 
 void core_lock::unlock() {
     stack::impl& in = *stack_->impl_;
+    in.assert_held();
     in.before_unlock();
     in.drain_deferred(lk_);
     in.clear_owner();
@@ -227,7 +229,10 @@ void stack::impl::drain_deferred(std::unique_lock<std::mutex>& lk) {
     draining = false;
 }
 
-void stack::defer(std::function<void()> work) { impl_->deferred.push_back(std::move(work)); }
+void stack::defer(std::function<void()> work) {
+    impl_->assert_held();
+    impl_->deferred.push_back(std::move(work));
+}
 
 void core_lock::lock() {
     lk_.lock();
@@ -260,6 +265,7 @@ void stack::impl::run_due_work() {
 
 void stack::impl::driver_main() {
     core_lock lk(self);
+    assert_held();
     driver_id = std::this_thread::get_id();
     while (!stopping) {
         run_due_work();
@@ -272,7 +278,7 @@ void stack::impl::driver_main() {
         drain_deferred(lk.lk_);
         if (loop_queues_pending()) continue;
         driver_kick = false;
-        auto woken = [this] { return driver_kick || stopping; };
+        auto woken = [this]() LWSP_REQUIRES(core) { return driver_kick || stopping; };
         flush_links();
         clear_owner();
         if (driver_wake_at == UINT64_MAX)
@@ -330,11 +336,15 @@ stack* stack::current() { return g_current.load(); }
 
 bool stack::stopped() const { return impl_->stopping.load(); }
 
-bool stack::pcbs_released() const { return impl_->stopped_done; }
+bool stack::pcbs_released() const {
+    impl_->assert_held();
+    return impl_->stopped_done;
+}
 
 void stack::stop() {
     {
         core_lock lk(*this);
+        impl_->assert_held();
         if (impl_->stopping) return;
         impl_->stopping = true;
         impl_->driver_cv.notify_all();
@@ -344,10 +354,12 @@ void stack::stop() {
     std::vector<interface_id> ids;
     {
         core_lock lk(*this);
+        impl_->assert_held();
         for (auto& entry : impl_->interfaces) ids.push_back(entry.first);
     }
     for (interface_id id : ids) detach(id);
     core_lock lk(*this);
+    impl_->assert_held();
     impl_->release_all_pcbs();
     impl_->stopped_done = true;
     // lwIP is free again: another stack may start while this object still
@@ -397,6 +409,7 @@ interface_id stack::attach(std::shared_ptr<link> l, const interface_config& cfg)
     interface_id id;
     {
         core_lock lk(*this);
+        impl_->assert_held();
         if (impl_->stopping) throw std::logic_error("lwsp: stack is stopped");
         ip4_addr_t addr{}, mask{}, gw{};
         if (cfg.ipv4) {
@@ -435,6 +448,7 @@ void stack::detach(interface_id id) {
     std::unique_ptr<interface> itf;
     {
         core_lock lk(*this);
+        impl_->assert_held();
         auto it = impl_->interfaces.find(id);
         if (it == impl_->interfaces.end()) return;
         itf = std::move(it->second);
@@ -457,6 +471,7 @@ void stack::advance_time(millis d) {
     if (!impl_->opts.manual_clock) throw std::logic_error("lwsp: advance_time needs a manual-clock stack");
     if (d.count() < 0) throw std::invalid_argument("lwsp: time only moves forward");
     core_lock lk(*this);
+    impl_->assert_held();
     const std::uint64_t target = impl_->manual_now + static_cast<std::uint64_t>(d.count());
     // Step from one lwIP timeout to the next so each fires at its own time.
     for (;;) {
@@ -484,6 +499,7 @@ stack::wait_status stack::wait_progress(core_lock& lk, std::condition_variable& 
 stack::wait_status stack::wait_impl(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
                                     std::optional<millis> deadline, bool on_progress) {
     impl& in = *impl_;
+    in.assert_held();
     in.waiters.push_back(&cv);
     if (on_progress) in.progress_waiters.push_back(&cv);
     wait_status status;
@@ -518,17 +534,22 @@ stack::wait_status stack::wait_impl(core_lock& lk, std::condition_variable& cv, 
     return status;
 }
 
+void stack::assert_core_held() const { impl_->assert_held(); }
+
 std::size_t stack::waiting_threads() {
     core_lock lk(*this);
+    impl_->assert_held();
     return impl_->waiters.size();
 }
 
 void stack::wake_all_waiters() {
+    impl_->assert_held();
     for (std::condition_variable* cv : impl_->waiters) cv->notify_all();
 }
 
 stack_stats stack::stats() {
     core_lock lk(*this);
+    impl_->assert_held();
     stack_stats st;
     for (struct tcp_pcb* p = tcp_active_pcbs; p; p = p->next) ++st.tcp_pcbs;
     for (struct tcp_pcb* p = tcp_bound_pcbs; p; p = p->next) ++st.tcp_pcbs;

@@ -28,33 +28,37 @@ struct stack::impl {
     stack& self;
     options opts;
 
-    std::mutex mu;                               // the core lock
-    std::atomic<std::thread::id> owner{};       // thread holding `mu`, for LWIP_ASSERT_CORE_LOCKED
+    // The core lock is stack::core_mu_ (`core` below); the fields marked
+    // LWSP_GUARDED_BY(core) are its state.
+    mutex& core;
+    std::atomic<std::thread::id> owner{};       // thread holding the core lock, for LWIP_ASSERT_CORE_LOCKED
 
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
     std::atomic<std::uint64_t> manual_now{0};
 
-    std::atomic<bool> stopping{false};           // written under mu; read anywhere
-    bool allocating_inbound = false;             // under mu: lwIP memory for an inbound frame (memory_limit's reserve)
-    std::atomic<long> refs{1};                   // the owner's reference plus one per hold()
-    std::mt19937_64 rng;                         // under mu: lwIP's LWIP_RAND (ephemeral ports)
+    std::atomic<bool> stopping{false};  // written under the core lock; read anywhere
+    // lwIP memory for an inbound frame (memory_limit's reserve)
+    bool allocating_inbound LWSP_GUARDED_BY(core) = false;
+    std::atomic<long> refs{1};  // the owner's reference plus one per hold()
+    std::mt19937_64 rng LWSP_GUARDED_BY(core);  // lwIP's LWIP_RAND (ephemeral ports)
     std::array<std::uint64_t, 2> isn_key{};      // RFC 6528 secret, fixed at start
-    bool stopped_done = false;                   // under mu
+    bool stopped_done LWSP_GUARDED_BY(core) = false;
 
     std::thread driver;
     std::thread::id driver_id;
     std::condition_variable driver_cv;
-    bool driver_kick = false;                    // under mu
-    std::uint64_t driver_wake_at = UINT64_MAX;   // stack-clock ms the driver sleeps until
+    bool driver_kick LWSP_GUARDED_BY(core) = false;
+    std::uint64_t driver_wake_at LWSP_GUARDED_BY(core) = UINT64_MAX;  // stack-clock ms the driver sleeps until
 
-    std::vector<std::condition_variable*> waiters;           // under mu: threads inside wait()
-    std::vector<std::condition_variable*> progress_waiters;  // under mu: also woken by any input or timer
+    std::vector<std::condition_variable*> waiters LWSP_GUARDED_BY(core);  // threads inside wait()
+    // Also woken by any input or timer.
+    std::vector<std::condition_variable*> progress_waiters LWSP_GUARDED_BY(core);
 
-    std::deque<std::function<void()>> deferred;  // under mu: stack::defer
-    bool draining = false;                       // under mu: a thread is running `deferred`
+    std::deque<std::function<void()>> deferred LWSP_GUARDED_BY(core);  // stack::defer
+    bool draining LWSP_GUARDED_BY(core) = false;  // a thread is running `deferred`
 
-    std::map<interface_id, std::unique_ptr<interface>> interfaces;  // under mu
-    interface_id next_interface = 1;
+    std::map<interface_id, std::unique_ptr<interface>> interfaces LWSP_GUARDED_BY(core);
+    interface_id next_interface LWSP_GUARDED_BY(core) = 1;
 
     std::uint64_t now_ms() const {
         if (opts.manual_clock) return manual_now.load(std::memory_order_relaxed);
@@ -63,24 +67,29 @@ struct stack::impl {
     }
     std::chrono::steady_clock::time_point to_steady(std::uint64_t ms) const { return t0 + millis(ms); }
 
+    // Checks at run time that the calling thread holds the core lock, and
+    // tells the thread-safety analysis so where it cannot see it (lwIP's
+    // callbacks into the stack; `core` and stack::core() are one mutex).
+    void assert_held() const LWSP_ASSERT_CAPABILITY(core);
+
     void mark_owner() { owner.store(std::this_thread::get_id(), std::memory_order_relaxed); }
     void clear_owner() { owner.store(std::thread::id(), std::memory_order_relaxed); }
 
     // Called by a thread about to release the core lock (flushes links).
-    void before_unlock();
+    void before_unlock() LWSP_REQUIRES(core);
     // Hands frames held back for merging (tx_offload) to their links; every
     // path that releases the core lock runs it first.
-    void flush_links();
-    // Runs deferred work; `lk` is held on entry and on return, released
-    // while each item runs.
-    void drain_deferred(std::unique_lock<std::mutex>& lk);
+    void flush_links() LWSP_REQUIRES(core);
+    // Runs deferred work; the core lock (`lk`) is held on entry and on
+    // return, released while each item runs.
+    void drain_deferred(std::unique_lock<std::mutex>& lk) LWSP_REQUIRES(core);
     // Fires due lwIP timers (steady clock only) and drains loopback queues.
-    void run_due_work();
-    void driver_main();
-    void notify_progress() {
+    void run_due_work() LWSP_REQUIRES(core);
+    void driver_main() LWSP_EXCLUDES(core);
+    void notify_progress() LWSP_REQUIRES(core) {
         for (std::condition_variable* cv : progress_waiters) cv->notify_all();
     }
-    void release_all_pcbs();
+    void release_all_pcbs() LWSP_REQUIRES(core);
 };
 
 }  // namespace lwsp

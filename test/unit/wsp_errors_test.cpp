@@ -50,7 +50,7 @@ sockaddr* sa(T& a) {
 
 std::size_t open_handles() {
     lwsp::wsp::provider_state& p = lwsp::wsp::provider();
-    std::lock_guard<std::mutex> g(p.handles_mu);
+    lwsp::lock_guard g(p.handles_mu);
     return p.handles.size();
 }
 
@@ -2225,12 +2225,11 @@ TEST_CASE("WSPSelect takes any timeval without overflow: a huge timeout waits, i
     REQUIRE(p.lpWSPBind(idle, reinterpret_cast<sockaddr*>(&a), sizeof a, &err) == 0);
     // 2^64 / 1000 + 1 seconds: times 1000 it wrapped to 384 ms in 64 bits.
     // (Where long has 32 bits, LONG_MAX seconds exercises the same path.)
-    const long huge = sizeof(long) == 8 ? static_cast<long>(18446744073709552ull) : big;
-    async_call<int> call([&p, idle, huge] {
+    async_call<int> call([&p, idle] {
         fd_set r{};
         r.fd_count = 1;
         r.fd_array[0] = idle;
-        timeval tv{huge, 0};
+        timeval tv{sizeof(long) == 8 ? static_cast<long>(18446744073709552ull) : std::numeric_limits<long>::max(), 0};
         int e = 0;
         return p.lpWSPSelect(0, &r, nullptr, nullptr, &tv, &e);
     });

@@ -35,6 +35,7 @@
 
 #include "lwsp/address.hpp"
 #include "lwsp/link.hpp"
+#include "lwsp/thread_safety.hpp"
 
 namespace lwsp {
 
@@ -70,25 +71,7 @@ struct stack_stats {
 };
 
 class stack;
-
-// The core lock.  Holding one means the thread may call lwIP.  Releasing it
-// (destructor or unlock) lets the driver thread notice work the holder
-// created: an earlier timer, loopback packets to deliver.
-class core_lock {
-public:
-    explicit core_lock(stack& s);
-    ~core_lock();
-    core_lock(const core_lock&) = delete;
-    core_lock& operator=(const core_lock&) = delete;
-    void unlock();
-    void lock();
-    bool owns_lock() const { return lk_.owns_lock(); }
-
-private:
-    friend class stack;
-    stack* stack_;
-    std::unique_lock<std::mutex> lk_;
-};
+class core_lock;
 
 class stack {
 public:
@@ -170,30 +153,37 @@ public:
     bool manual_clock() const;
     const options& settings() const;
 
-    core_lock lock() { return core_lock(*this); }
+    core_lock lock();
+    // The core lock's mutex, for the thread-safety analysis
+    // (lwsp/thread_safety.hpp): what the stack's guarded state and the
+    // shim's sockets are guarded by.
+    mutex& core() LWSP_RETURN_CAPABILITY(core_mu_) { return core_mu_; }
+    // Aborts unless the calling thread holds the core lock; tells the
+    // analysis so where it cannot see it (callbacks from inside lwIP).
+    void assert_core_held() const LWSP_ASSERT_CAPABILITY(core_mu_);
 
     // Waits on `cv` (with `lk` held on entry and on return) until `ready()`
     // is true, the stack clock reaches `deadline`, or the stack stops.
     // Whoever makes `ready()` true must notify `cv` under the core lock.
     wait_status wait(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
-                     std::optional<millis> deadline = std::nullopt);
+                     std::optional<millis> deadline = std::nullopt) LWSP_REQUIRES(core());
 
     // Like wait(), but `ready()` is also re-checked after every inbound frame
     // and every timer run: for conditions lwIP reports through no callback
     // (an ACK that covers only our FIN, for instance).
     wait_status wait_progress(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
-                              std::optional<millis> deadline = std::nullopt);
+                              std::optional<millis> deadline = std::nullopt) LWSP_REQUIRES(core());
 
     // Queues `work` to run right after the core lock is next released, in
     // the releasing thread, in FIFO order, one item at a time (never two
     // concurrently).  For user code that must not run under the lock:
     // completion routines, event signals, upcalls into ws2.  Call with the
     // core lock held.
-    void defer(std::function<void()> work);
+    void defer(std::function<void()> work) LWSP_REQUIRES(core());
 
     // Wakes every thread blocked in wait() so it re-checks its condition.
     // Call with the core lock held.
-    void wake_all_waiters();
+    void wake_all_waiters() LWSP_REQUIRES(core());
     // Threads inside wait() or wait_progress() right now (takes the core
     // lock): a thread counted here has released the lock to sleep, or will
     // re-check its condition before it does — what a test waits for before
@@ -208,10 +198,34 @@ public:
 
 private:
     friend class core_lock;
+    mutex core_mu_;  // the core lock
     wait_status wait_impl(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
-                          std::optional<millis> deadline, bool on_progress);
+                          std::optional<millis> deadline, bool on_progress) LWSP_REQUIRES(core());
     std::unique_ptr<impl> impl_;
 };
+
+// The core lock.  Holding one means the thread may call lwIP.  Releasing it
+// (destructor or unlock) lets the driver thread notice work the holder
+// created: an earlier timer, loopback packets to deliver.
+class LWSP_SCOPED_CAPABILITY core_lock {
+public:
+    explicit core_lock(stack& s) LWSP_ACQUIRE(s.core());
+    ~core_lock() LWSP_RELEASE();
+    core_lock(const core_lock&) = delete;
+    core_lock& operator=(const core_lock&) = delete;
+    void unlock() LWSP_RELEASE();
+    void lock() LWSP_ACQUIRE();
+    bool owns_lock() const { return lk_.owns_lock(); }
+
+private:
+    friend class stack;
+    stack* stack_;
+    std::unique_lock<std::mutex> lk_;
+};
+
+// Not annotated: the analysis cannot follow a scope returned by value (a
+// caller of lock() holds the core lock while its core_lock lives).
+inline core_lock stack::lock() { return core_lock(*this); }
 
 // A counted reference to a stack (stack::hold/release).
 class stack_hold {
