@@ -131,7 +131,7 @@ TEST_CASE("linger on with a timeout, blocking socket: close waits for the ACK of
         done = true;
     });
     // The FIN goes out at once, behind the data, while close waits.
-    REQUIRE(env.link.wait_for(1, 2s));
+    REQUIRE(env.link.wait_for(1, 5s));
     auto fin = env.tcp_out(k_port);
     feed(c.conn, fin, env);
     CHECK(c.conn.fin_received());
@@ -159,7 +159,7 @@ TEST_CASE("linger on with a timeout, blocking socket: close resets exactly at th
         result = env.close(c.s);
         done = true;
     });
-    REQUIRE(env.link.wait_for(1, 2s));
+    REQUIRE(env.link.wait_for(1, 5s));  // the closer thread has started and sent it
     auto fin = env.tcp_out(k_port);
     CHECK(has_flag(fin, tcp_fin));
 
