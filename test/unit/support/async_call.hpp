@@ -32,10 +32,11 @@ inline bool eventually(const std::function<bool()>& f,
     return true;
 }
 
-// A negative check, made only once the thread that could break it is known
-// to be blocked (blocked()) and the test has made its change: true if `f`
-// stays false for `watch` of real time.  A buggy stack makes it true at
-// once; a correct one never depends on this bound.
+// A negative check: true if `f` stays false for `watch` of real time.  Made
+// after the change that must not make `f` true, and, where another thread
+// could make it true, only once that thread is known to be blocked
+// (blocked()).  A buggy stack makes it true at once; a correct one never
+// depends on this bound.
 inline bool stays_false(const std::function<bool()>& f,
                         std::chrono::milliseconds watch = std::chrono::milliseconds(20)) {
     return !eventually(f, watch);
