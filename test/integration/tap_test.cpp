@@ -3,6 +3,7 @@
 // scripts/netns-run (the CTest launcher of this binary): TAP device lwsp0,
 // kernel side 192.0.2.2/24 and 2001:db8::2/64, lwsp 192.0.2.1 and
 // 2001:db8::1.  Sockets on the lwsp side go only through the WSP provider.
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <optional>
@@ -19,6 +21,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "async_call.hpp"  // test/unit/support: eventually(), waits on conditions bounded in real time
 #include "kernel_peer.hpp"
 #include "lwsp/lwsp.h"
 #include "lwsp/pcap_link.hpp"
@@ -28,6 +31,7 @@
 
 namespace kp = kernel_peer;
 using namespace std::chrono_literals;
+using lwsp::test::eventually;
 
 namespace {
 
@@ -293,13 +297,20 @@ TEST_CASE("graceful close: the kernel reads every queued byte and then end of st
     REQUIRE(kfd >= 0);
     const std::string data = pattern(2 << 20, 3);
     kp::read_result got;
+    std::atomic<bool> sent{false}, piled_up{false};
     std::thread reader([&] {
-        std::this_thread::sleep_for(100ms);  // start late: data piles up on both sides
+        // Start late: once data has piled up on both sides — unread at the
+        // kernel, and lwsp's send blocked behind the full window (or, had
+        // everything fit, handed over whole).
+        piled_up = eventually(
+            [&] { return kp::unread_bytes(kfd) > 0 && (sent || env.st.waiting_threads() == 1); }, 10s);
         got = kp::read_to_end(kfd, data.size(), 10000);
     });
     REQUIRE(env.send_all(s, data.data(), data.size()) == 0);
+    sent = true;
     REQUIRE(env.close(s) == 0);  // SO_DONTLINGER: returns at once, the tail still queued in lwsp
     reader.join();
+    CHECK(piled_up);
     CHECK(got.data.size() == data.size());
     CHECK(got.data == data);
     CHECK(got.eof);
@@ -361,9 +372,10 @@ TEST_CASE("linger timeout: when the kernel takes nothing close resets at the dea
         WSABUF b{static_cast<u_long>(chunk.size()), const_cast<char*>(chunk.data())};
         DWORD sent = 0;
         if (env.p.lpWSPSend(s, &b, 1, &sent, 0, nullptr, nullptr, nullptr, &err) != 0) break;
-        std::this_thread::sleep_for(2ms);
     }
     REQUIRE(err == WSAEWOULDBLOCK);  // the send buffer filled up behind the closed window
+    // and the kernel holds what its small buffer took, unread.
+    REQUIRE(eventually([&] { return kp::unread_bytes(kfd) > 0; }, 10s));
     nb = 0;
     REQUIRE(env.p.lpWSPIoctl(s, FIONBIO, &nb, sizeof nb, nullptr, 0, &ret, nullptr, nullptr, nullptr, &err) == 0);
     REQUIRE(env.set_linger(s, 1, 2) == 0);
@@ -478,12 +490,9 @@ TEST_CASE("1000 concurrent TCP connections are held and closed without a leak", 
         CHECK(env.recv(s, buf, sizeof buf) == 0);  // end of stream
         REQUIRE(env.close(s) == 0);
     }
-    lwsp::stack_stats after{};
-    for (int i = 0; i < 100; ++i) {  // the last ACKs arrive shortly
-        after = env.st.stats();
-        if (after.tcp_pcbs == before.tcp_pcbs) break;
-        std::this_thread::sleep_for(50ms);
-    }
+    // The last ACKs arrive shortly (bounded: only a leak reaches the bound).
+    CHECK(eventually([&] { return env.st.stats().tcp_pcbs == before.tcp_pcbs; }, 10s));
+    const lwsp::stack_stats after = env.st.stats();
     CHECK(after.tcp_pcbs == before.tcp_pcbs);
     CHECK(after.tcp_segments == before.tcp_segments);
     CHECK(after.heap_bytes == before.heap_bytes);
@@ -499,6 +508,24 @@ std::size_t count_entries(const char* dir) {
         ++n;
     }
     return n;
+}
+
+// This process's threads, by kernel id (/proc/self/task).
+std::vector<long> thread_ids() {
+    std::vector<long> ids;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task"))
+        ids.push_back(std::stol(entry.path().filename().string()));
+    return ids;
+}
+
+// A thread's scheduler state from /proc/self/task/<tid>/stat: 'R' running,
+// 'S' asleep (in epoll, a condition variable …); 0 once it is gone.
+char thread_state(long tid) {
+    std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
+    std::string stat;
+    std::getline(in, stat);
+    const std::size_t end_of_name = stat.rfind(')');  // the name may hold spaces
+    return end_of_name != std::string::npos && end_of_name + 2 < stat.size() ? stat[end_of_name + 2] : 0;
 }
 
 }  // namespace
@@ -584,7 +611,13 @@ TEST_CASE("a device another program left with 12-byte virtio-net headers still w
 
 TEST_CASE("with busy polling, request/response works and the reader stops spinning when idle",
           "[integration][tap]") {
+    const std::vector<long> threads_before = thread_ids();
     tap_env env(1500, false, true, std::chrono::microseconds(200));
+    // The threads the stack and its port started: the driver and the TAP reader.
+    std::vector<long> own;
+    for (long tid : thread_ids())
+        if (std::find(threads_before.begin(), threads_before.end(), tid) == threads_before.end()) own.push_back(tid);
+    REQUIRE(own.size() >= 2);
     const int lfd = kp::listen_tcp(k_kernel4, 5013);
     SOCKET s = env.socket();
     REQUIRE(env.connect(s, k_kernel4, 5013) == 0);
@@ -603,9 +636,20 @@ TEST_CASE("with busy polling, request/response works and the reader stops spinni
         REQUIRE(env.recv(s, &in, 1) == 1);
         CHECK(in == out);
     }
-    // Idle now: the polling period (200 us) ends and the reader sleeps.  A
-    // reader that kept spinning would use the whole second of CPU.
-    std::this_thread::sleep_for(50ms);
+    // Idle now: the polling period (200 us) ends and the reader sleeps in
+    // epoll.  Wait for that: every thread of the stack and its port asleep
+    // at once (a reader that kept spinning never is).
+    CHECK(eventually(
+        [&] {
+            for (long tid : own)
+                if (thread_state(tid) != 'S') return false;
+            return true;
+        },
+        10s));
+    // Then measure the process's CPU time over one idle second: a reader
+    // that spun would use all of it; a sleeping one uses none, however long
+    // the second really lasts on a busy machine (a measurement window, not a
+    // wait for something to happen).
     std::clock_t before = std::clock();
     std::this_thread::sleep_for(1s);
     const double cpu_s = static_cast<double>(std::clock() - before) / CLOCKS_PER_SEC;

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <poll.h>
@@ -228,6 +229,11 @@ unsigned retransmits_of(int fd) {
     struct tcp_info ti {};
     socklen_t len = sizeof ti;
     return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_total_retrans : 0;
+}
+
+long unread_bytes(int fd) {
+    int n = 0;
+    return ::ioctl(fd, SIOCINQ, &n) == 0 ? n : -1;
 }
 
 namespace {

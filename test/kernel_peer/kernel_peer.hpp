@@ -37,6 +37,9 @@ struct tcp_mss {
 tcp_mss mss_of(int fd);
 // Segments the kernel's TCP retransmitted on a connection (TCP_INFO).
 unsigned retransmits_of(int fd);
+// Bytes that arrived on a TCP socket and are not read yet (SIOCINQ); -1 on
+// failure.  What a test waits for when data must pile up at the kernel.
+long unread_bytes(int fd);
 // Closes with SO_LINGER {1, 0}: the kernel sends RST.
 void reset(int fd);
 void shutdown_send(int fd);

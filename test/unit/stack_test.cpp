@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "async_call.hpp"
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
@@ -18,6 +19,8 @@
 
 using namespace std::chrono_literals;
 using lwsp::millis;
+using lwsp::test::blocked;
+using lwsp::test::stays_false;
 
 namespace {
 
@@ -72,7 +75,9 @@ TEST_CASE("the manual clock stands still and fires each timer at its exact time"
         REQUIRE(sys_now() == 1000);
         sys_timeout(1500, timer_probe::cb, &probe);
     }
-    std::this_thread::sleep_for(20ms);  // real time passes; stack time does not
+    // Real time passes; stack time does not (a clock that followed real time
+    // would move within this bound; the manual one never depends on it).
+    REQUIRE(stays_false([&] { return st.now() != 1000ms; }));
     REQUIRE(st.now() == 1000ms);
     st.advance_time(1499ms);
     REQUIRE(probe.fired == 0);
@@ -119,8 +124,9 @@ TEST_CASE("wait times out exactly at a manual-clock deadline", "[stack][clock]")
         auto s = st.wait(lk, cv, [] { return false; }, deadline);
         result = static_cast<int>(s);
     });
-    st.advance_time(999ms);
-    std::this_thread::sleep_for(50ms);
+    CHECK(blocked(st, 1, [&] { return result != -1; }));
+    st.advance_time(999ms);  // wakes the waiter: it re-checks its deadline
+    CHECK(stays_false([&] { return result != -1; }));
     REQUIRE(result == -1);  // one millisecond early: still waiting
     st.advance_time(1ms);
     waiter.join();
@@ -139,7 +145,7 @@ TEST_CASE("stopping the stack wakes every waiter", "[stack]") {
         ++woken;
     };
     std::thread a(block, std::ref(cv1)), b(block, std::ref(cv1)), c(block, std::ref(cv2));
-    std::this_thread::sleep_for(50ms);
+    CHECK(blocked(st, 3, [&] { return woken != 0; }));  // all three wait
     REQUIRE(woken == 0);
     st.stop();
     a.join();

@@ -6,12 +6,18 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <fstream>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
+#include "async_call.hpp"
 #include "lwsp/upcalls.h"
 
 // Test hooks defined in spi_shim/src/upcalls.cpp.
@@ -20,6 +26,7 @@ std::size_t live_thread_states();
 std::size_t event_waiter_count(WSAEVENT event);
 }  // namespace lwsp::upcalls_detail
 
+using lwsp::test::eventually;
 using lwsp::upcalls_detail::event_waiter_count;
 using lwsp::upcalls_detail::live_thread_states;
 using namespace std::chrono_literals;
@@ -59,12 +66,25 @@ struct events {
 
 // Waits (bounded) until `n` waits are registered on `ev`.
 bool wait_for_waiters(WSAEVENT ev, std::size_t n) {
-    const auto until = steady::now() + 10s;
-    while (event_waiter_count(ev) < n) {
-        if (steady::now() > until) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
+    return eventually([&] { return event_waiter_count(ev) >= n; }, 10s);
+}
+
+// Whether `ev` is signalled, without waiting (and without changing it: WSA
+// events reset only by hand).
+bool is_set(WSAEVENT ev) { return lwsp_wait_for_multiple_events(1, &ev, FALSE, 0, FALSE) == WSA_WAIT_EVENT_0; }
+
+// The calling thread's kernel id.
+long kernel_tid() { return static_cast<long>(::syscall(SYS_gettid)); }
+
+// Whether thread `tid` of this process sleeps in the kernel right now (state
+// S in /proc/self/task/<tid>/stat).  lwsp_sleep_ex registers on no event,
+// so no hook shows a thread inside it; this is the nearest observable sign.
+bool thread_sleeps(long tid) {
+    std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
+    std::string stat;
+    std::getline(in, stat);
+    const std::size_t end_of_name = stat.rfind(')');  // the name may hold spaces
+    return end_of_name != std::string::npos && end_of_name + 2 < stat.size() && stat[end_of_name + 2] == 'S';
 }
 
 long long elapsed_ms(steady::time_point since) {
@@ -324,8 +344,11 @@ TEST_CASE("upcalls: an infinite wait all is released by sets in other threads", 
         THREAD_CHECK(lwsp_set_event(ev[0]) == TRUE);
     });
     std::thread b([&] {
+        // Second: once the first set has been evaluated against the wait
+        // (set_event does that before it returns) and left it registered.
         THREAD_CHECK(wait_for_waiters(ev[1], 1));
-        std::this_thread::sleep_for(20ms);
+        THREAD_CHECK(eventually([&] { return is_set(ev[0]); }, 10s));
+        THREAD_CHECK(event_waiter_count(ev[1]) == 1);  // one of two set: still waiting
         THREAD_CHECK(lwsp_set_event(ev[1]) == TRUE);
     });
     const DWORD r = lwsp_wait_for_multiple_events(2, ev.h.data(), TRUE, WSA_INFINITE, FALSE);
@@ -491,15 +514,23 @@ TEST_CASE("upcalls: an APC queued during an alertable wait wakes it", "[upcalls]
     CHECK(g_counter.load() == 1);
     CHECK(event_waiter_count(ev[0]) == 0);
 
-    // The same for an infinite alertable sleep.
+    // The same for an infinite alertable sleep.  The APC goes once this
+    // thread, past the point where it starts the sleep, sleeps in the
+    // kernel.  Should it land before the sleep starts (a sleep on some
+    // other lock seen first, or no sign within the bound), the sleep returns
+    // WAIT_IO_COMPLETION just the same: the passing path never depends on
+    // the timing, only which path is exercised does.
     latch done2;
-    std::thread other2([&done2, id = me] {
+    const long sleeper = kernel_tid();
+    std::atomic<bool> sleeping{false};
+    std::thread other2([&done2, &sleeping, sleeper, id = me] {
         WSATHREADID copy = id;
-        std::this_thread::sleep_for(30ms);
+        eventually([&] { return sleeping.load() && thread_sleeps(sleeper); }, 2000ms);
         THREAD_CHECK(lwsp_queue_apc(&copy, count_apc, 10) == 0);
         if (!done2.wait(10s)) THREAD_CHECK(lwsp_queue_apc(&copy, count_apc, 100) == 0);  // never reached when correct
     });
     const auto t0 = steady::now();
+    sleeping = true;
     const DWORD r2 = lwsp_sleep_ex(k_long_ms, TRUE);
     done2.release();
     other2.join();
@@ -734,12 +765,15 @@ TEST_CASE("upcalls: concurrent sets waits and APCs", "[upcalls]") {
     const LPWSAUSERAPC bump = [](DWORD_PTR) { s_run->fetch_add(1); };
     std::atomic<int> queued{0};
     for (int k = 0; k < 2; ++k) {
-        threads.emplace_back([&targets, &queued, bump] {
+        threads.emplace_back([&targets, &queued, &apcs_run, bump] {
             for (int i = 0; i < 200; ++i) {
                 WSATHREADID copy = targets[i % 2].id;
                 THREAD_CHECK(lwsp_queue_apc(&copy, bump, 0) == 0);
                 queued.fetch_add(1);
-                if (i % 16 == 0) std::this_thread::sleep_for(1ms);
+                // Spread the APCs over the waits: every 16, let the targets
+                // catch up to within 32 of everything queued so far.
+                if (i % 16 == 0)
+                    THREAD_CHECK(eventually([&] { return apcs_run.load() + 32 >= queued.load(); }, 10s));
             }
         });
     }
@@ -756,9 +790,8 @@ TEST_CASE("upcalls: concurrent sets waits and APCs", "[upcalls]") {
         }
     });
 
-    const auto until = steady::now() + 10s;
-    while (queued.load() < 400 && steady::now() < until) std::this_thread::sleep_for(5ms);
-    std::this_thread::sleep_for(50ms);
+    // Every APC queued and run while the setters, resetters and churn go on.
+    CHECK(eventually([&] { return queued.load() == 400 && apcs_run.load() == 400; }, 20s));
     stop = true;
     for (auto& t : threads) t.join();
     CHECK(queued.load() == 400);

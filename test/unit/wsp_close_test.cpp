@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "async_call.hpp"
 #include "wsp_fixture.hpp"
 
 using namespace lwsp::test;
@@ -130,12 +131,12 @@ TEST_CASE("linger on with a timeout, blocking socket: close waits for the ACK of
         done = true;
     });
     // The FIN goes out at once, behind the data, while close waits.
-    REQUIRE(env.link.wait_for(1, 2s));
+    REQUIRE(env.link.wait_for(1, 5s));
     auto fin = env.tcp_out(k_port);
     feed(c.conn, fin, env);
     CHECK(c.conn.fin_received());
     CHECK_FALSE(has_flag(fin, tcp_rst));
-    std::this_thread::sleep_for(50ms);
+    CHECK(blocked(env.st, 1, [&] { return done.load(); }));  // lingering: the FIN is unacknowledged
     CHECK_FALSE(done);
     CHECK_FALSE(env.handle_valid(c.s));  // released at the start of close
 
@@ -158,13 +159,14 @@ TEST_CASE("linger on with a timeout, blocking socket: close resets exactly at th
         result = env.close(c.s);
         done = true;
     });
-    REQUIRE(env.link.wait_for(1, 2s));
+    REQUIRE(env.link.wait_for(1, 5s));  // the closer thread has started and sent it
     auto fin = env.tcp_out(k_port);
     CHECK(has_flag(fin, tcp_fin));
 
     // The peer stays silent.  Retransmissions are fine; a reset is not.
+    CHECK(blocked(env.st, 1, [&] { return done.load(); }));  // lingering, its deadline set
     env.advance(4999, 250);
-    std::this_thread::sleep_for(50ms);
+    CHECK(stays_false([&] { return done.load(); }));  // one millisecond early
     auto before = env.tcp_out(k_port);
     INFO(env.transcript);
     CHECK_FALSE(has_flag(before, tcp_rst));
@@ -287,7 +289,7 @@ TEST_CASE("close cancels blocking calls of other threads with WSAEINTR", "[wsp][
             err = e;
             done = true;
         });
-        std::this_thread::sleep_for(50ms);
+        CHECK(blocked(env.st, 1, [&] { return done.load(); }));
         CHECK_FALSE(done);
         REQUIRE(env.close(s) == 0);
         reader.join();
@@ -296,12 +298,14 @@ TEST_CASE("close cancels blocking calls of other threads with WSAEINTR", "[wsp][
     SECTION("a blocked WSPAccept") {
         std::atomic<int> err{0};
         std::atomic<SOCKET> got{0};
+        std::atomic<bool> done{false};
         std::thread acceptor([&] {
             int e = 0;
             got = env.p.lpWSPAccept(lst, nullptr, nullptr, nullptr, 0, &e);
             err = e;
+            done = true;
         });
-        std::this_thread::sleep_for(50ms);
+        CHECK(blocked(env.st, 1, [&] { return done.load(); }));
         REQUIRE(env.close(lst) == 0);
         acceptor.join();
         CHECK(got == INVALID_SOCKET);
@@ -313,12 +317,14 @@ TEST_CASE("a peer reset fails WSPRecv with WSAECONNRESET", "[wsp][close]") {
     connected c;
     wsp_env& env = c.env;
     std::atomic<int> err{0};
+    std::atomic<bool> done{false};
     std::thread reader([&] {
         int e = 0;
         env.recv(c.s, 100, e);
         err = e;
+        done = true;
     });
-    std::this_thread::sleep_for(50ms);
+    CHECK(blocked(env.st, 1, [&] { return done.load(); }));
     c.conn.send_rst();
     reader.join();
     CHECK(err == WSAECONNRESET);

@@ -243,7 +243,7 @@ TEST_CASE("blocking WSPConnect completes on the peer's SYN-ACK and names both en
     CHECK(syn[0].dport == 7000);
     REQUIRE(syn[0].mss());
     CHECK(*syn[0].mss() == (v6 ? 1440 : 1460));  // 1500-byte link minus IP and TCP headers
-    std::this_thread::sleep_for(20ms);
+    REQUIRE(blocked(env.st, call));  // waiting for the SYN-ACK
     CHECK_FALSE(call.done());
 
     conn.send_syn_ack();
@@ -442,7 +442,7 @@ TEST_CASE("blocking WSPAccept in a thread returns when the peer completes the ha
         r.s = env.p.lpWSPAccept(lst, reinterpret_cast<sockaddr*>(&r.from), &r.len, nullptr, 0, &r.err);
         return r;
     });
-    std::this_thread::sleep_for(20ms);
+    REQUIRE(blocked(env.st, call));
     CHECK_FALSE(call.done());
 
     tcp_script conn(env.peer(v6), k_peer_port, k_port);
@@ -450,8 +450,7 @@ TEST_CASE("blocking WSPAccept in a thread returns when the peer completes the ha
     auto synack = feed(conn, env.pump());
     REQUIRE(synack.size() == 1);
     CHECK(synack[0].flags == (tcp_syn | tcp_ack));
-    std::this_thread::sleep_for(20ms);
-    CHECK_FALSE(call.done());  // the handshake is not complete yet
+    CHECK(stays_false([&] { return call.done(); }));  // the handshake is not complete yet
 
     conn.send_ack();
     REQUIRE(call.wait());
@@ -543,9 +542,11 @@ TEST_CASE("MSG_WAITALL on a blocking socket waits until the buffers are full", "
         r.data = a + "|" + b;
         return r;
     });
-    std::this_thread::sleep_for(20ms);
+    REQUIRE(blocked(env.st, call));
     c.conn.send_text("0123");
-    std::this_thread::sleep_for(50ms);
+    // The call takes the 4 bytes (none left queued) and waits again, all
+    // under the core lock: seen from here, it is back in the stack's wait.
+    REQUIRE(eventually([&] { return call.done() || (fionread(env, s) == 0 && env.st.waiting_threads() == 1); }));
     CHECK_FALSE(call.done());  // 4 of 10 bytes: keeps waiting
     c.conn.send_text("456789xyz");
     REQUIRE(call.wait());
@@ -563,9 +564,11 @@ TEST_CASE("MSG_WAITALL hands over what arrived when SO_RCVTIMEO expires", "[wsp]
     REQUIRE(set_int(env, c.s, SOL_SOCKET, SO_RCVTIMEO, 1000) == 0);
     SOCKET s = c.s;
     async_call<io> call([&env, s] { return recv_text(env, s, 10, MSG_WAITALL); });
-    std::this_thread::sleep_for(20ms);
+    REQUIRE(blocked(env.st, call));
     c.conn.send_text("part");
-    std::this_thread::sleep_for(50ms);
+    // Taken, and waiting again for the rest, its deadline taken from the
+    // clock that has not moved.
+    REQUIRE(eventually([&] { return call.done() || (fionread(env, s) == 0 && env.st.waiting_threads() == 1); }));
     CHECK_FALSE(call.done());
     env.advance(1000);
     REQUIRE(call.wait());
@@ -593,8 +596,9 @@ TEST_CASE("a blocking WSPSend of twice the send buffer into a small peer window 
 
     // Nothing is acknowledged yet: the send cannot finish (it is larger than
     // the send buffer, TCP_SND_BUF), and the stack keeps to the peer's window.
-    REQUIRE(env.link.wait_for(1, 2s));
-    std::this_thread::sleep_for(50ms);
+    // Once the send is blocked, everything the window allows has been sent
+    // (each write is followed by tcp_output under the same lock).
+    REQUIRE(blocked(env.st, call));
     auto first = c.out();
     CHECK(payload_bytes(first) > 0);
     CHECK(payload_bytes(first) <= window);
@@ -693,35 +697,36 @@ TEST_CASE("a blocking WSPSend waits instead of spinning when lwIP's segment queu
         }
         return r;
     });
-    // Wait until the sender stops making progress (queue full).
-    int last = -1;
-    REQUIRE(eventually([&] {
-        const int now = count->load();
-        const bool still = now == last && now > 0;
-        last = now;
-        std::this_thread::sleep_for(20ms);
-        return still || call.done();
-    }));
-    CHECK_FALSE(call.done());
-    CHECK(count->load() < sends);
-    // If the sender spins with the core lock held, this ACK can never be
-    // delivered: check in a helper thread, bounded.
-    std::atomic<bool> acked{false};
+    // Wait until the sender is blocked (queue full), then ACK.  If the sender
+    // spins with the core lock held, neither waiting_threads() (it takes the
+    // lock) nor the ACK can get through: both happen in a helper thread,
+    // which this one watches, bounded.
+    std::atomic<bool> sender_blocked{false}, done_before_ack{true}, acked{false};
+    std::atomic<int> count_before_ack{-1};
     std::thread acker([&] {
+        sender_blocked = blocked(env.st, call);
+        done_before_ack = call.done();
+        count_before_ack = count->load();
         feed(c.conn, env.pump());
         c.conn.send_ack();  // takes the core lock
         acked = true;
     });
-    if (!eventually([&] { return acked.load(); }, 5000ms)) {
+    if (!eventually([&] { return acked.load(); }, 10000ms)) {
         FAIL_CHECK("the blocked WSPSend holds the core lock (spins): the stack is wedged");
         std::fflush(nullptr);
         std::abort();  // nothing can be cleaned up with the core lock held forever
     }
     acker.join();
-    for (int round = 0; round < 200 && !call.done(); ++round) {
+    CHECK(sender_blocked);  // it waits in the stack instead of spinning
+    CHECK_FALSE(done_before_ack);
+    CHECK(count_before_ack < sends);
+    // Each ACK frees the queue for more sends; until the call is done (or a
+    // real-time bound that only a broken stack reaches).
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (!call.done() && std::chrono::steady_clock::now() < end) {
         feed(c.conn, env.pump());
         c.conn.send_ack();
-        env.link.wait_for(1, 20ms);
+        env.link.wait_for(1, 20ms);  // the sender's next segment, if it is quick
     }
     REQUIRE(call.wait());
     CHECK(call.result().rc == 0);
@@ -986,7 +991,7 @@ TEST_CASE("WSPShutdown SD_SEND from another thread ends a blocked WSPSend with W
     SOCKET s = c.s;
     const std::string data = pattern(more_than_send_buffer);
     async_call<io> call([&env, s, &data] { return send_text(env, s, data); });
-    std::this_thread::sleep_for(50ms);
+    REQUIRE(blocked(env.st, call));  // the send buffer is full
     CHECK_FALSE(call.done());
     int err = 0;
     REQUIRE(env.p.lpWSPShutdown(c.s, SD_SEND, &err) == 0);
@@ -1027,7 +1032,7 @@ TEST_CASE("a peer reset fails a blocked WSPSend with WSAECONNRESET", "[wsp][data
     SOCKET s = c.s;
     const std::string data = pattern(more_than_send_buffer);
     async_call<io> call([&env, s, &data] { return send_text(env, s, data); });
-    std::this_thread::sleep_for(50ms);
+    REQUIRE(blocked(env.st, call));  // the send buffer is full
     CHECK_FALSE(call.done());
     CHECK(c.out().empty());  // nothing fits in a closed window
     c.conn.send_rst();
@@ -1412,7 +1417,7 @@ TEST_CASE("WSPSelect with a timeout in a thread returns when data arrives", "[ws
         out.rc = env.p.lpWSPSelect(0, &out.r, nullptr, nullptr, &ten_s, &out.err);
         return out;
     });
-    std::this_thread::sleep_for(30ms);
+    REQUIRE(blocked(env.st, call));
     CHECK_FALSE(call.done());
     c.conn.send_text("wake up");
     REQUIRE(call.wait());
@@ -1441,10 +1446,11 @@ TEST_CASE("WSPSelect with a timeout returns 0 and empty sets once the clock pass
         out.rc = env.p.lpWSPSelect(0, &out.r, nullptr, nullptr, &two_s, &out.err);
         return out;
     });
-    std::this_thread::sleep_for(100ms);  // the call computes its deadline from the clock as it starts
+    // The call computes its deadline from the clock as it starts: let it be
+    // waiting before the clock moves.
+    REQUIRE(blocked(env.st, call));
     env.advance(1499);
-    std::this_thread::sleep_for(30ms);
-    CHECK_FALSE(call.done());
+    CHECK(stays_false([&] { return call.done(); }));  // one millisecond early
     env.advance(1);
     REQUIRE(call.wait());
     CHECK(call.result().rc == 0);

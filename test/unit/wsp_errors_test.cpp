@@ -137,12 +137,11 @@ public:
 
     bool done() const { return done_; }
     bool wait(std::chrono::milliseconds limit = 5000ms) const {
-        const auto until = std::chrono::steady_clock::now() + limit;
-        while (!done_) {
-            if (std::chrono::steady_clock::now() >= until) return false;
-            std::this_thread::sleep_for(1ms);
-        }
-        return true;
+        return eventually([this] { return done(); }, limit);
+    }
+    // blocked() for this call (stack::waiting_threads reaches `threads`).
+    bool blocked_in(lwsp::stack& st, std::size_t threads = 1) const {
+        return blocked(st, threads, [this] { return done(); });
     }
 
 private:
@@ -536,7 +535,7 @@ TEST_CASE("WSPAsyncSelect and WSPGetQOSByName fail WSAEOPNOTSUPP", "[wsp][errors
         p.lpWSPAccept(lst, nullptr, nullptr, nullptr, 0, &e);
         accept_err = e;
     });
-    std::this_thread::sleep_for(50ms);
+    CHECK(t.blocked_in(env.st));
     CHECK_FALSE(t.done());  // blocking: it waits for a connection
     REQUIRE(env.close(lst) == 0);
     REQUIRE(t.wait());
@@ -1016,7 +1015,7 @@ TEST_CASE("WSPConnect: a blocking connect answered with RST fails WSAECONNREFUSE
     if (!syn) env.close(s);  // lets the thread go
     REQUIRE(syn);
     REQUIRE(conn.accept(*syn));
-    std::this_thread::sleep_for(20ms);
+    CHECK(t.blocked_in(env.st));
     CHECK_FALSE(t.done());
     conn.send_rst_ack();
     if (!t.wait()) {
@@ -1499,18 +1498,17 @@ TEST_CASE("WSPRecv: SO_RCVTIMEO expiry fails WSAETIMEDOUT", "[wsp][errors][io][t
         rerr = e;
         got = n;
     });
-    std::this_thread::sleep_for(50ms);
+    // Blocked, its deadline (1000 ms from now) computed before the clock moves.
+    CHECK(t.blocked_in(env.st));
     CHECK_FALSE(t.done());  // the clock stands still: no timeout yet
     env.advance(750);
-    std::this_thread::sleep_for(20ms);
-    CHECK_FALSE(t.done());
-    // A thread that started late computed a later deadline: keep going, bounded.
-    for (int step = 0; step < 40 && !t.wait(20ms); ++step) env.advance(250);
-    if (!t.done()) {
+    CHECK(stays_false([&] { return t.done(); }));
+    env.advance(250);
+    if (!t.wait()) {
         env.close(s);
         FAIL("WSPRecv did not time out");
     }
-    CHECK(env.st.now() >= lwsp::millis(1000));
+    CHECK(env.st.now() == lwsp::millis(1000));
     CHECK(result == SOCKET_ERROR);
     CHECK(rerr == WSAETIMEDOUT);
     CHECK(got == k_untouched);
@@ -1989,7 +1987,7 @@ TEST_CASE("WSPIoctl: WSAEINVAL for unknown codes and WSAEFAULT for missing or sh
         p.lpWSPAccept(lst, nullptr, nullptr, nullptr, 0, &e);
         accept_err = e;
     });
-    std::this_thread::sleep_for(50ms);
+    CHECK(t.blocked_in(env.st));
     CHECK_FALSE(t.done());
     REQUIRE(env.close(lst) == 0);
     REQUIRE(t.wait());
