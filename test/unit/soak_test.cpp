@@ -32,7 +32,8 @@
 // LWSP_SOAK_SEED: the seed (printed; each thread draws its choices from its
 // own generator seeded from it, so a seed replays the same choices, though
 // not the same interleaving).  LWSP_SOAK_MS: how long new pairs are started
-// (default 8000).
+// (default 8000).  LWSP_SOAK_PAIRS, LWSP_SOAK_CHAOS: pairs at a time and
+// chaos threads (default 2 each).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -60,6 +61,8 @@ namespace {
 
 constexpr std::uint16_t k_port4 = 7100;
 constexpr std::uint16_t k_port6 = 7101;
+// Defaults sized for a 2-core machine under TSan; LWSP_SOAK_PAIRS and
+// LWSP_SOAK_CHAOS raise them.
 constexpr int k_concurrent_pairs = 2;
 constexpr int k_chaos_threads = 2;
 constexpr std::size_t k_max_quota = 384 * 1024;
@@ -990,20 +993,22 @@ TEST_CASE("a random mix of WSP calls from many threads on shared sockets keeps e
         });
     }
     std::vector<std::thread> chaos_threads;
-    for (int k = 0; k < k_chaos_threads; ++k) {
+    const int chaos_count = static_cast<int>(number_from_env("LWSP_SOAK_CHAOS", k_chaos_threads));
+    const int pair_count = static_cast<int>(number_from_env("LWSP_SOAK_PAIRS", k_concurrent_pairs));
+    for (int k = 0; k < chaos_count; ++k) {
         actor& act = s.new_actor(std::to_string(k));
         chaos_threads.emplace_back([&s, &act, k, seed] {
             worker w(s, seed * 131 + static_cast<std::uint64_t>(k), act);
             chaos(w);
         });
     }
-    // Pairs, k_concurrent_pairs at a time, until the time is up.
+    // Pairs, pair_count at a time, until the time is up.
     {
         std::vector<std::thread> pairs;
         int next = 0;
         std::atomic<int> running{0};
         while (std::chrono::steady_clock::now() - t0 < duration && !s.gave_up.load()) {
-            if (running.load() < k_concurrent_pairs) {
+            if (running.load() < pair_count) {
                 running.fetch_add(1);
                 pairs.emplace_back([&s, &running, index = next++] {
                     run_pair(s, index);
