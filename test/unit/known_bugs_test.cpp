@@ -16,7 +16,11 @@
 // callback, so the endpoint keeps its pointer.  The next call that looks at
 // the pcb (getsockname, setsockopt, send, and the close itself through
 // detach_pcb) reads or writes freed memory (ASan: heap-use-after-free; the
-// soak test found it through a setsockopt and through WSPCloseSocket).  A
+// soak test found it through a setsockopt and through WSPCloseSocket).  Once
+// the allocator hands that memory to a new connection (TSan's does at once)
+// the stale endpoint works on another socket's pcb: one TSan soak run saw a
+// live connection's pcb closed under it (lwIP's TF_RXCLOSED abort, the flag
+// tcp_close sets) and that socket's next WSPSend read freed memory.  A
 // fix: in on_recv, when the pcb is in TIME_WAIT, send the RST (tcp_rst:
 // tcp_abandon does not for a TIME_WAIT pcb) and free it with the endpoint
 // letting go of it (as the FIN path does), instead of a bare tcp_abort.
