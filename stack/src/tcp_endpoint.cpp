@@ -181,6 +181,18 @@ err_t tcp_endpoint::on_recv(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_
         // so the endpoint keeps the flag itself.  tcp_abort reports
         // ERR_ABRT through on_err before it returns.
         pbuf_free(p);
+        if (pcb->state == TIME_WAIT) {
+            // The peer's FIN came with this data and was processed first:
+            // for a TIME_WAIT pcb tcp_abort sends no RST and frees it with
+            // no callback.  Send the RST, let go of the pcb, then free it.
+            tcp_rst(pcb, pcb->snd_nxt, pcb->rcv_nxt, &pcb->local_ip, &pcb->remote_ip, pcb->local_port,
+                    pcb->remote_port);
+            self->remember_local_address();
+            self->detach_pcb();
+            tcp_abort(pcb);
+            self->lost_pcb(from_err(ERR_ABRT));
+            return ERR_ABRT;
+        }
         tcp_abort(pcb);
         return ERR_ABRT;
     }

@@ -984,6 +984,46 @@ TEST_CASE("peer FIN, then WSPShutdown, then the peer's ACK: the socket still ans
     CHECK(env.st.stats().tcp_pcbs == 1);  // the listener only
 }
 
+TEST_CASE("data with the peer's FIN after shutdown(SD_BOTH): RST, and the socket still answers and closes cleanly",
+          "[wsp][data][shutdown][regression]") {
+    // Our FIN went first and was acknowledged (FIN_WAIT_2); the peer's last
+    // segment carries data and its FIN.  lwIP takes the FIN first (TIME_WAIT)
+    // and then hands over the data, which resets the connection because
+    // receiving was shut down.  For a TIME_WAIT pcb lwIP's abort sends no RST
+    // and frees the pcb with no callback: the endpoint used to keep the
+    // freed pointer (heap-use-after-free in the calls below; found by the
+    // soak test).
+    wsp_env env;
+    const SOCKET lst = env.listener(80);
+    tcp_script conn(env.peer4, 50000, 80);
+    const SOCKET s = env.accept_from_peer(lst, conn);
+    for (parsed_frame& f : env.pump()) conn.accept(f);
+    int err = 0;
+    REQUIRE(env.p.lpWSPShutdown(s, SD_BOTH, &err) == 0);
+    for (parsed_frame& f : env.pump()) conn.accept(f);
+    REQUIRE(conn.fin_received());  // our FIN
+    conn.send_ack();               // acknowledged: FIN_WAIT_2
+    CHECK(env.pump().empty());
+    // The peer's last data and its FIN, in one segment.
+    conn.send_text("late data", tcp_psh | tcp_fin);
+    // Data after SD_RECEIVE resets the connection (Winsock): a RST now.
+    bool reset = false;
+    for (const tcp_segment& seg : env.tcp_out(80)) reset = reset || seg.has(tcp_rst);
+    CHECK(reset);
+    // The socket is still the application's: its name, an option, a send
+    // (refused), the close — none may touch memory lwIP has freed.
+    sockaddr_in name{};
+    int len = sizeof name;
+    CHECK(env.p.lpWSPGetSockName(s, reinterpret_cast<sockaddr*>(&name), &len, &err) == 0);
+    int one = 1;
+    CHECK(env.p.lpWSPSetSockOpt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&one), sizeof one, &err) ==
+          0);
+    CHECK(env.send(s, "x") == -WSAESHUTDOWN);
+    CHECK(env.close(s) == 0);
+    CHECK(env.close(lst) == 0);
+    CHECK(env.st.stats().tcp_pcbs == 0);
+}
+
 TEST_CASE("WSPShutdown SD_SEND from another thread ends a blocked WSPSend with WSAESHUTDOWN",
           "[wsp][data][shutdown][threads]") {
     session c(false, 0);  // closed window: the send buffer fills and the send blocks
