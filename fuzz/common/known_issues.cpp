@@ -1,0 +1,127 @@
+// Known, unfixed findings: see known_issues.hpp.  The checks walk a frame
+// the way lwIP does, far enough to see whether it reaches the faulty read;
+// they err on the side of avoiding.
+#include "known_issues.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace lwsp::fuzz {
+
+namespace {
+
+unsigned be16(const std::uint8_t* p) { return static_cast<unsigned>(p[0] << 8 | p[1]); }
+
+// Options of a TCP header at l4[0..n): does lwIP's tcp_parseopt read past
+// them?
+bool tcp_options_overread(const std::uint8_t* l4, std::size_t n) {
+    if (n < 20) return false;
+    const std::size_t hdr = (l4[12] >> 4) * 4u;
+    if (hdr < 20 || hdr > n) return false;  // tcp_input drops it first
+    const std::uint8_t* opt = l4 + 20;
+    const std::size_t len = hdr - 20;
+    for (std::size_t i = 0; i < len;) {
+        const std::uint8_t kind = opt[i];
+        if (kind == 0) return false;
+        if (kind == 1) {
+            ++i;
+            continue;
+        }
+        if (i + 1 >= len) return true;  // the length byte is outside
+        const std::uint8_t l = opt[i + 1];
+        if (kind == 2) {
+            if (l != 4 || i + 4 > len) return false;
+            i += 4;
+        } else if (kind == 3) {
+            if (l != 3 || i + 3 > len) return false;
+            i += 3;
+        } else {
+            if (l < 2) return false;
+            i += l;
+        }
+    }
+    return false;
+}
+
+// IPv6 extension headers from p[0..n) (after the fixed header).
+known_issue ip6_walk(std::uint8_t nh, const std::uint8_t* p, std::size_t n) {
+    std::size_t o = 0;
+    for (int hops = 0; hops < 64; ++hops) {
+        if (nh == 0 && o != 0) return known_issue::none;  // Hop-by-Hop only first: dropped
+        if (nh == 0 || nh == 60 || nh == 43) {
+            if (o + 2 > n) return known_issue::ip6_ext_header_overread;
+            const std::size_t hlen = 8 * (1u + p[o + 1]);
+            if (n - o < 8 || hlen > n - o) return known_issue::none;  // dropped
+            if (nh != 43) {
+                for (std::size_t off = 2; off < hlen;) {
+                    const std::uint8_t type = p[o + off];
+                    if (type == 0) {
+                        ++off;
+                        continue;
+                    }
+                    if (o + off + 1 >= n) return known_issue::ip6_ext_header_overread;
+                    const bool known_type = type == 1 || type == 5 || type == 0xc2 || (nh == 60 && type == 0xc9);
+                    if (!known_type && (type >> 6) != 0) return known_issue::none;  // dropped
+                    off += 2u + p[o + off + 1];
+                }
+            }
+            nh = p[o];
+            o += hlen;
+        } else if (nh == 44) {
+            if (n - o < 8) return known_issue::none;
+            const unsigned frag = be16(p + o + 2);
+            if ((frag & 0xfff9) != 0) return p[o] == 6 ? known_issue::tcp_fragment : known_issue::none;
+            nh = p[o];
+            o += 8;
+        } else if (nh == 6) {
+            return tcp_options_overread(p + o, n - o) ? known_issue::tcp_option_overread : known_issue::none;
+        } else {
+            return known_issue::none;
+        }
+    }
+    return known_issue::none;
+}
+
+}  // namespace
+
+known_issue zero_copy_known_issue(const test::bytes& f) {
+    if (f.size() < 14) return known_issue::none;
+    const unsigned type = be16(f.data() + 12);
+    const std::uint8_t* ip = f.data() + 14;
+    const std::size_t n = f.size() - 14;
+    if (type == 0x0800 && n >= 20) {
+        const std::size_t ihl = (ip[0] & 0x0f) * 4u;
+        const std::size_t total = be16(ip + 2);
+        if (ihl < 20 || total < ihl || total > n) return known_issue::none;
+        if (ip[9] != 6) return known_issue::none;
+        if ((be16(ip + 6) & 0x3fff) != 0) return known_issue::tcp_fragment;
+        return tcp_options_overread(ip + ihl, total - ihl) ? known_issue::tcp_option_overread : known_issue::none;
+    }
+    if (type == 0x86dd && n >= 40) {
+        const std::size_t plen = be16(ip + 4);
+        if (plen > n - 40) return known_issue::none;
+        return ip6_walk(ip[6], ip + 40, plen);
+    }
+    return known_issue::none;
+}
+
+bool avoid_known_issues() {
+    static const bool avoid = [] {
+        const char* v = std::getenv("LWSP_FUZZ_KNOWN_ISSUES");
+        return v == nullptr || std::strcmp(v, "reproduce") != 0;
+    }();
+    return avoid;
+}
+
+const char* to_string(known_issue k) {
+    switch (k) {
+        case known_issue::none: return "none";
+        case known_issue::ip6_ext_header_overread: return "ip6_ext_header_overread";
+        case known_issue::tcp_option_overread: return "tcp_option_overread";
+        case known_issue::tcp_fragment: return "tcp_fragment";
+        case known_issue::recv_null_zero_length_wsabuf: return "recv_null_zero_length_wsabuf";
+    }
+    return "?";
+}
+
+}  // namespace lwsp::fuzz
