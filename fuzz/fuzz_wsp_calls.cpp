@@ -42,6 +42,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -491,6 +492,7 @@ run::fdset_buf run::fdset_arg(input& in) {
     // Up to 100 entries: more than Winsock's FD_SETSIZE of 64, as a client
     // that defines a larger FD_SETSIZE passes (ws2spi.h allows any size).
     b.count = (v - 1u) % 101;
+    if (b.count > 64 && avoid_known_issues()) b.count = 64;  // known_issues.hpp: select_fd_array_bounds
     // Exactly fd_count entries: the provider reads no more (ws2spi.h).
     const std::size_t bytes_n = offsetof(fd_set, fd_array) + b.count * sizeof(SOCKET);
     b.mem.reset(new std::uint8_t[std::max<std::size_t>(bytes_n, offsetof(fd_set, fd_array) + sizeof(SOCKET))]);
@@ -527,6 +529,10 @@ DWORD run::timeout_of(SOCKET s, int option) {
 }
 
 bool run::failed(wsp_call call, int r, int err, const char* what, bool errno_null) {
+    if (r == SOCKET_ERROR && !errno_null)
+        env::trace("%s -> %d, error %d", what, r, err);
+    else
+        env::trace("%s -> %d", what, r);
     if (errno_null) {
         LWSP_FUZZ_CHECK(r == SOCKET_ERROR, "%s with lpErrno NULL returned %d", what, r);
         return true;
@@ -585,6 +591,9 @@ void run::do_select(input& in, bool errno_null) {
             break;
         default: break;
     }
+    // known_issues.hpp: select_usec_overflow
+    constexpr long usec_limit = std::numeric_limits<long>::max() - 999;
+    if (tvp && tv.tv_usec > usec_limit && avoid_known_issues()) tv.tv_usec = usec_limit;
     // Would it wait?  A probe with a zero timeout on copies tells.
     std::uint64_t wait_ms = 0;
     bool forever = false;
@@ -601,9 +610,10 @@ void run::do_select(input& in, bool errno_null) {
         int err = 0;
         const int r = w_.lpWSPSelect(0, probe[0], probe[1], probe[2], &zero, &err);
         if (r == 0) {
-            if (tvp != nullptr && tv.tv_sec <= 600 && tv.tv_usec <= 600000000L)
+            const bool bounded = tvp != nullptr && tv.tv_sec <= 600 && tv.tv_usec <= 600000000L;
+            if (bounded)
                 wait_ms = static_cast<std::uint64_t>(tv.tv_sec) * 1000 + (static_cast<std::uint64_t>(tv.tv_usec) + 999) / 1000;
-            if (tvp == nullptr || wait_ms > 600000 || wait_ms > g_clock_left) {
+            if (!bounded || wait_ms > 600000 || wait_ms > g_clock_left) {
                 forever = true;
                 wait_ms = 0;
             } else {
@@ -615,6 +625,10 @@ void run::do_select(input& in, bool errno_null) {
         // Winsock would wait for ever (or for longer than an input may run):
         // a socket that is always writable ends it at once.
         fdset_buf& ws = sets[1];
+        if (ws.count >= 64 && avoid_known_issues()) {  // known_issues.hpp: select_fd_array_bounds
+            ws.count = 63;
+            ws.given.resize(63);
+        }
         auto grown = std::make_unique<std::uint8_t[]>(offsetof(fd_set, fd_array) + (ws.count + 1) * sizeof(SOCKET));
         auto* g = reinterpret_cast<fd_set*>(grown.get());
         g->fd_count = ws.count + 1;
@@ -805,7 +819,7 @@ void run::call(input& in, what w, bool errno_null) {
             std::unique_ptr<char[]> buf(size ? new char[size] : nullptr);
             const std::uint8_t mode = in.u8() % 3;
             INT len = size;
-            if (mode == 2) len = pick(in, {0, 1, 4, 8, -1, 2});
+            if (mode == 2) len = std::min<INT>(pick(in, {0, 1, 4, 8, -1, 2}), size);  // no lies about the buffer
             const INT before = len;
             const int r = w_.lpWSPGetSockOpt(s, level, name, buf.get(), mode == 1 ? nullptr : &len, ep);
             if (failed(wsp_call::getsockopt, r, err, "WSPGetSockOpt", errno_null)) break;

@@ -555,7 +555,7 @@ void wsp_call_seeds(const std::filesystem::path&) {
             send_bytes(o, 1, 2000);
             wc::rec(o, wc::c_peername);
             wc::handle(o, 1);
-            o.u8(2).u8(16);
+            o.u8(2).u8(v6 ? 28 : 16);
             wc::rec(o, wc::w_peer);
             o.u8(wc::p_close).u8(0).u16(0);
             recv_bytes(o, 1, 10);
@@ -594,21 +594,23 @@ void wsp_call_seeds(const std::filesystem::path&) {
             nonblocking(o, 0);
             connect_to(o, 0, v6, 0, 1);
             wc::rec(o, wc::c_select);
-            o.u8(2).u8(0).u8(0);         // read set: the socket
-            o.u8(2).u8(0).u8(0);         // write set
-            o.u8(3).u8(0).u8(0).u8(5).u32(0);  // except set: the socket and a made-up handle
-            o.u8(3).u8(1).u32(500000);   // 1.5 s
+            o.u8(2).u8(0).u8(0);         // read set: the socket (the discard service sends nothing)
+            o.u8(0).u8(0);               // no write or except set
+            o.u8(3).u8(1).u32(500000);   // 1.5 s: the unblocker moves the clock
             wc::rec(o, wc::c_getsockopt);
             wc::handle(o, 0);
             o.u8(0).u8(16).u8(4).u8(0);  // SO_ERROR
             new_socket(o, v6, true);
             nonblocking(o, 1);
             connect_to(o, 1, v6, 0, 3);  // refused
-            wc::rec(o, wc::c_select);
+            wc::rec(o, wc::c_select);  // except set: the refused connect, a made-up handle
+            o.u8(0).u8(0).u8(3).u8(0).u8(1);
+            wc::handle(o, 0, wc::hk_made_up);
+            o.u32(0x00050003).u8(1);
+            wc::rec(o, wc::c_select);  // except set, no timeout
             o.u8(0).u8(0).u8(2).u8(0).u8(1).u8(0);
-            wc::rec(o, wc::c_select);
-            o.u8(0).u8(2).u8(0).u8(1).u8(0).u8(0);
-            o.u8(0);  // no timeout, nothing ready: the harness adds a ready socket
+            wc::rec(o, wc::c_select);  // a read set with nothing to read and no timeout: the
+            o.u8(2).u8(0).u8(0).u8(0).u8(0).u8(0);  // harness adds an always-writable socket
             save(h, "nonblocking_select" + f, o.data());
         }
         {  // Event selection through a daytime conversation.

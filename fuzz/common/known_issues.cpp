@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+
 namespace lwsp::fuzz {
 
 namespace {
@@ -105,6 +108,44 @@ known_issue zero_copy_known_issue(const test::bytes& f) {
     return known_issue::none;
 }
 
+bool tcp_ooseq_fin_past_window_predicted(lwsp::stack& st, const test::bytes& l4) {
+    if (l4.size() < 20) return false;
+    const unsigned sport = be16(l4.data()), dport = be16(l4.data() + 2);
+    const std::uint32_t seq = static_cast<std::uint32_t>(be16(l4.data() + 4)) << 16 | be16(l4.data() + 6);
+    const std::size_t hdr = (l4[12] >> 4) * 4u;
+    const std::uint8_t flags = l4[13];
+    if (hdr < 20 || hdr > l4.size() || (flags & (TCP_SYN | TCP_RST)) != 0) return false;
+    const std::uint32_t len = static_cast<std::uint32_t>(l4.size() - hdr) + ((flags & TCP_FIN) ? 1 : 0);
+    auto lk = st.lock();
+    for (struct tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
+        if (pcb->local_port != dport || pcb->remote_port != sport || pcb->ooseq == nullptr) continue;
+        // Overlaps rcv_nxt and reaches the window's right edge: trimmed (or
+        // exactly filling it), so a covered out-of-order FIN is one too many.
+        const std::uint32_t edge = pcb->rcv_nxt + pcb->rcv_wnd;
+        if (!TCP_SEQ_LEQ(seq, pcb->rcv_nxt) || !TCP_SEQ_GT(seq + len, pcb->rcv_nxt)) continue;
+        if (TCP_SEQ_LT(seq + len, edge)) continue;
+        for (struct tcp_seg* s = pcb->ooseq; s != nullptr; s = s->next) {
+            if (TCP_SEQ_GT(s->tcphdr->seqno + s->len, edge)) break;
+            if (TCPH_FLAGS(s->tcphdr) & TCP_FIN) return true;
+        }
+    }
+    return false;
+}
+
+bool sd_receive_fin_predicted(lwsp::stack& st, const test::bytes& l4) {
+    if (l4.size() < 20) return false;
+    const unsigned sport = be16(l4.data()), dport = be16(l4.data() + 2);
+    const std::size_t hdr = (l4[12] >> 4) * 4u;
+    if (hdr < 20 || hdr > l4.size() || (l4[13] & TCP_RST) != 0 || l4.size() == hdr) return false;
+    auto lk = st.lock();
+    for (struct tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
+        if (pcb->local_port != dport || pcb->remote_port != sport) continue;
+        if (pcb->state != FIN_WAIT_1 && pcb->state != FIN_WAIT_2) continue;
+        if ((l4[13] & TCP_FIN) != 0 || pcb->ooseq != nullptr) return true;
+    }
+    return false;
+}
+
 bool avoid_known_issues() {
     static const bool avoid = [] {
         const char* v = std::getenv("LWSP_FUZZ_KNOWN_ISSUES");
@@ -120,6 +161,10 @@ const char* to_string(known_issue k) {
         case known_issue::tcp_option_overread: return "tcp_option_overread";
         case known_issue::tcp_fragment: return "tcp_fragment";
         case known_issue::recv_null_zero_length_wsabuf: return "recv_null_zero_length_wsabuf";
+        case known_issue::select_usec_overflow: return "select_usec_overflow";
+        case known_issue::tcp_ooseq_fin_past_window: return "tcp_ooseq_fin_past_window";
+        case known_issue::select_fd_array_bounds: return "select_fd_array_bounds";
+        case known_issue::sd_receive_fin_use_after_free: return "sd_receive_fin_use_after_free";
     }
     return "?";
 }

@@ -14,6 +14,7 @@
 // analysis.
 #pragma once
 
+#include "lwsp/stack.hpp"
 #include "packet.hpp"
 
 namespace lwsp::fuzz {
@@ -32,15 +33,49 @@ enum class known_issue {
     // like cannot be told from one fragment, so zero-copy TCP fragments
     // are avoided while tcp_option_overread stands.
     tcp_fragment,
+    // lwIP 2.1.3 tcp_in.c, tcp_receive(): an in-sequence segment trimmed
+    // to the receive window that covers a FIN queued out of order takes that
+    // FIN over, and tcplen ends one past rcv_wnd: LWIP_ASSERT("tcp_receive:
+    // tcplen > rcv_wnd") aborts the process (without assertions rcv_wnd
+    // wraps).  Avoided by not delivering such a segment (the harness looks
+    // at the pcb's out-of-order queue first).
+    tcp_ooseq_fin_past_window,
+    // lwsp stack/src/tcp_endpoint.cpp, on_recv(): data after SD_RECEIVE is
+    // answered with tcp_abort(), expecting on_err to clear the endpoint's
+    // pcb; but when the same segment carries the peer's FIN after ours was
+    // acknowledged, lwIP has already moved the pcb to TIME_WAIT, and
+    // tcp_abandon() frees a TIME_WAIT pcb without calling on_err: the
+    // endpoint keeps a dangling pcb (use after free on the next call).
+    // Avoided by not delivering data with a FIN (or filling a hole before a
+    // queued FIN) to a connection in FIN_WAIT_1/2 whose socket shut down
+    // receiving.
+    sd_receive_fin_use_after_free,
+    // lwsp spi_shim/src/io_calls.cpp, WSPSelect(): fd_array[i] indexed past
+    // FD_SETSIZE (64) for a client's larger fd_set (UB: array bounds).
+    // Avoided by keeping fd_count at most 64.
+    select_fd_array_bounds,
     // lwsp spi_shim/src/io_calls.cpp, scatter(): a receive into several
     // WSABUFs calls memcpy with a zero-length buffer's NULL pointer (UB).
     // Avoided by giving zero-length receive buffers an address.
     recv_null_zero_length_wsabuf,
+    // lwsp spi_shim/src/io_calls.cpp, WSPSelect(): `timeout->tv_usec + 999`
+    // overflows a long (UB) for tv_usec within 999 of LONG_MAX.  Avoided
+    // by keeping tv_usec below that.
+    select_usec_overflow,
 };
 
 // Which known issue `frame` would trigger if lwIP read it from a buffer of
 // exactly its length (env::inject_exact).
 known_issue zero_copy_known_issue(const test::bytes& frame);
+
+// Whether the TCP segment `l4` (header and payload, from the peer's port
+// to the stack's) would hit tcp_ooseq_fin_past_window in the connection
+// it belongs to.  Takes the core lock.
+bool tcp_ooseq_fin_past_window_predicted(lwsp::stack& st, const test::bytes& l4);
+
+// Whether the TCP segment `l4` would hit sd_receive_fin_use_after_free,
+// given that its connection's socket shut down receiving.  Core lock taken.
+bool sd_receive_fin_predicted(lwsp::stack& st, const test::bytes& l4);
 
 // False when LWSP_FUZZ_KNOWN_ISSUES=reproduce.
 bool avoid_known_issues();

@@ -35,6 +35,15 @@ peer::conn* peer::find(bool v6, std::uint16_t stack_port, std::uint16_t peer_por
     return nullptr;
 }
 
+void peer::forget(const conn* c) {
+    for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+        if (&*it == c) {
+            conns_.erase(it);
+            return;
+        }
+    }
+}
+
 void peer::raw_segment(bool v6, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq, std::uint32_t ack,
                        std::uint8_t flags) {
     test::tcp_segment s;
@@ -93,7 +102,7 @@ void peer::on_tcp(const test::parsed_frame& f) {
     const bool v6 = f.ip->version == 6;
     conn* c = find(v6, s.sport, s.dport);
     if (s.has(test::tcp_rst)) {
-        if (c != nullptr) conns_.erase(conns_.begin() + (c - &conns_.front()));
+        if (c != nullptr) forget(c);
         return;
     }
     if (s.has(test::tcp_syn) && !s.has(test::tcp_ack)) {
@@ -164,8 +173,7 @@ void peer::on_tcp(const test::parsed_frame& f) {
     } else if (ack_needed) {
         segment(*c, test::tcp_ack);
     }
-    if (c->fin_received && c->fin_sent && s.has(test::tcp_ack) && s.ack == c->snd_nxt)
-        conns_.erase(conns_.begin() + (c - &conns_.front()));
+    if (c->fin_received && c->fin_sent && s.has(test::tcp_ack) && s.ack == c->snd_nxt) forget(c);
 }
 
 void peer::on_udp(const test::parsed_frame& f) {

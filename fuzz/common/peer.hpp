@@ -58,6 +58,7 @@ private:
         bool we_opened = false;
     };
     conn* find(bool v6, std::uint16_t stack_port, std::uint16_t peer_port);
+    void forget(const conn* c);
     void respond(const test::parsed_frame& f);
     void on_tcp(const test::parsed_frame& f);
     void on_udp(const test::parsed_frame& f);
