@@ -25,7 +25,9 @@
 // At the end every socket is closed (gracefully or abortively), the clock
 // runs on for a while, and env::end() checks that nothing leaked.  Failed
 // WSP calls must report an error their reference page documents
-// (common/wsa_errors.hpp).
+// (common/wsa_errors.hpp).  A frame that would trigger a known, unfixed
+// finding is steered around (common/known_issues.hpp), so that fuzzing goes
+// on past it.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -462,6 +464,10 @@ void run::emit(const ip_spec& ip, bytes l4, std::optional<std::size_t> csum_at, 
     if (ip.proto == lwsp::test::ip_proto_tcp && avoid_known_issues()) {
         if (tcp_ooseq_fin_past_window_predicted(e_.st(), l4)) {
             env::trace("  (known issue tcp_ooseq_fin_past_window: segment not delivered)");
+            return;
+        }
+        if (tcp_ooseq_past_window_predicted(e_.st(), l4)) {
+            env::trace("  (known issue tcp_ooseq_past_window: segment not delivered)");
             return;
         }
         if (l4.size() >= 4 && receive_shut(ip.v6, static_cast<std::uint16_t>(l4[2] << 8 | l4[3]),

@@ -33,6 +33,8 @@
 // (common/wsa_errors.hpp); results stay within what was given (bytes,
 // lengths, fd_set contents); calls from inside the blocking hook fail
 // WSAEINPROGRESS; nothing leaks (env::end, after every socket is closed).
+// Arguments that would trigger a known, unfixed finding are adjusted
+// (common/known_issues.hpp).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -42,7 +44,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -55,7 +56,6 @@
 #include "common/peer.hpp"
 #include "common/wsa_errors.hpp"
 #include "lwsp/upcalls.h"
-#include "stack_impl.hpp"
 #include "wsp_calls_format.hpp"
 
 namespace {
@@ -191,7 +191,7 @@ int WSPAPI query_blocking_callback(DWORD, LPBLOCKINGCALLBACK* cb, PDWORD_PTR ctx
 // ---- the unblocker -------------------------------------------------------------
 // Releases a call that waits on the stack clock outside block_on (a
 // WSPSelect timeout, a lingering close): once the call is really waiting —
-// registered in the stack's waiters, seen under the core lock — it drains
+// counted by stack::waiting_threads(), under the core lock — it drains
 // the loopback queues and moves the clock past the wait.
 
 class unblocker {
@@ -211,11 +211,7 @@ public:
     }
 
 private:
-    bool call_waiting() {
-        lwsp::stack& st = the_env().st();
-        auto lk = st.lock();
-        return !st.internals().waiters.empty();
-    }
+    bool call_waiting() { return the_env().st().waiting_threads() != 0; }
     void loop() {
         std::unique_lock<std::mutex> g(mu_);
         for (;;) {
@@ -591,9 +587,6 @@ void run::do_select(input& in, bool errno_null) {
             break;
         default: break;
     }
-    // known_issues.hpp: select_usec_overflow
-    constexpr long usec_limit = std::numeric_limits<long>::max() - 999;
-    if (tvp && tv.tv_usec > usec_limit && avoid_known_issues()) tv.tv_usec = usec_limit;
     // Would it wait?  A probe with a zero timeout on copies tells.
     std::uint64_t wait_ms = 0;
     bool forever = false;

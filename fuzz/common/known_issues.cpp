@@ -132,6 +132,27 @@ bool tcp_ooseq_fin_past_window_predicted(lwsp::stack& st, const test::bytes& l4)
     return false;
 }
 
+bool tcp_ooseq_past_window_predicted(lwsp::stack& st, const test::bytes& l4) {
+    if (l4.size() < 20) return false;
+    const unsigned sport = be16(l4.data()), dport = be16(l4.data() + 2);
+    const std::uint32_t seq = static_cast<std::uint32_t>(be16(l4.data() + 4)) << 16 | be16(l4.data() + 6);
+    const std::size_t hdr = (l4[12] >> 4) * 4u;
+    const std::uint8_t flags = l4[13];
+    if (hdr < 20 || hdr > l4.size() || (flags & TCP_RST) != 0) return false;
+    const std::uint32_t len = static_cast<std::uint32_t>(l4.size() - hdr) + ((flags & TCP_FIN) ? 1 : 0) +
+                              ((flags & TCP_SYN) ? 1 : 0);
+    auto lk = st.lock();
+    for (struct tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
+        if (pcb->local_port != dport || pcb->remote_port != sport) continue;
+        const std::uint32_t edge = pcb->rcv_nxt + pcb->rcv_wnd;
+        if (!TCP_SEQ_GT(seq, pcb->rcv_nxt) || !TCP_SEQ_LT(seq, edge) || !TCP_SEQ_GT(seq + len, edge)) continue;
+        if (pcb->ooseq == nullptr) return true;
+        for (struct tcp_seg* s = pcb->ooseq; s != nullptr; s = s->next)
+            if (s->tcphdr->seqno == seq) return true;
+    }
+    return false;
+}
+
 bool sd_receive_fin_predicted(lwsp::stack& st, const test::bytes& l4) {
     if (l4.size() < 20) return false;
     const unsigned sport = be16(l4.data()), dport = be16(l4.data() + 2);
@@ -161,8 +182,8 @@ const char* to_string(known_issue k) {
         case known_issue::tcp_option_overread: return "tcp_option_overread";
         case known_issue::tcp_fragment: return "tcp_fragment";
         case known_issue::recv_null_zero_length_wsabuf: return "recv_null_zero_length_wsabuf";
-        case known_issue::select_usec_overflow: return "select_usec_overflow";
         case known_issue::tcp_ooseq_fin_past_window: return "tcp_ooseq_fin_past_window";
+        case known_issue::tcp_ooseq_past_window: return "tcp_ooseq_past_window";
         case known_issue::select_fd_array_bounds: return "select_fd_array_bounds";
         case known_issue::sd_receive_fin_use_after_free: return "sd_receive_fin_use_after_free";
     }

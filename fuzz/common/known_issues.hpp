@@ -40,6 +40,13 @@ enum class known_issue {
     // wraps).  Avoided by not delivering such a segment (the harness looks
     // at the pcb's out-of-order queue first).
     tcp_ooseq_fin_past_window,
+    // lwIP 2.1.3 tcp_in.c, tcp_receive(): the first segment queued out of
+    // order (pcb->ooseq empty), or one replacing a shorter queued segment
+    // with the same sequence number, is not trimmed to the receive window;
+    // once the hole before it fills and the window has shrunk,
+    // LWIP_ASSERT("tcp_receive: ooseq tcplen > rcv_wnd") aborts.  Avoided by
+    // not delivering such a segment.
+    tcp_ooseq_past_window,
     // lwsp stack/src/tcp_endpoint.cpp, on_recv(): data after SD_RECEIVE is
     // answered with tcp_abort(), expecting on_err to clear the endpoint's
     // pcb; but when the same segment carries the peer's FIN after ours was
@@ -58,10 +65,6 @@ enum class known_issue {
     // WSABUFs calls memcpy with a zero-length buffer's NULL pointer (UB).
     // Avoided by giving zero-length receive buffers an address.
     recv_null_zero_length_wsabuf,
-    // lwsp spi_shim/src/io_calls.cpp, WSPSelect(): `timeout->tv_usec + 999`
-    // overflows a long (UB) for tv_usec within 999 of LONG_MAX.  Avoided
-    // by keeping tv_usec below that.
-    select_usec_overflow,
 };
 
 // Which known issue `frame` would trigger if lwIP read it from a buffer of
@@ -72,6 +75,10 @@ known_issue zero_copy_known_issue(const test::bytes& frame);
 // to the stack's) would hit tcp_ooseq_fin_past_window in the connection
 // it belongs to.  Takes the core lock.
 bool tcp_ooseq_fin_past_window_predicted(lwsp::stack& st, const test::bytes& l4);
+
+// Whether the TCP segment `l4` would be queued out of order past the
+// window's right edge untrimmed (tcp_ooseq_past_window).  Core lock taken.
+bool tcp_ooseq_past_window_predicted(lwsp::stack& st, const test::bytes& l4);
 
 // Whether the TCP segment `l4` would hit sd_receive_fin_use_after_free,
 // given that its connection's socket shut down receiving.  Core lock taken.
