@@ -2,13 +2,14 @@
 // fuzzing past them.
 //
 // A finding that fires on almost every input hides everything behind it.
-// Until one is fixed, the harness steers around it as narrowly as it can
-// (a frame that would trigger it is delivered through the port's copying
-// path instead of zero-copy, where the over-read stays inside the padded
-// copy) and its minimized input stays in fuzz/regressions/<harness>/.  Once
-// the bug is fixed, its entry here goes and the regression input checks
-// the fix.  LWSP_FUZZ_KNOWN_ISSUES=reproduce turns the avoidance off (to
-// replay a regression input, say).
+// Until one is fixed, the harness steers around it as narrowly as it can —
+// a frame that would make lwIP over-read goes through the port's copying
+// path instead of zero-copy (the over-read then stays inside the padded
+// copy), a segment that would crash the TCP state machine is not
+// delivered, a call argument is adjusted — and its minimized input stays in
+// fuzz/regressions/<harness>/.  Once the bug is fixed, its entry here goes
+// and the regression input checks the fix.  LWSP_FUZZ_KNOWN_ISSUES=reproduce
+// turns the steering off (to replay a regression input, say).
 //
 // Each entry names the lwIP or lwsp code at fault; fuzz/README.md has the
 // analysis.
