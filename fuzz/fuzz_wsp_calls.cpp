@@ -634,6 +634,9 @@ void run::do_select(input& in, bool errno_null) {
     }
     u_int counts[3];
     for (int k = 0; k < 3; ++k) counts[k] = sets[k].count;
+    // WSPSelect waits through block_on(): the hook's clock step ends it at
+    // its deadline.
+    g_hook.wait_ms = static_cast<DWORD>(wait_ms);
     int err = sentinel;
     if (wait_ms) unblock_.arm(wait_ms);
     const int r = w_.lpWSPSelect(0, sets[0].mem ? sets[0].ptr() : nullptr, sets[1].mem ? sets[1].ptr() : nullptr,

@@ -62,7 +62,7 @@ enum class known_issue {
     // FD_SETSIZE (64) for a client's larger fd_set (UB: array bounds).
     // Avoided by keeping fd_count at most 64.
     select_fd_array_bounds,
-    // lwsp spi_shim/src/io_calls.cpp, scatter(): a receive into several
+    // lwsp spi_shim/src/transport.cpp, scatter(): a receive into several
     // WSABUFs calls memcpy with a zero-length buffer's NULL pointer (UB).
     // Avoided by giving zero-length receive buffers an address.
     recv_null_zero_length_wsabuf,
