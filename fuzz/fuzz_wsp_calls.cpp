@@ -20,14 +20,15 @@
 // completes), and the hook then decides what happens to a call that still
 // cannot finish (hook_mode: cancel, WSPCancelBlockingCall, a call from
 // inside the hook that must fail WSAEINPROGRESS, or a clock step past the
-// call's SO_RCVTIMEO/SO_SNDTIMEO).  The waits that do not go through
-// block_on are bounded by the harness: WSPGetOverlappedResult waits only
-// on an operation that is no longer pending; a WSPSelect that would wait
-// for ever (NULL or huge timeout, nothing ready) gets a socket that is
-// always writable added to its write set; and a WSPSelect with a finite
-// timeout and a lingering blocking WSPCloseSocket are released by the
-// unblocker thread, which moves the clock by the wait once the call is
-// really waiting.
+// call's SO_RCVTIMEO/SO_SNDTIMEO, or WSPSelect's timeout).  A WSPSelect
+// that would wait for ever (NULL or huge timeout, nothing ready) gets a
+// socket that is always writable added to its write set, so that it does
+// not depend on the hook.  The waits that do not go through block_on are
+// bounded by the harness: WSPGetOverlappedResult waits only on an operation
+// that is no longer pending, and a lingering blocking WSPCloseSocket (or a
+// WSPSelect, should it wait without the hook) is released by the unblocker
+// thread, which moves the clock by the wait once the call is really
+// waiting.
 //
 // Checks: every failure reports an error its reference page documents
 // (common/wsa_errors.hpp); results stay within what was given (bytes,
