@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "events.hpp"
+#include "fd_entries.hpp"
 #include "provider.hpp"
 #include "requests.hpp"
 #include "wsp_calls.hpp"
@@ -267,9 +268,9 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
         if (sets[k] == nullptr) continue;
         for (u_int i = 0; i < sets[k]->fd_count; ++i) {
             std::shared_ptr<wsp_socket> sock;
-            if (int e = find_socket(sets[k]->fd_array[i], sock))  // sets untouched
+            if (int e = find_socket(fd_entries(sets[k])[i], sock))  // sets untouched
                 return fail(lpErrno, e == WSAENETDOWN ? WSAENETDOWN : WSAENOTSOCK);
-            lists[k].push_back({sets[k]->fd_array[i], std::move(sock)});
+            lists[k].push_back({fd_entries(sets[k])[i], std::move(sock)});
         }
     }
     // The timeout in ms, rounded up; so long that no deadline could express
@@ -324,9 +325,9 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
         for (auto& e : lists[k]) {
             if (!tests[k](*e.sock)) continue;
             bool dup = false;
-            for (u_int j = 0; j < out; ++j) dup = dup || sets[k]->fd_array[j] == e.handle;
+            for (u_int j = 0; j < out; ++j) dup = dup || fd_entries(sets[k])[j] == e.handle;
             if (dup) continue;
-            sets[k]->fd_array[out++] = e.handle;
+            fd_entries(sets[k])[out++] = e.handle;
         }
         sets[k]->fd_count = out;
         total += static_cast<int>(out);
@@ -339,6 +340,6 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
 extern "C" int WSAAPI __WSAFDIsSet(SOCKET fd, fd_set* set) {
     if (set == nullptr) return 0;
     for (u_int i = 0; i < set->fd_count; ++i)
-        if (set->fd_array[i] == fd) return 1;
+        if (lwsp::wsp::fd_entries(set)[i] == fd) return 1;
     return 0;
 }

@@ -29,6 +29,7 @@ position locate(const WSABUF* bufs, DWORD count, std::size_t offset) {
 void scatter(const std::uint8_t* data, std::size_t n, const WSABUF* bufs, DWORD count, std::size_t offset) {
     for (position p = locate(bufs, count, offset); p.index < count && n > 0; ++p.index, p.at = 0) {
         const std::size_t k = std::min<std::size_t>(n, bufs[p.index].len - p.at);
+        if (k == 0) continue;  // an empty buffer may have a NULL address: no memcpy to it
         std::memcpy(bufs[p.index].buf + p.at, data, k);
         data += k;
         n -= k;

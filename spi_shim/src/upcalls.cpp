@@ -41,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "fd_entries.hpp"
 #include "handle_table.hpp"
 #include "lwsp/thread_safety.hpp"
 
@@ -496,7 +497,7 @@ static SOCKET WSPAPI lwsp_wpu_create_socket_handle(DWORD dwCatalogEntryId, DWORD
 static int WSPAPI lwsp_wpu_fd_is_set(SOCKET s, fd_set* fdset) {
     if (fdset == nullptr) return 0;
     for (u_int i = 0; i < fdset->fd_count; ++i)
-        if (fdset->fd_array[i] == s) return 1;
+        if (lwsp::wsp::fd_entries(fdset)[i] == s) return 1;
     return 0;
 }
 

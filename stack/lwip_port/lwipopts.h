@@ -152,10 +152,13 @@
 #define LWIP_CHECKSUM_CTRL_PER_NETIF    1
 
 /* ---- Hooks ---------------------------------------------------------- */
-/* Admission of SYNs and handshakes at a listener, and an immediate ACK for a
+/* Every TCP segment that found its pcb passes lwsp's guard first: admission
+ * of SYNs and handshakes at a listener, segments lwIP 2.1.3 would mishandle
+ * (options, the receive window's right edge) and an immediate ACK for a
  * frame standing for several segments (lwsp_hooks.h). */
 #define LWIP_HOOK_FILENAME              "lwsp_hooks.h"
-#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) lwsp_tcp_inpacket(pcb, hdr)
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+  lwsp_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p)
 /* Unpredictable initial sequence numbers (RFC 6528): lwIP's own are a
  * counter, so a blind attacker who saw one connection could guess the next. */
 #define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \

@@ -3,19 +3,85 @@
 
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/tcp.h"
+#include "lwip/stats.h"
 #include "lwip/tcp.h"
 
 int lwsp_input_gso = 0;
 
-err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb, const struct tcp_hdr *hdr)
+/* The option byte at index i (the options may be split across two pbufs). */
+static u8_t *option_byte(struct tcp_hdr *hdr, u16_t opt1len, u8_t *opt2, u16_t i)
+{
+  return i < opt1len ? (u8_t *)hdr + TCP_HLEN + i : opt2 + (i - opt1len);
+}
+
+static void sanitize_options(struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2, int syn)
+{
+  u16_t i = 0;
+  while (i < optlen) {
+    u8_t *kind = option_byte(hdr, opt1len, opt2, i);
+    u8_t len;
+    u16_t j;
+    if (*kind == LWIP_TCP_OPT_EOL) {
+      return;
+    }
+    if (*kind == LWIP_TCP_OPT_NOP) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= optlen) {
+      *kind = LWIP_TCP_OPT_EOL; /* no room for its length byte */
+      return;
+    }
+    len = *option_byte(hdr, opt1len, opt2, (u16_t)(i + 1));
+    if (len < 2 || (u32_t)i + len > optlen) {
+      *kind = LWIP_TCP_OPT_EOL;
+      return;
+    }
+    if (*kind == LWIP_TCP_OPT_MSS && !syn) {
+      for (j = 0; j < len; j++) {
+        *option_byte(hdr, opt1len, opt2, (u16_t)(i + j)) = LWIP_TCP_OPT_NOP;
+      }
+    }
+    i = (u16_t)(i + len);
+  }
+}
+
+/* Whether lwIP 2.1.3's tcp_receive() would mishandle a segment that ends
+ * past the receive window's right edge (lwsp_hooks.h). */
+static int unsafe_past_window(const struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
+{
+  const u8_t flags = (u8_t)TCPH_FLAGS(hdr);
+  const u32_t seq = hdr->seqno;
+  const u32_t len = (u32_t)p->tot_len + ((flags & (TCP_SYN | TCP_FIN)) ? 1u : 0u);
+  const u32_t right = pcb->rcv_nxt + pcb->rcv_wnd;
+  if (len == 0 || !TCP_SEQ_GT(seq + len, right) || !TCP_SEQ_LT(seq, right)) {
+    return 0; /* inside the window, or wholly past it (lwIP only ACKs it) */
+  }
+  if (TCP_SEQ_GT(seq, pcb->rcv_nxt)) {
+    return 1; /* out of order: it would be queued untrimmed */
+  }
+#if TCP_QUEUE_OOSEQ
+  return pcb->ooseq != NULL; /* trimmed: it could take over a queued FIN */
+#else
+  return 0;
+#endif
+}
+
+err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
+                        const struct pbuf *p)
 {
   const unsigned char flags = (unsigned char)TCPH_FLAGS(hdr);
+  sanitize_options(hdr, optlen, opt1len, opt2, (flags & TCP_SYN) != 0);
   /* The listen pcb is a smaller struct: only common fields may be read. */
   if (pcb->state == LISTEN) {
     return lwsp_tcp_listener_input((struct tcp_pcb_listen *)pcb, flags);
   }
   if (pcb->state == SYN_RCVD && lwsp_tcp_handshake_input(pcb, flags) != ERR_OK) {
     return ERR_INPROGRESS; /* dropped: the peer retransmits */
+  }
+  if (pcb->state >= SYN_RCVD && pcb->state <= LAST_ACK && unsafe_past_window(pcb, hdr, p)) {
+    TCP_STATS_INC(tcp.drop);
+    return ERR_VAL; /* dropped: what lies inside the window comes again */
   }
   /* TIME-WAIT pcbs have nothing to acknowledge here. */
   if (lwsp_input_gso && pcb->state >= SYN_RCVD && pcb->state <= LAST_ACK) {

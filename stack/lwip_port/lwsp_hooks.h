@@ -3,6 +3,26 @@
  *
  * LWIP_HOOK_TCP_INPACKET_PCB runs for every TCP segment that found its pcb,
  * before lwIP processes it; a result other than ERR_OK drops the segment.
+ * When it runs, lwIP has checked the checksum and the header length, turned
+ * the header's numbers to host order and moved the payload past the options
+ * (optlen bytes: opt1len right after the header, the rest at opt2).
+ *
+ * It guards lwIP 2.1.3 against segments any peer can send (found by fuzzing,
+ * fuzz/README.md; docs/lwip-notes.md):
+ * - TCP options are made well-formed before tcp_parseopt() reads them: an
+ *   option with no room for its length byte, or a length that is too short
+ *   or runs past the options, ends them (an EOL in its place: lwIP stops
+ *   parsing there too, but reads the missing length byte first); an MSS
+ *   option in a segment without SYN becomes NOPs (lwIP would take it and
+ *   lower the connection's MSS below a queued segment: an assertion on the
+ *   next send).
+ * - A segment that starts inside the receive window but ends past its right
+ *   edge is dropped when it is out of order (lwIP queues it untrimmed, and
+ *   asserts once the hole before it fills) or when segments wait in the
+ *   out-of-order queue (lwIP trims it to the window, takes over a queued FIN
+ *   the trimmed data covers, and asserts).  A sender that honours the
+ *   window never sends such a segment; an in-order one with nothing queued
+ *   (a zero-window probe) still goes to lwIP, which trims it safely.
  *
  * At a listener it is the admission control of tcp_endpoint (defined in
  * stack/src/tcp_endpoint.cpp, where the accept queue lives): a SYN waits
@@ -36,7 +56,9 @@ struct tcp_hdr;
  * written under the core lock. */
 extern int lwsp_input_gso;
 
-err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb, const struct tcp_hdr *hdr);
+struct pbuf;
+err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
+                        const struct pbuf *p);
 
 /* LWIP_HOOK_TCP_ISN: initial sequence numbers as RFC 6528 computes them,
  * keyed by a secret of the stack (stack/src/isn.*); lwIP's own are a global

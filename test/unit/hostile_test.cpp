@@ -3,7 +3,9 @@
 // stalling or running out of memory.  Each case started as a defect found by
 // fuzzing or probing (issue 10); each states what crossed the wire and what
 // the stack kept.
+#include <algorithm>
 #include <array>
+#include <optional>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -27,6 +29,35 @@ const mac_addr k_peer_mac = mac_addr::parse("02:00:00:00:00:02");
 bytes raw_frame(mac_addr dst, uint16_t type, const bytes& payload) {
     return eth_frame(dst, k_peer_mac, type, payload, false);
 }
+
+// `n` bytes of a recognisable stream, starting `offset` bytes into it.
+bytes stream_bytes(std::size_t offset, std::size_t n) {
+    bytes b(n);
+    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>('a' + (offset + i) % 26);
+    return b;
+}
+
+// Everything the socket has to read now (nonblocking), and whether the
+// stream ended.
+std::string read_available(wsp_env& env, SOCKET s, bool& eof) {
+    REQUIRE(env.set_nonblocking(s, true) == 0);
+    std::string all;
+    eof = false;
+    for (;;) {
+        int err = 0;
+        const std::string got = env.recv(s, 65536, err);
+        if (err == WSAEWOULDBLOCK) break;
+        REQUIRE(err == 0);
+        if (got.empty()) {
+            eof = true;
+            break;
+        }
+        all += got;
+    }
+    return all;
+}
+
+std::string as_string(const bytes& b) { return std::string(b.begin(), b.end()); }
 
 }  // namespace
 
@@ -192,6 +223,170 @@ TEST_CASE("a flood of out-of-order segments that never fill the hole is bounded 
     conn.send_raw(base + 2, conn.rcv_nxt(), tcp_ack | tcp_psh, {'B'});
     got = env.recv(s, 8, err);
     CHECK(got == "Bb");
+    CHECK(env.close(s) == 0);
+    CHECK(env.close(lst) == 0);
+}
+
+// ---- segments lwIP 2.1.3 mishandles (fuzzing findings) ------------------------------
+
+TEST_CASE("an in-order segment past the window that covers a FIN queued out of order is dropped, not merged",
+          "[hostile][tcp][regression]") {
+    // lwIP trimmed the segment to the window, took over the queued FIN that
+    // the trimmed data covers, and asserted (tcplen > rcv_wnd): any peer
+    // could abort the process.  lwsp's guard drops such a segment.
+    wsp_env env;
+    SOCKET lst = env.listener(k_port);
+    tcp_script conn(env.peer4, k_peer_port, k_port);
+    SOCKET s = env.accept_from_peer(lst, conn);
+    for (parsed_frame& f : env.pump()) conn.accept(f);
+    REQUIRE(conn.stack_window() == std::optional<std::uint16_t>(65535));  // unscaled: the peer offered no scaling
+    conn.send_data(stream_bytes(0, 37779), 0);  // the application does not read: 27756 bytes of window left
+    for (parsed_frame& f : env.pump()) conn.accept(f);
+    const std::uint32_t nxt = conn.snd_nxt();
+    conn.send_raw(nxt + 15360, conn.rcv_nxt(), tcp_ack | tcp_fin);  // inside the window: queued out of order
+    conn.send_raw(nxt, conn.rcv_nxt(), tcp_ack | tcp_psh, stream_bytes(37779, 37779));  // past the right edge
+    for (parsed_frame& f : env.pump()) {
+        if (!f.tcp) continue;
+        CHECK(f.tcp->ack == nxt);  // nothing of it taken
+        conn.accept(f);
+    }
+    // What fits goes through: the data up to the FIN, then the FIN.
+    conn.send_raw(nxt, conn.rcv_nxt(), tcp_ack | tcp_psh, stream_bytes(37779, 15360));
+    bool eof = false;
+    const std::string got = read_available(env, s, eof);
+    CHECK(got.size() == 37779 + 15360);
+    CHECK(got == as_string(stream_bytes(0, 37779 + 15360)));
+    CHECK(eof);
+    CHECK(env.close(s) == 0);
+    CHECK(env.close(lst) == 0);
+}
+
+TEST_CASE("a segment queued out of order past the window's right edge is dropped, and the stream stays intact",
+          "[hostile][tcp][regression]") {
+    // lwIP queued the first out-of-order segment untrimmed; once the hole
+    // before it filled, it was in order and longer than the window: an
+    // assertion (ooseq tcplen > rcv_wnd) aborted the process.  Ordinary
+    // 1460-byte segments, as any peer sends them.
+    wsp_env env;
+    SOCKET lst = env.listener(k_port);
+    tcp_script conn(env.peer4, k_peer_port, k_port);
+    SOCKET s = env.accept_from_peer(lst, conn);
+    for (parsed_frame& f : env.pump()) conn.accept(f);
+    REQUIRE(conn.stack_window() == std::optional<std::uint16_t>(65535));
+    std::size_t sent = 0;
+    for (int i = 0; i < 40; ++i, sent += 1460) {
+        conn.send_data(stream_bytes(sent, 1460), 0);  // not read: the window shrinks to 7135
+        for (parsed_frame& f : env.pump()) conn.accept(f);
+    }
+    const std::uint32_t nxt = conn.snd_nxt();
+    // 6000 bytes one segment ahead: they end 325 bytes past the right edge.
+    conn.send_raw(nxt + 1460, conn.rcv_nxt(), tcp_ack, stream_bytes(sent + 1460, 6000));
+    for (parsed_frame& f : env.pump()) conn.accept(f);
+    // The hole fills; before the guard, this is where the process aborted.
+    conn.send_data(stream_bytes(sent, 1460), 0);
+    sent += 1460;
+    for (parsed_frame& f : env.pump()) {
+        if (f.tcp) CHECK(f.tcp->ack == nxt + 1460);  // the queued segment was not kept
+        conn.accept(f);
+    }
+    // The rest, as much as the window allows: 7135 - 1460 bytes.
+    conn.send_data(stream_bytes(sent, 5675), 0);
+    sent += 5675;
+    bool eof = false;
+    const std::string got = read_available(env, s, eof);
+    CHECK(got.size() == sent);
+    CHECK(got == as_string(stream_bytes(0, sent)));
+    CHECK_FALSE(eof);
+    CHECK(env.close(s) == 0);
+    CHECK(env.close(lst) == 0);
+}
+
+TEST_CASE("an MSS option after the handshake is ignored: the connection keeps its MSS and the next send works",
+          "[hostile][tcp][regression]") {
+    // lwIP took an MSS option from any segment, so a peer could lower the
+    // MSS below a segment already queued; the next send then failed an
+    // assertion (mss_local is too small) and aborted the process.  An MSS
+    // option means something only in a SYN (RFC 9293 3.7.1).
+    wsp_env env;
+    SOCKET lst = env.listener(k_port);
+    tcp_script conn(env.peer4, k_peer_port, k_port);
+    SOCKET s = env.accept_from_peer(lst, conn);
+    for (parsed_frame& f : env.pump()) conn.accept(f);
+    // The peer closes its window, so what the application sends stays
+    // queued, unsent, in one segment longer than the MSS the peer is about
+    // to claim.  (lwIP takes a smaller window only from a segment newer
+    // than the last one that set it: two bytes of data carry it.)
+    conn.send_text("a");
+    conn.window = 0;
+    conn.send_text("b");
+    for (parsed_frame& f : env.pump()) conn.accept(f);
+    REQUIRE(env.send(s, std::string(300, 'x')) == 300);
+    for (parsed_frame& f : env.pump()) {
+        if (f.tcp) REQUIRE(f.tcp->payload.empty());
+        conn.accept(f);
+    }
+    conn.send_raw(conn.snd_nxt(), conn.rcv_nxt(), tcp_ack, {}, {opt_mss(11)});
+    REQUIRE(env.send(s, std::string(11, 'y')) == 11);  // lwIP asserted here
+    conn.window = 65535;
+    conn.send_ack();
+    std::size_t largest = 0;
+    for (parsed_frame& f : env.pump()) {
+        if (f.tcp) largest = std::max(largest, f.tcp->payload.size());
+        conn.accept(f);
+    }
+    CHECK(largest > 11);  // segments still sized by the MSS of the handshake
+    CHECK(conn.received_string() == std::string(300, 'x') + std::string(11, 'y'));
+    CHECK(env.close(s) == 0);
+    CHECK(env.close(lst) == 0);
+}
+
+// ---- WSP arguments a client may legally pass (fuzzing findings) -----------------
+
+TEST_CASE("WSPSelect takes fd_sets larger than FD_SETSIZE, as a client that defines its own size passes",
+          "[hostile][wsp][select][regression]") {
+    // The provider read and wrote fd_array past its declared 64 entries
+    // (undefined behaviour); it now reaches the entries through the set's
+    // storage, as many as fd_count says.
+    wsp_env env;
+    constexpr u_int n = 100;
+    struct big_fd_set {
+        u_int fd_count;
+        SOCKET fd_array[n];
+    } set{};
+    std::vector<SOCKET> socks;
+    for (u_int i = 0; i < n; ++i) {
+        socks.push_back(env.socket(AF_INET, SOCK_DGRAM));
+        set.fd_array[i] = socks.back();
+    }
+    set.fd_count = n;
+    timeval tv{0, 0};
+    int err = 0;
+    // A datagram socket is writable even before it is bound.
+    CHECK(env.p.lpWSPSelect(0, nullptr, reinterpret_cast<fd_set*>(&set), nullptr, &tv, &err) == static_cast<int>(n));
+    CHECK(set.fd_count == n);
+    for (u_int i = 0; i < n; ++i) CHECK(set.fd_array[i] == socks[i]);
+    CHECK(__WSAFDIsSet(socks[n - 1], reinterpret_cast<fd_set*>(&set)) == 1);
+    for (SOCKET s : socks) CHECK(env.close(s) == 0);
+}
+
+TEST_CASE("WSPRecv into several buffers skips an empty one whose address is NULL", "[hostile][wsp][regression]") {
+    // A zero-length WSABUF may have a NULL address; the copy into the
+    // buffers passed that NULL to memcpy (undefined behaviour, UBSan).
+    wsp_env env;
+    SOCKET lst = env.listener(k_port);
+    tcp_script conn(env.peer4, k_peer_port, k_port);
+    SOCKET s = env.accept_from_peer(lst, conn);
+    conn.send_text("hello, world");
+    char a[5] = {};
+    char c[10] = {};
+    WSABUF bufs[3] = {{sizeof a, a}, {0, nullptr}, {sizeof c, c}};
+    DWORD got = 0;
+    DWORD flags = 0;
+    int err = 0;
+    REQUIRE(env.p.lpWSPRecv(s, bufs, 3, &got, &flags, nullptr, nullptr, nullptr, &err) == 0);
+    CHECK(got == 12);
+    CHECK(std::string(a, 5) == "hello");
+    CHECK(std::string(c, 7) == ", world");
     CHECK(env.close(s) == 0);
     CHECK(env.close(lst) == 0);
 }
