@@ -21,9 +21,7 @@ namespace bench {
 
 using clock = std::chrono::steady_clock;
 
-inline double seconds_since(clock::time_point t0) {
-    return std::chrono::duration<double>(clock::now() - t0).count();
-}
+inline double seconds_since(clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); }
 
 // --key value pairs and bare --flags.
 struct args {

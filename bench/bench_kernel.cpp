@@ -32,7 +32,8 @@ int listen_on(const char* ip, std::uint16_t port) {
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     if (::inet_pton(AF_INET, ip, &a.sin_addr) != 1) bench::fail("bad address");
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) bench::fail("bind: " + std::string(strerror(errno)));
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+        bench::fail("bind: " + std::string(strerror(errno)));
     if (::listen(fd, 4096) != 0) bench::fail("listen");
     return fd;
 }
@@ -94,7 +95,10 @@ void accept_loop(int lfd, F handle, bool threaded) {
         int fd = ::accept(lfd, nullptr, nullptr);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno == EMFILE || errno == ENFILE) { ::usleep(1000); continue; }
+            if (errno == EMFILE || errno == ENFILE) {
+                ::usleep(1000);
+                continue;
+            }
             return;
         }
         if (threaded)
@@ -105,7 +109,9 @@ void accept_loop(int lfd, F handle, bool threaded) {
 }
 
 int server(const char* ip) {
-    struct rlimit rl{200000, 200000};
+    struct rlimit rl {
+        200000, 200000
+    };
     if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
         ::getrlimit(RLIMIT_NOFILE, &rl);
         rl.rlim_cur = rl.rlim_max;
@@ -113,53 +119,71 @@ int server(const char* ip) {
     }
     ::signal(SIGPIPE, SIG_IGN);
     std::vector<std::thread> ts;
-    ts.emplace_back(accept_loop<void (*)(int)>, listen_on(ip, bench::port_sink), [](int fd) {
-        drain(fd);
-        char one = 1;
-        write_all(fd, &one, 1);
-        ::close(fd);
-    }, true);
-    ts.emplace_back(accept_loop<void (*)(int)>, listen_on(ip, bench::port_source), [](int fd) {
-        unsigned char be[8];
-        if (read_exact(fd, be, 8)) {
-            std::uint64_t n = 0;
-            for (unsigned char b : be) n = n << 8 | b;
-            std::vector<char> chunk(1 << 20, 'k');
-            while (n > 0) {
-                const std::size_t k = std::min<std::uint64_t>(n, chunk.size());
-                if (!write_all(fd, chunk.data(), k)) break;
-                n -= k;
+    ts.emplace_back(
+        accept_loop<void (*)(int)>, listen_on(ip, bench::port_sink),
+        [](int fd) {
+            drain(fd);
+            char one = 1;
+            write_all(fd, &one, 1);
+            ::close(fd);
+        },
+        true);
+    ts.emplace_back(
+        accept_loop<void (*)(int)>, listen_on(ip, bench::port_source),
+        [](int fd) {
+            unsigned char be[8];
+            if (read_exact(fd, be, 8)) {
+                std::uint64_t n = 0;
+                for (unsigned char b : be) n = n << 8 | b;
+                std::vector<char> chunk(1 << 20, 'k');
+                while (n > 0) {
+                    const std::size_t k = std::min<std::uint64_t>(n, chunk.size());
+                    if (!write_all(fd, chunk.data(), k)) break;
+                    n -= k;
+                }
             }
-        }
-        ::close(fd);
-    }, true);
-    ts.emplace_back(accept_loop<void (*)(int)>, listen_on(ip, bench::port_echo), [](int fd) {
-        nodelay(fd);
-        char buf[4096];
-        for (;;) {
-            ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0 || !write_all(fd, buf, static_cast<std::size_t>(r))) break;
-        }
-        ::close(fd);
-    }, true);
-    ts.emplace_back(accept_loop<void (*)(int)>, listen_on(ip, bench::port_crr), [](int fd) {
-        nodelay(fd);
-        char b;
-        if (read_exact(fd, &b, 1)) write_all(fd, &b, 1);
-        drain(fd);
-        ::close(fd);
-    }, false);
-    ts.emplace_back(accept_loop<void (*)(int)>, listen_on(ip, bench::port_hold), [](int fd) {
-        static std::vector<int> held;  // kept open until the process ends
-        held.push_back(fd);
-    }, false);
-    ts.emplace_back(accept_loop<void (*)(int)>, listen_on(ip, bench::port_greet), [](int fd) {
-        static std::vector<int> held;
-        static const std::vector<char> segment(1460, 'g');
-        write_all(fd, segment.data(), segment.size());
-        held.push_back(fd);
-    }, false);
+            ::close(fd);
+        },
+        true);
+    ts.emplace_back(
+        accept_loop<void (*)(int)>, listen_on(ip, bench::port_echo),
+        [](int fd) {
+            nodelay(fd);
+            char buf[4096];
+            for (;;) {
+                ssize_t r = ::recv(fd, buf, sizeof buf, 0);
+                if (r < 0 && errno == EINTR) continue;
+                if (r <= 0 || !write_all(fd, buf, static_cast<std::size_t>(r))) break;
+            }
+            ::close(fd);
+        },
+        true);
+    ts.emplace_back(
+        accept_loop<void (*)(int)>, listen_on(ip, bench::port_crr),
+        [](int fd) {
+            nodelay(fd);
+            char b;
+            if (read_exact(fd, &b, 1)) write_all(fd, &b, 1);
+            drain(fd);
+            ::close(fd);
+        },
+        false);
+    ts.emplace_back(
+        accept_loop<void (*)(int)>, listen_on(ip, bench::port_hold),
+        [](int fd) {
+            static std::vector<int> held;  // kept open until the process ends
+            held.push_back(fd);
+        },
+        false);
+    ts.emplace_back(
+        accept_loop<void (*)(int)>, listen_on(ip, bench::port_greet),
+        [](int fd) {
+            static std::vector<int> held;
+            static const std::vector<char> segment(1460, 'g');
+            write_all(fd, segment.data(), segment.size());
+            held.push_back(fd);
+        },
+        false);
     std::fprintf(stderr, "bench_kernel: serving on %s ports 5001-5006\n", ip);
     for (auto& t : ts) t.join();
     return 0;

@@ -220,7 +220,8 @@ int run_tap(const bench::args& a) {
         const std::size_t m1 = malloc_in_use();
         const double n = static_cast<double>(count);
         const std::string k = greet ? "mem_buf" : "mem_idle";
-        bench::result(k + ".heap_per_conn", (static_cast<double>(s1.heap_bytes) - static_cast<double>(s0.heap_bytes)) / n);
+        bench::result(k + ".heap_per_conn",
+                      (static_cast<double>(s1.heap_bytes) - static_cast<double>(s0.heap_bytes)) / n);
         bench::result(k + ".pcbs_per_conn", (static_cast<double>(s1.tcp_pcbs) - static_cast<double>(s0.tcp_pcbs)) / n);
         bench::result(k + ".pbufs_per_conn", (static_cast<double>(s1.pbufs) - static_cast<double>(s0.pbufs)) / n);
         bench::result(k + ".segs_per_conn",
@@ -228,7 +229,9 @@ int run_tap(const bench::args& a) {
         bench::result(k + ".malloc_per_conn", (static_cast<double>(m1) - static_cast<double>(m0)) / n);
         bench::result("tcp_pcb_size", static_cast<double>(bench::raw_tcp_pcb_size()));
         for (SOCKET s : socks) {
-            struct linger l{1, 0};
+            struct linger l {
+                1, 0
+            };
             int err = 0;
             wsp.lpWSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l, &err);
             close_socket(s);

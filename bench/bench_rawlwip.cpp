@@ -274,9 +274,9 @@ int main(int argc, char** argv) {
     netif_set_link_up(&nif);
     IP_ADDR4(&a.peer, 192, 0, 2, 2);
 
-    std::uint16_t port = a.mode == "tx" ? bench::port_sink
-                         : a.mode == "rx" ? bench::port_source
-                         : a.mode == "rr" ? bench::port_echo
+    std::uint16_t port = a.mode == "tx"    ? bench::port_sink
+                         : a.mode == "rx"  ? bench::port_source
+                         : a.mode == "rr"  ? bench::port_echo
                          : a.mode == "crr" ? bench::port_crr
                                            : 0;
     if (port == 0) bench::fail("unknown mode " + a.mode);

@@ -34,7 +34,8 @@ int connect_to(std::uint16_t port) {
     // Debian's LWIP_RAND is rand() unseeded: every process would start at
     // the same local port and reuse a 4-tuple the kernel keeps in TIME_WAIT
     // from the previous run.  Each run takes its own random block of ports.
-    static std::uint16_t local = static_cast<std::uint16_t>(0xc000 + bench::clock::now().time_since_epoch().count() % 0x3000);
+    static std::uint16_t local =
+        static_cast<std::uint16_t>(0xc000 + bench::clock::now().time_since_epoch().count() % 0x3000);
     for (;;) {
         if (++local < 0xc000) local = 0xc000;
         struct sockaddr_in me {};

@@ -101,10 +101,13 @@ double raw_loopback_transfer(lwsp::stack& st, std::uint64_t bytes, std::uint16_t
         std::size_t n = std::min<std::uint64_t>({tcp_sndbuf(c), bytes - sent, chunk.size() - off});
         if (n == 0 || tcp_sndqueuelen(c) >= TCP_SND_QUEUELEN - 1) {
             tcp_output(c);
-            st.wait(lk, r.cv, [&] { return r.failed || (tcp_sndbuf(c) >= TCP_MSS && tcp_sndqueuelen(c) < TCP_SND_QUEUELEN / 2); });
+            st.wait(lk, r.cv, [&] {
+                return r.failed || (tcp_sndbuf(c) >= TCP_MSS && tcp_sndqueuelen(c) < TCP_SND_QUEUELEN / 2);
+            });
             continue;
         }
-        if (tcp_write(c, chunk.data() + off, static_cast<u16_t>(std::min<std::size_t>(n, 0xffff)), TCP_WRITE_FLAG_COPY) != ERR_OK) {
+        if (tcp_write(c, chunk.data() + off, static_cast<u16_t>(std::min<std::size_t>(n, 0xffff)),
+                      TCP_WRITE_FLAG_COPY) != ERR_OK) {
             tcp_output(c);
             st.wait(lk, r.cv, [&] { return r.failed || tcp_sndbuf(c) >= TCP_MSS; });
             continue;

@@ -131,7 +131,9 @@ std::string recv_some(SOCKET s, std::size_t max) {
 }
 
 void set_linger(SOCKET s, u_short on, u_short seconds) {
-    struct linger l{on, seconds};
+    struct linger l {
+        on, seconds
+    };
     int err = 0;
     check(wsp.lpWSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l, &err), err,
           "WSPSetSockOpt(SO_LINGER)");
@@ -191,7 +193,9 @@ void step_transfer_and_graceful_close() {
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     say("  WSPCloseSocket = %d, returned after %.1f ms", rc, ms);
     kernel_peer::read_result r = kernel_peer::read_to_end(kfd, 0, 5000);
-    say("  kernel read(): %s", r.eof ? "0 bytes: end of stream (the FIN arrived)" : r.error ? kernel_peer::error_name(r.error).c_str() : "timed out");
+    say("  kernel read(): %s", r.eof     ? "0 bytes: end of stream (the FIN arrived)"
+                               : r.error ? kernel_peer::error_name(r.error).c_str()
+                                         : "timed out");
     kernel_peer::close_fd(kfd);
     kernel_peer::close_fd(lfd);
 }
@@ -213,7 +217,9 @@ void step_abortive_close() {
     set_linger(s, 1, 0);
     say("  WSPCloseSocket = %d", close_socket(s));
     kernel_peer::read_result r = kernel_peer::read_to_end(kfd, 0, 5000);
-    say("  kernel read(): %s", r.error ? kernel_peer::error_name(r.error).c_str() : r.eof ? "EOF (unexpected)" : "timed out");
+    say("  kernel read(): %s", r.error ? kernel_peer::error_name(r.error).c_str()
+                               : r.eof ? "EOF (unexpected)"
+                                       : "timed out");
     kernel_peer::close_fd(kfd);
     close_socket(lst);
 }
@@ -245,7 +251,9 @@ void step_linger_timeout() {
     say("  WSPCloseSocket = %d after %.2f s (blocked until the linger deadline, then reset)", rc, secs);
     kernel_peer::read_result r = kernel_peer::read_to_end(kfd, 1 << 24, 5000);
     say("  kernel read(): %zu bytes that had arrived, then %s", r.data.size(),
-        r.error ? kernel_peer::error_name(r.error).c_str() : r.eof ? "EOF" : "timed out");
+        r.error ? kernel_peer::error_name(r.error).c_str()
+        : r.eof ? "EOF"
+                : "timed out");
     kernel_peer::close_fd(kfd);
     kernel_peer::close_fd(lfd);
 }
@@ -270,12 +278,12 @@ int main(int argc, char** argv) {
             lwsp::tap_link::open(o), pcap_path,
             [&log](lwsp::pcap_link::direction d, const std::uint8_t* f, std::size_t n) { log.on_frame(d, f, n); });
         lwsp::interface_config cfg;
-        cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse(k_stack_ip),
-                                     *lwsp::ipv4_address::parse("255.255.255.0"),
-                                     *lwsp::ipv4_address::parse("0.0.0.0")};
+        cfg.ipv4 =
+            lwsp::ipv4_config{*lwsp::ipv4_address::parse(k_stack_ip), *lwsp::ipv4_address::parse("255.255.255.0"),
+                              *lwsp::ipv4_address::parse("0.0.0.0")};
         st.attach(capture, cfg);
-        say("lwsp demo: stack %s on TAP device %s, the Linux kernel at %s; capture in %s", k_stack_ip,
-            tap_name.c_str(), k_kernel_ip, pcap_path.c_str());
+        say("lwsp demo: stack %s on TAP device %s, the Linux kernel at %s; capture in %s", k_stack_ip, tap_name.c_str(),
+            k_kernel_ip, pcap_path.c_str());
         WSPDATA data{};
         WSPUPCALLTABLE upcalls{};
         if (int e = WSPStartup(MAKEWORD(2, 2), &data, nullptr, upcalls, &wsp)) {

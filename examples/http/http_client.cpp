@@ -27,8 +27,9 @@ namespace {
 const int k_timeout_ms = 10000;  // give up on a silent server after 10 s
 
 int usage() {
-    std::fprintf(stderr, "usage: lwsp_http_client http://HOST[:PORT]/PATH [--tap NAME]\n"
-                         "  HOST: an IPv4 address, or an IPv6 address in brackets\n");
+    std::fprintf(stderr,
+                 "usage: lwsp_http_client http://HOST[:PORT]/PATH [--tap NAME]\n"
+                 "  HOST: an IPv4 address, or an IPv6 address in brackets\n");
     return 2;
 }
 
@@ -53,8 +54,7 @@ int main(int argc, char** argv) {
         // WSPStringToAddress parses "a.b.c.d:port" and "[v6]:port" itself;
         // add the default port when the URL has none.
         const bool v6 = authority.front() == '[';
-        const bool has_port = v6 ? authority.find("]:") != std::string::npos
-                                 : authority.find(':') != std::string::npos;
+        const bool has_port = v6 ? authority.find("]:") != std::string::npos : authority.find(':') != std::string::npos;
         const std::string address = has_port ? authority : authority + ":80";
 
         examples::network net(tap);

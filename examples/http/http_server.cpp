@@ -64,8 +64,8 @@ std::string response_head(int status, const char* reason, unsigned long long len
 }
 
 // Sends a whole response whose body is `text`.
-int reply(const WSPPROC_TABLE& wsp, SOCKET c, int status, const char* reason, const std::string& text,
-          bool head_only, unsigned long long& length) {
+int reply(const WSPPROC_TABLE& wsp, SOCKET c, int status, const char* reason, const std::string& text, bool head_only,
+          unsigned long long& length) {
     length = text.size();
     const std::string r = response_head(status, reason, length) + (head_only ? "" : text);
     send_all(wsp, c, r.data(), r.size());
@@ -128,8 +128,8 @@ int main(int argc, char** argv) {
         std::string local;
         const SOCKET listener = examples::listen_on(wsp, v6, port, 16, local);
         if (listener == INVALID_SOCKET) return 1;
-        std::printf("lwsp_http_server: listening on http://%s:%ld/ (TAP %s)\n",
-                    v6 ? "[2001:db8::1]" : examples::k_ipv4, port, net.tap_name().c_str());
+        std::printf("lwsp_http_server: listening on http://%s:%ld/ (TAP %s)\n", v6 ? "[2001:db8::1]" : examples::k_ipv4,
+                    port, net.tap_name().c_str());
         std::fflush(stdout);
 
         for (long served = 0; count < 0 || served < count; ++served) {
@@ -157,8 +157,8 @@ int main(int argc, char** argv) {
                     break;
             }
             wsp.lpWSPCloseSocket(c, &err);
-            std::printf("%s \"%s\" %d %llu\n", examples::address_text(wsp, peer, peer_len).c_str(), request_line.c_str(),
-                        status, length);
+            std::printf("%s \"%s\" %d %llu\n", examples::address_text(wsp, peer, peer_len).c_str(),
+                        request_line.c_str(), status, length);
             std::fflush(stdout);
         }
         wsp.lpWSPCloseSocket(listener, &err);

@@ -31,8 +31,7 @@ void check(const fault_link::rates& r, fault_link::timing mode, const char* whic
     if (r.delay.count() < 0 || r.jitter.count() < 0)
         throw std::invalid_argument(std::string("lwsp fault: ") + which + ": negative delay or jitter");
     if (mode == fault_link::timing::deterministic && (r.delay.count() != 0 || r.jitter.count() != 0))
-        throw std::invalid_argument(std::string("lwsp fault: ") + which +
-                                    ": delay and jitter need timing::real_time");
+        throw std::invalid_argument(std::string("lwsp fault: ") + which + ": delay and jitter need timing::real_time");
 }
 
 // Distinct, fixed salts: the two directions draw independent sequences.
@@ -218,8 +217,8 @@ void fault_link::one(direction d, item it, std::vector<item>& now_out, clock::ti
     std::chrono::microseconds delay = l.r.delay;
     if (l.r.jitter.count() != 0) {
         const double shift = (2.0 * u_jitter - 1.0) * static_cast<double>(l.r.jitter.count());
-        delay = std::max(std::chrono::microseconds(0),
-                         delay + std::chrono::microseconds(static_cast<std::int64_t>(shift)));
+        delay =
+            std::max(std::chrono::microseconds(0), delay + std::chrono::microseconds(static_cast<std::int64_t>(shift)));
     }
     if (u_reorder < l.r.reorder && l.r.reorder_gap != 0 && l.held.size() + out.size() <= plan_.queue_limit) {
         ++l.c.reordered;

@@ -111,8 +111,8 @@ virtio_net_hdr to_vnet(const frame_info& info, const frame_part* parts, std::siz
         h.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
         h.gso_size = info.gso_size;
         // Headers up to the end of the TCP header (its data offset field).
-        h.hdr_len = static_cast<std::uint16_t>(info.csum_start +
-                                               (byte_at(parts, count, info.csum_start + 12u) >> 4) * 4u);
+        h.hdr_len =
+            static_cast<std::uint16_t>(info.csum_start + (byte_at(parts, count, info.csum_start + 12u) >> 4) * 4u);
     }
     return h;
 }
@@ -121,7 +121,8 @@ virtio_net_hdr to_vnet(const frame_info& info, const frame_part* parts, std::siz
 
 std::unique_ptr<tap_link> tap_link::open(const options& opts) {
     if (opts.mtu < 576 || opts.mtu > 65535) throw tap_error("lwsp tap: MTU must be 576..65535");
-    if (opts.name.empty() || opts.name.size() >= IFNAMSIZ) throw tap_error("lwsp tap: bad device name '" + opts.name + "'");
+    if (opts.name.empty() || opts.name.size() >= IFNAMSIZ)
+        throw tap_error("lwsp tap: bad device name '" + opts.name + "'");
     if (!opts.create && ::access(("/sys/class/net/" + opts.name).c_str(), F_OK) != 0)
         throw tap_error("lwsp tap: there is no network device '" + opts.name +
                         "': create it first (`ip tuntap add dev " + opts.name +
@@ -137,7 +138,8 @@ std::unique_ptr<tap_link> tap_link::open(const options& opts) {
         if (e == EACCES || e == EPERM)
             throw tap_error("lwsp tap: no permission to open /dev/net/tun (" + errno_text(e) +
                             "): run as root (CAP_NET_ADMIN) or pre-create the device with "
-                            "`ip tuntap add dev " + opts.name + " mode tap user $USER`");
+                            "`ip tuntap add dev " +
+                            opts.name + " mode tap user $USER`");
         throw tap_error("lwsp tap: cannot open /dev/net/tun: " + errno_text(e));
     }
     struct ifreq ifr {};
@@ -149,7 +151,8 @@ std::unique_ptr<tap_link> tap_link::open(const options& opts) {
         if (e == EPERM || e == EACCES)
             throw tap_error("lwsp tap: not allowed to attach to '" + opts.name + "' (" + errno_text(e) +
                             "): run as root (CAP_NET_ADMIN) or create it for your user with "
-                            "`ip tuntap add dev " + opts.name + " mode tap user $USER`");
+                            "`ip tuntap add dev " +
+                            opts.name + " mode tap user $USER`");
         if (e == EBUSY)
             throw tap_error("lwsp tap: '" + opts.name + "' is in use by another process (" + errno_text(e) + ")");
         if (e == EINVAL)
@@ -325,7 +328,8 @@ bool tap_link::transmit(const frame_part* parts, std::size_t count, const frame_
         struct iovec iov[1 + max_parts];
         std::size_t k = 0;
         if (in.vnet) iov[k++] = {&h, vnet_len};
-        for (std::size_t i = 0; i < count && i < max_parts; ++i) iov[k++] = {const_cast<void*>(parts[i].data), parts[i].size};
+        for (std::size_t i = 0; i < count && i < max_parts; ++i)
+            iov[k++] = {const_cast<void*>(parts[i].data), parts[i].size};
         if (count <= max_parts) {
             const ssize_t n = ::writev(in.fd, iov, static_cast<int>(k));
             if (n == static_cast<ssize_t>(total + skip)) {

@@ -42,8 +42,8 @@ std::uint16_t fold(std::uint64_t sum) {
 // Where a frame's IP datagram carries its upper layer.
 struct ip_view {
     bool v6 = false;
-    std::size_t l4 = 0;      // 0: no upper layer to be had (not IP, a fragment, cut short)
-    std::size_t end = 0;     // end of the datagram in the frame, by its header (bounded by the frame)
+    std::size_t l4 = 0;   // 0: no upper layer to be had (not IP, a fragment, cut short)
+    std::size_t end = 0;  // end of the datagram in the frame, by its header (bounded by the frame)
     std::uint8_t proto = 0;
 };
 

@@ -10,8 +10,8 @@ INT WSPAPI WSPAddressToString(LPSOCKADDR lpsaAddress, DWORD dwAddressLength, LPW
                               LPWSTR lpszAddressString, LPDWORD lpdwAddressStringLength, LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     if (int e = check_entry(); e != 0 && e != WSAENETDOWN) return fail(lpErrno, e);
-    return address_to_string(lpsaAddress, dwAddressLength, lpProtocolInfo, lpszAddressString,
-                             lpdwAddressStringLength, lpErrno);
+    return address_to_string(lpsaAddress, dwAddressLength, lpProtocolInfo, lpszAddressString, lpdwAddressStringLength,
+                             lpErrno);
 }
 
 INT WSPAPI WSPStringToAddress(LPWSTR AddressString, INT AddressFamily, LPWSAPROTOCOL_INFOW lpProtocolInfo,

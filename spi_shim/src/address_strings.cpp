@@ -77,7 +77,7 @@ void write_be16(void* p, std::uint16_t v) {
 // RFC 5952 text of a 16-byte address (no scope, no brackets).
 void format_ipv6(const std::uint8_t* a, text_buf& out) {
     unsigned words[8];
-    for (int i = 0; i < 8; ++i) words[i] = read_be16(a + 2 * i);
+    for (std::size_t i = 0; i < 8; ++i) words[i] = read_be16(a + 2 * i);
 
     // ::ffff:a.b.c.d (IPv4-mapped, RFC 5952 section 5).
     if (words[0] == 0 && words[1] == 0 && words[2] == 0 && words[3] == 0 && words[4] == 0 && words[5] == 0xFFFFu) {
@@ -234,7 +234,7 @@ bool parse_ipv6(const char* s, std::size_t n, std::uint8_t* out) {
         const int tail = count - gap;
         for (int k = 0; k < tail; ++k) full[8 - tail + k] = words[gap + k];
     }
-    for (int k = 0; k < 8; ++k) write_be16(out + 2 * k, full[k]);
+    for (std::size_t k = 0; k < 8; ++k) write_be16(out + 2 * k, full[k]);
     return true;
 }
 
@@ -363,8 +363,7 @@ INT address_to_string(LPSOCKADDR lpsaAddress, DWORD dwAddressLength, LPWSAPROTOC
 
 INT string_to_address(LPWSTR AddressString, INT AddressFamily, LPWSAPROTOCOL_INFOW /*lpProtocolInfo*/,
                       LPSOCKADDR lpAddress, LPINT lpAddressLength, LPINT lpErrno) {
-    if (AddressString == nullptr || lpAddress == nullptr || lpAddressLength == nullptr)
-        return fail(lpErrno, WSAEFAULT);
+    if (AddressString == nullptr || lpAddress == nullptr || lpAddressLength == nullptr) return fail(lpErrno, WSAEFAULT);
 
     int need = 0;
     if (AddressFamily == AF_INET)

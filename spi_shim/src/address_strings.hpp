@@ -39,7 +39,7 @@ namespace lwsp::wsp {
 INT address_to_string(LPSOCKADDR lpsaAddress, DWORD dwAddressLength, LPWSAPROTOCOL_INFOW lpProtocolInfo,
                       LPWSTR lpszAddressString, LPDWORD lpdwAddressStringLength, LPINT lpErrno);
 
-INT string_to_address(LPWSTR AddressString, INT AddressFamily, LPWSAPROTOCOL_INFOW lpProtocolInfo,
-                      LPSOCKADDR lpAddress, LPINT lpAddressLength, LPINT lpErrno);
+INT string_to_address(LPWSTR AddressString, INT AddressFamily, LPWSAPROTOCOL_INFOW lpProtocolInfo, LPSOCKADDR lpAddress,
+                      LPINT lpAddressLength, LPINT lpErrno);
 
 }  // namespace lwsp::wsp

@@ -42,9 +42,9 @@ int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
     sock.closing = true;
     unregister_socket(sock);
     sock.io.detach();
-    sock.events.clear();  // no network event after close
+    sock.events.clear();                           // no network event after close
     cancel_requests(sock, WSA_OPERATION_ABORTED);  // completion actions still run
-    sock.wake();  // blocked calls see `closing` and return WSAEINTR
+    sock.wake();                                   // blocked calls see `closing` and return WSAEINTR
 
     stack& st = *sock.st;
     const bool stopped = st.stopped();
@@ -58,8 +58,8 @@ int close_socket(core_lock& lk, wsp_socket& sock, bool may_block) {
             const std::optional<millis> deadline = st.now() + millis(1000ull * linger_s);
             // An ACK of only our FIN raises no lwIP callback: re-check on any
             // stack progress.
-            const stack::wait_status ws =
-                sock.st->wait_progress(lk, sock.cv, [&] { return tcp->send_settled(); }, deadline);
+            const stack::wait_status ws = sock.st->wait_progress(
+                lk, sock.cv, [&] { return tcp->send_settled(); }, deadline);
             if (ws == stack::wait_status::ready)
                 tcp->close();
             else

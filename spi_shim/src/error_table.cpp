@@ -8,8 +8,8 @@ namespace lwsp::wsp {
 int to_wsa(net_error e) {
     switch (e) {
         case net_error::ok: return 0;
-        case net_error::would_block: return WSAEWOULDBLOCK;
-        case net_error::in_progress: return WSAEWOULDBLOCK;  // a nonblocking connect under way
+        case net_error::would_block:
+        case net_error::in_progress: return WSAEWOULDBLOCK;  // in_progress: a nonblocking connect under way
         case net_error::already: return WSAEALREADY;
         case net_error::is_connected: return WSAEISCONN;
         case net_error::not_connected: return WSAENOTCONN;

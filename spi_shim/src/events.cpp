@@ -140,8 +140,7 @@ int WSPAPI WSPEventSelect(SOCKET s, WSAEVENT hEventObject, long lNetworkEvents, 
     return 0;
 }
 
-int WSPAPI WSPEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVENTS lpNetworkEvents,
-                                LPINT lpErrno) {
+int WSPAPI WSPEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVENTS lpNetworkEvents, LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);

@@ -142,26 +142,24 @@ int WSPAPI WSPSend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lp
                        lpCompletionRoutine, lpThreadId, lpErrno);
 }
 
-int WSPAPI WSPSendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent,
-                     DWORD dwFlags, const struct sockaddr* lpTo, int iTolen, LPWSAOVERLAPPED lpOverlapped,
-                     LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId,
-                     LPINT lpErrno) {
+int WSPAPI WSPSendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
+                     const struct sockaddr* lpTo, int iTolen, LPWSAOVERLAPPED lpOverlapped,
+                     LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     return send_common(s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpTo, iTolen, true, lpOverlapped,
                        lpCompletionRoutine, lpThreadId, lpErrno);
 }
 
-int WSPAPI WSPRecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd,
-                   LPDWORD lpFlags, LPWSAOVERLAPPED lpOverlapped,
-                   LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId,
-                   LPINT lpErrno) {
+int WSPAPI WSPRecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
+                   LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine,
+                   LPWSATHREADID lpThreadId, LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     return recv_common(s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, nullptr, nullptr, lpOverlapped,
                        lpCompletionRoutine, lpThreadId, lpErrno);
 }
 
-int WSPAPI WSPRecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd,
-                       LPDWORD lpFlags, struct sockaddr* lpFrom, LPINT lpFromlen, LPWSAOVERLAPPED lpOverlapped,
+int WSPAPI WSPRecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
+                       struct sockaddr* lpFrom, LPINT lpFromlen, LPWSAOVERLAPPED lpOverlapped,
                        LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId,
                        LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
@@ -209,8 +207,7 @@ int do_ioctl(wsp_socket& so, DWORD code, LPVOID in, DWORD cb_in, LPVOID out, DWO
 
 int WSPAPI WSPIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD cbInBuffer, LPVOID lpvOutBuffer,
                     DWORD cbOutBuffer, LPDWORD lpcbBytesReturned, LPWSAOVERLAPPED lpOverlapped,
-                    LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId,
-                    LPINT lpErrno) {
+                    LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
@@ -247,7 +244,9 @@ bool connect_failed(wsp_socket& s) LWSP_REQUIRES(s.st->core()) {
     return s.io.stream() && s.connect_failed && s.io.tcp()->current_state() == tcp_endpoint::state::fresh;
 }
 
-bool ready_write(wsp_socket& s) LWSP_REQUIRES(s.st->core()) { return s.closing || (!connect_failed(s) && s.io.writable()); }
+bool ready_write(wsp_socket& s) LWSP_REQUIRES(s.st->core()) {
+    return s.closing || (!connect_failed(s) && s.io.writable());
+}
 
 bool ready_except(wsp_socket& s) LWSP_REQUIRES(s.st->core()) { return connect_failed(s); }
 
@@ -309,7 +308,8 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
         if (!forever) deadline = st.now() + millis(static_cast<millis::rep>(timeout_ms));
         // A blocking call like any other: the blocking hook runs, and
         // WSPCancelBlockingCall ends it (WSAEINTR).
-        const int e = block_on(lk, st, cv, [] { return false; }, [&] { return count_ready() > 0; }, deadline);
+        const int e = block_on(
+            lk, st, cv, [] { return false; }, [&] { return count_ready() > 0; }, deadline);
         for (auto& list : lists)
             for (auto& entry : list) {
                 entry.sock->st->assert_core_held();

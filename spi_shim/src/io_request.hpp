@@ -14,10 +14,10 @@ namespace lwsp::wsp {
 // made it, or the queue, under that lock).
 struct io_request {
     bool is_recv = true;
-    bool owned = false;      // overlapped: the queue owns it and frees it once completed
-    bool may_wait = true;    // false (nonblocking): finishes with what one attempt gives
-    bool peek = false;       // MSG_PEEK
-    bool wait_all = false;   // MSG_WAITALL: a stream receive fills every buffer
+    bool owned = false;     // overlapped: the queue owns it and frees it once completed
+    bool may_wait = true;   // false (nonblocking): finishes with what one attempt gives
+    bool peek = false;      // MSG_PEEK
+    bool wait_all = false;  // MSG_WAITALL: a stream receive fills every buffer
 
     const WSABUF* bufs = nullptr;  // the caller's array, or own_bufs
     DWORD count = 0;
@@ -34,8 +34,8 @@ struct io_request {
     // Overlapped completion target.
     LPWSAOVERLAPPED ov = nullptr;
     LPWSAOVERLAPPED_COMPLETION_ROUTINE routine = nullptr;
-    WSATHREADID thread{};            // a copy, as ws2 requires
-    bool own_thread = false;         // opened by us: closed after completion
+    WSATHREADID thread{};                 // a copy, as ws2 requires
+    bool own_thread = false;              // opened by us: closed after completion
     struct sockaddr* from_out = nullptr;  // overlapped WSPRecvFrom: written at completion
     LPINT fromlen_out = nullptr;
 

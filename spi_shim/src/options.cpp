@@ -215,11 +215,9 @@ int WSPAPI WSPGetSockOpt(SOCKET s, int level, int optname, char* optval, LPINT o
             }
             break;
         default:  // IPPROTO_IPV6
-            if (!so.v6()) {
-                e = WSAENOPROTOOPT;
-            } else if (optname == IPV6_V6ONLY) {
+            if (so.v6() && optname == IPV6_V6ONLY) {
                 e = write_int(optval, optlen, 1);
-            } else if (optname == IPV6_UNICAST_HOPS) {
+            } else if (so.v6() && optname == IPV6_UNICAST_HOPS) {
                 const std::uint8_t ttl = so.io.stream() ? so.io.tcp()->opts().ttl : so.io.udp()->opts().ttl;
                 e = write_int(optval, optlen, ttl != 0 ? ttl : 255);
             } else {
@@ -254,8 +252,8 @@ int WSPAPI WSPSetSockOpt(SOCKET s, int level, int optname, const char* optval, i
             }
             break;
         default: {  // IP_TTL / IPV6_UNICAST_HOPS (IPV6_V6ONLY: only TRUE, dual-stack sockets are not offered)
-            const bool ttl_opt = level == IPPROTO_IP ? !so.v6() && optname == IP_TTL
-                                                     : so.v6() && optname == IPV6_UNICAST_HOPS;
+            const bool ttl_opt =
+                level == IPPROTO_IP ? !so.v6() && optname == IP_TTL : so.v6() && optname == IPV6_UNICAST_HOPS;
             if (level == IPPROTO_IPV6 && so.v6() && optname == IPV6_V6ONLY) {
                 if ((e = read_bool(optval, optlen, b)) == 0 && !b) e = WSAEINVAL;
                 break;

@@ -175,16 +175,17 @@ std::optional<millis> deadline_after(stack& st, DWORD timeout_ms) {
 
 int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready, DWORD timeout_ms,
              bool watch_progress) {
-    return block_on(lk, *sock.st, sock.cv, [&sock]() LWSP_REQUIRES(sock.st->core()) { return sock.closing; }, ready,
-                    deadline_after(*sock.st, timeout_ms), watch_progress);
+    return block_on(
+        lk, *sock.st, sock.cv, [&sock]() LWSP_REQUIRES(sock.st->core()) { return sock.closing; }, ready,
+        deadline_after(*sock.st, timeout_ms), watch_progress);
 }
 
 // Not analysed: it releases and retakes the caller's core lock (`lk`, a
 // reference the analysis cannot tie to st.core()) around the blocking hook;
 // the lock is held again whenever it returns, as REQUIRES says.
 int block_on(core_lock& lk, stack& st, std::condition_variable& cv, const std::function<bool()>& interrupted,
-             const std::function<bool()>& ready, std::optional<millis> deadline, bool watch_progress)
-    LWSP_NO_THREAD_SAFETY_ANALYSIS {
+             const std::function<bool()>& ready, std::optional<millis> deadline,
+             bool watch_progress) LWSP_NO_THREAD_SAFETY_ANALYSIS {
     LPBLOCKINGCALLBACK hook = nullptr;
     DWORD_PTR hook_ctx = 0;
     const provider_config cfg = provider().settings();
@@ -244,7 +245,8 @@ int block_on(core_lock& lk, stack& st, std::condition_variable& cv, const std::f
 }
 
 int from_sockaddr(const struct sockaddr* name, int namelen, int family, sock_address& out) {
-    const int need = family == AF_INET6 ? static_cast<int>(sizeof(sockaddr_in6)) : static_cast<int>(sizeof(sockaddr_in));
+    const int need =
+        family == AF_INET6 ? static_cast<int>(sizeof(sockaddr_in6)) : static_cast<int>(sizeof(sockaddr_in));
     if (name == nullptr || namelen < need) return WSAEFAULT;
     if (name->sa_family != AF_INET && name->sa_family != AF_INET6) return WSAEAFNOSUPPORT;
     if (name->sa_family != family) return WSAEFAULT;

@@ -218,7 +218,8 @@ int perform(core_lock& lk, wsp_socket& s, io_request& r, DWORD timeout_ms) {
     pump(s);
     r.submitting = false;
     if (r.finished) return r.error;
-    const int e = block_on(lk, s, [&r] { return r.finished; }, timeout_ms);
+    const int e = block_on(
+        lk, s, [&r] { return r.finished; }, timeout_ms);
     if (r.finished) return r.error;
     // Interrupted, timed out or the stack stopped: the request leaves its
     // queue, and the ones behind it move on.

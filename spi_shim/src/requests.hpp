@@ -25,13 +25,10 @@
 
 namespace lwsp::wsp {
 
-
-
 // Captures an overlapped call's completion target: with a routine and no
 // thread id (a direct caller, not ws2) the calling thread is opened through
 // WPUOpenCurrentThread.  Returns 0 or WSAEINVAL.
-int set_overlapped(io_request& r, LPWSAOVERLAPPED ov, LPWSAOVERLAPPED_COMPLETION_ROUTINE routine,
-                   LPWSATHREADID thread);
+int set_overlapped(io_request& r, LPWSAOVERLAPPED ov, LPWSAOVERLAPPED_COMPLETION_ROUTINE routine, LPWSATHREADID thread);
 
 // Runs a blocking or nonblocking request (r lives on the caller's stack).
 // Returns its result — 0 or WSAEMSGSIZE with r.done bytes, or an error:

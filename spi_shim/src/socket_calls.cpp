@@ -47,8 +47,8 @@ SOCKET fail_socket(LPINT lpErrno, int code) {
 
 }  // namespace
 
-SOCKET WSPAPI WSPSocket(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpProtocolInfo, GROUP g,
-                        DWORD dwFlags, LPINT lpErrno) {
+SOCKET WSPAPI WSPSocket(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpProtocolInfo, GROUP g, DWORD dwFlags,
+                        LPINT lpErrno) {
     if (lpErrno == nullptr) return INVALID_SOCKET;
     if (int e = check_entry()) return fail_socket(lpErrno, e);
     if (lpProtocolInfo != nullptr) {
@@ -92,8 +92,7 @@ int WSPAPI WSPBind(SOCKET s, const struct sockaddr* name, int namelen, LPINT lpE
     if (so.closing) return fail(lpErrno, WSAENOTSOCK);  // closed by another thread meanwhile
     net_error r;
     if (tcp_endpoint* tcp = so.io.tcp()) {
-        if (tcp->current_state() != tcp_endpoint::state::fresh || so.connect_pending)
-            return fail(lpErrno, WSAEINVAL);
+        if (tcp->current_state() != tcp_endpoint::state::fresh || so.connect_pending) return fail(lpErrno, WSAEINVAL);
         r = tcp->bind(local);
     } else {
         r = so.io.udp()->bind(local);
@@ -132,7 +131,8 @@ SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDIT
     while (!child) {
         if (listener.pending_accepts() == 0) {
             if (so.nonblocking) return fail_socket(lpErrno, WSAEWOULDBLOCK);
-            const int e = block_on(lk, so, [&] { return !listener.is_listening() || listener.pending_accepts() > 0; }, 0);
+            const int e = block_on(
+                lk, so, [&] { return !listener.is_listening() || listener.pending_accepts() > 0; }, 0);
             if (e != 0) return fail_socket(lpErrno, e);
             if (!listener.is_listening()) return fail_socket(lpErrno, WSAEINVAL);
             continue;
@@ -187,8 +187,8 @@ SOCKET WSPAPI WSPAccept(SOCKET s, struct sockaddr* addr, LPINT addrlen, LPCONDIT
     return ns;
 }
 
-int WSPAPI WSPConnect(SOCKET s, const struct sockaddr* name, int namelen, LPWSABUF lpCallerData,
-                      LPWSABUF lpCalleeData, LPQOS lpSQOS, LPQOS lpGQOS, LPINT lpErrno) {
+int WSPAPI WSPConnect(SOCKET s, const struct sockaddr* name, int namelen, LPWSABUF lpCallerData, LPWSABUF lpCalleeData,
+                      LPQOS lpSQOS, LPQOS lpGQOS, LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
     std::shared_ptr<wsp_socket> sock;
     if (int e = find_socket(s, sock)) return fail(lpErrno, e);
@@ -219,7 +219,8 @@ int WSPAPI WSPConnect(SOCKET s, const struct sockaddr* name, int namelen, LPWSAB
         so.connect_pending = true;
         return fail(lpErrno, WSAEWOULDBLOCK);
     }
-    const int e = block_on(lk, so, [&] { return ep.current_state() != tcp_endpoint::state::connecting; }, 0);
+    const int e = block_on(
+        lk, so, [&] { return ep.current_state() != tcp_endpoint::state::connecting; }, 0);
     if (e != 0) return fail(lpErrno, e);
     if (ep.current_state() == tcp_endpoint::state::connected) return 0;
     // The call reports the failure itself: nothing stays pending for SO_ERROR.

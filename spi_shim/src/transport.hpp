@@ -45,8 +45,8 @@ public:
     // (`got` bytes; 0 on a stream is the peer's FIN), WSAEMSGSIZE (a
     // truncated datagram: `got` bytes delivered), WSAEWOULDBLOCK, or another
     // error.  `from` (may be null) receives a datagram's source.
-    int receive(const WSABUF* bufs, DWORD count, std::size_t total, std::size_t offset, bool peek,
-                sock_address* from, DWORD& got);
+    int receive(const WSABUF* bufs, DWORD count, std::size_t total, std::size_t offset, bool peek, sock_address* from,
+                DWORD& got);
     // One send from `bufs`, from byte `offset` on: as much as fits on a
     // stream (0 with `sent` > 0, or WSAEWOULDBLOCK), one whole datagram
     // (`to` null: the connected peer).  Or another error.

@@ -14,8 +14,7 @@ int WSPAPI WSPDuplicateSocket(SOCKET, DWORD, LPWSAPROTOCOL_INFOW, LPINT lpErrno)
     return fail(lpErrno, WSASYSCALLFAILURE);
 }
 
-SOCKET WSPAPI WSPJoinLeaf(SOCKET, const struct sockaddr*, int, LPWSABUF, LPWSABUF, LPQOS, LPQOS, DWORD,
-                          LPINT lpErrno) {
+SOCKET WSPAPI WSPJoinLeaf(SOCKET, const struct sockaddr*, int, LPWSABUF, LPWSABUF, LPQOS, LPQOS, DWORD, LPINT lpErrno) {
     if (lpErrno) *lpErrno = WSASYSCALLFAILURE;
     return INVALID_SOCKET;
 }
@@ -42,6 +41,5 @@ BOOL WSPAPI WSPGetQOSByName(SOCKET s, LPWSABUF, LPQOS, LPINT lpErrno) {
     if (lpErrno) *lpErrno = e != 0 ? e : WSAEOPNOTSUPP;
     return FALSE;
 }
-
 
 }  // namespace lwsp::wsp

@@ -95,7 +95,7 @@ struct thread_state {
     thread_state(const thread_state&) = delete;
     thread_state& operator=(const thread_state&) = delete;
 
-    std::condition_variable cv;                 // this thread's waits sleep on it
+    std::condition_variable cv;                  // this thread's waits sleep on it
     std::deque<apc> apcs LWSP_GUARDED_BY(g_mu);  // FIFO
     bool exited LWSP_GUARDED_BY(g_mu) = false;
 };
@@ -284,13 +284,9 @@ DWORD wait_events(const WSAEVENT* handles, DWORD count, bool wait_all, DWORD tim
     }
 
     switch (outcome) {
-    case wait_outcome::satisfied:
-        return w.result;
-    case wait_outcome::apcs:
-        run_apcs(lk, *ts);
-        return io_completion_result;
-    case wait_outcome::timeout:
-        break;
+        case wait_outcome::satisfied: return w.result;
+        case wait_outcome::apcs: run_apcs(lk, *ts); return io_completion_result;
+        case wait_outcome::timeout: break;
     }
     return timeout_result;
 }
@@ -379,13 +375,13 @@ DWORD lwsp_wait_for_multiple_events(DWORD count, const WSAEVENT* events, BOOL wa
                                     BOOL alertable) {
     if (count == 0 || count > WSA_MAXIMUM_WAIT_EVENTS || events == nullptr) return WSA_WAIT_FAILED;
     return wait_events(events, count, wait_all != FALSE, timeout_ms, alertable != FALSE, WSA_WAIT_IO_COMPLETION,
-                WSA_WAIT_TIMEOUT);
+                       WSA_WAIT_TIMEOUT);
 }
 
 DWORD lwsp_sleep_ex(DWORD timeout_ms, BOOL alertable) {
     const DWORD r = wait_events(nullptr, 0, false, timeout_ms, alertable != FALSE, WAIT_IO_COMPLETION, 0);
     if (r == 0 && timeout_ms == 0) std::this_thread::yield();  // Sleep(0): give up the time slice
-    return r == WSA_WAIT_FAILED ? 0 : r;  // only if out of memory; nothing better to report
+    return r == WSA_WAIT_FAILED ? 0 : r;                       // only if out of memory; nothing better to report
 }
 
 int lwsp_open_current_thread(LPWSATHREADID id) {
@@ -479,9 +475,7 @@ static BOOL WSPAPI lwsp_wpu_close_event(WSAEVENT hEvent, LPINT lpErrno) {
     return e == 0 ? TRUE : FALSE;
 }
 
-static int WSPAPI lwsp_wpu_close_socket_handle(SOCKET s, LPINT lpErrno) {
-    return lwsp_close_socket_handle(s, lpErrno);
-}
+static int WSPAPI lwsp_wpu_close_socket_handle(SOCKET s, LPINT lpErrno) { return lwsp_close_socket_handle(s, lpErrno); }
 
 static WSAEVENT WSPAPI lwsp_wpu_create_event(LPINT lpErrno) {
     int err = 0;

@@ -47,9 +47,9 @@ struct wsp_socket final : endpoint_sink {
     const int family;
     const int type;
     const int protocol;
-    const DWORD flags;                    // WSA_FLAG_*
-    SOCKET handle = INVALID_SOCKET;       // what the application holds
-    std::uintptr_t table_handle = 0;      // our handle table's name for it
+    const DWORD flags;                // WSA_FLAG_*
+    SOCKET handle = INVALID_SOCKET;   // what the application holds
+    std::uintptr_t table_handle = 0;  // our handle table's name for it
 
     // Everything below is the socket's state, guarded by its stack's core
     // lock (lwsp/thread_safety.hpp checks it).
@@ -69,7 +69,7 @@ struct wsp_socket final : endpoint_sink {
     request_queue recv_q LWSP_GUARDED_BY(st->core());
     request_queue send_q LWSP_GUARDED_BY(st->core());
     bool fin_after_sends LWSP_GUARDED_BY(st->core()) = false;  // SD_SEND waits for the queued sends
-    bool pumping LWSP_GUARDED_BY(st->core()) = false;  // pump() is running (lwIP may re-enter it)
+    bool pumping LWSP_GUARDED_BY(st->core()) = false;          // pump() is running (lwIP may re-enter it)
     bool pump_again LWSP_GUARDED_BY(st->core()) = false;
 
     std::condition_variable cv;  // blocked callers wait here

@@ -15,8 +15,7 @@ std::optional<mac_address> mac_address::parse(const std::string& text) {
     mac_address m;
     unsigned v[6];
     char tail;
-    if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                    &tail) != 6)
+    if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
         return std::nullopt;
     for (int i = 0; i < 6; ++i) m.bytes[i] = static_cast<std::uint8_t>(v[i]);
     return m;
@@ -24,8 +23,8 @@ std::optional<mac_address> mac_address::parse(const std::string& text) {
 
 std::string mac_address::to_string() const {
     char buf[18];
-    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1], bytes[2], bytes[3],
-                  bytes[4], bytes[5]);
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1], bytes[2], bytes[3], bytes[4],
+                  bytes[5]);
     return buf;
 }
 

@@ -59,9 +59,8 @@ u32_t lwsp_tcp_isn(const ip_addr_t* local, u16_t local_port, const ip_addr_t* re
                                      local_port, reinterpret_cast<const std::uint8_t*>(ip_2_ip6(remote)->addr),
                                      remote_port, 16);
     }
-    return lwsp::detail::tcp_isn(key, now_us, reinterpret_cast<const std::uint8_t*>(&ip_2_ip4(local)->addr),
-                                 local_port, reinterpret_cast<const std::uint8_t*>(&ip_2_ip4(remote)->addr),
-                                 remote_port, 4);
+    return lwsp::detail::tcp_isn(key, now_us, reinterpret_cast<const std::uint8_t*>(&ip_2_ip4(local)->addr), local_port,
+                                 reinterpret_cast<const std::uint8_t*>(&ip_2_ip4(remote)->addr), remote_port, 4);
 }
 
 void* lwsp_mem_malloc(size_t size) {
@@ -71,7 +70,7 @@ void* lwsp_mem_malloc(size_t size) {
     std::size_t limit = s != nullptr ? s->settings().memory_limit : 0;
     if (limit != 0) {
         s->internals().assert_held();
-        if (s->internals().allocating_inbound) limit += std::max<std::size_t>(limit / 8, 64 * 1024);
+        if (s->internals().allocating_inbound) limit += std::max<std::size_t>(limit / 8, std::size_t{64} * 1024);
         if (lwip_stats.mem.used + size > limit) return nullptr;
     }
     return std::malloc(size);

@@ -6,7 +6,7 @@ namespace lwsp {
 net_error from_err(err_t err) {
     switch (err) {
         case ERR_OK: return net_error::ok;
-        case ERR_MEM: return net_error::no_buffers;
+        case ERR_MEM:
         case ERR_BUF: return net_error::no_buffers;
         case ERR_TIMEOUT: return net_error::timed_out;
         case ERR_RTE: return net_error::network_unreachable;

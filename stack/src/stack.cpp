@@ -99,7 +99,8 @@ public:
             stack_.internals().allocating_inbound = false;
             if (p == nullptr) continue;  // out of memory: dropped, as a NIC would
             pbuf_take(p, data + skip, static_cast<u16_t>(size - skip));
-            if (len > size - skip) std::memset(static_cast<std::uint8_t*>(p->payload) + (size - skip), 0, len - (size - skip));
+            if (len > size - skip)
+                std::memset(static_cast<std::uint8_t*>(p->payload) + (size - skip), 0, len - (size - skip));
             const frame_info fi = info != nullptr ? info[i] : frame_info{};
             // Partial or verified checksums are not checked — for whole
             // datagrams only: a fragment's flag would carry over to the
@@ -491,8 +492,8 @@ stack::wait_status stack::wait(core_lock& lk, std::condition_variable& cv, const
     return wait_impl(lk, cv, ready, deadline, false);
 }
 
-stack::wait_status stack::wait_progress(core_lock& lk, std::condition_variable& cv,
-                                        const std::function<bool()>& ready, std::optional<millis> deadline) {
+stack::wait_status stack::wait_progress(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+                                        std::optional<millis> deadline) {
     return wait_impl(lk, cv, ready, deadline, true);
 }
 
@@ -529,8 +530,7 @@ stack::wait_status stack::wait_impl(core_lock& lk, std::condition_variable& cv, 
         in.mark_owner();
     }
     in.waiters.erase(std::find(in.waiters.begin(), in.waiters.end(), &cv));
-    if (on_progress)
-        in.progress_waiters.erase(std::find(in.progress_waiters.begin(), in.progress_waiters.end(), &cv));
+    if (on_progress) in.progress_waiters.erase(std::find(in.progress_waiters.begin(), in.progress_waiters.end(), &cv));
     return status;
 }
 

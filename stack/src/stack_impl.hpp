@@ -31,7 +31,7 @@ struct stack::impl {
     // The core lock is stack::core_mu_ (`core` below); the fields marked
     // LWSP_GUARDED_BY(core) are its state.
     mutex& core;
-    std::atomic<std::thread::id> owner{};       // thread holding the core lock, for LWIP_ASSERT_CORE_LOCKED
+    std::atomic<std::thread::id> owner{};  // thread holding the core lock, for LWIP_ASSERT_CORE_LOCKED
 
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
     std::atomic<std::uint64_t> manual_now{0};
@@ -39,9 +39,9 @@ struct stack::impl {
     std::atomic<bool> stopping{false};  // written under the core lock; read anywhere
     // lwIP memory for an inbound frame (memory_limit's reserve)
     bool allocating_inbound LWSP_GUARDED_BY(core) = false;
-    std::atomic<long> refs{1};  // the owner's reference plus one per hold()
+    std::atomic<long> refs{1};                  // the owner's reference plus one per hold()
     std::mt19937_64 rng LWSP_GUARDED_BY(core);  // lwIP's LWIP_RAND (ephemeral ports)
-    std::array<std::uint64_t, 2> isn_key{};      // RFC 6528 secret, fixed at start
+    std::array<std::uint64_t, 2> isn_key{};     // RFC 6528 secret, fixed at start
     bool stopped_done LWSP_GUARDED_BY(core) = false;
 
     std::thread driver;
@@ -55,7 +55,7 @@ struct stack::impl {
     std::vector<std::condition_variable*> progress_waiters LWSP_GUARDED_BY(core);
 
     std::deque<std::function<void()>> deferred LWSP_GUARDED_BY(core);  // stack::defer
-    bool draining LWSP_GUARDED_BY(core) = false;  // a thread is running `deferred`
+    bool draining LWSP_GUARDED_BY(core) = false;                       // a thread is running `deferred`
 
     std::map<interface_id, std::unique_ptr<interface>> interfaces LWSP_GUARDED_BY(core);
     interface_id next_interface LWSP_GUARDED_BY(core) = 1;

@@ -215,9 +215,7 @@ void tcp_endpoint::on_err(void* arg, err_t err) {
     if (err == ERR_CLSD) {
         why = net_error::ok;  // LAST_ACK finished after our FIN: a clean end
     } else if (self->state_ == state::connecting) {
-        why = err == ERR_RST ? net_error::connection_refused
-              : err == ERR_ABRT ? net_error::timed_out
-                                : from_err(err);
+        why = err == ERR_RST ? net_error::connection_refused : err == ERR_ABRT ? net_error::timed_out : from_err(err);
     } else {
         why = from_err(err);
     }
@@ -277,18 +275,19 @@ struct tcp_endpoint::admission {
         struct tcp_pcb* victim = nullptr;
         for (struct tcp_pcb* p = tcp_active_pcbs; p != nullptr; p = p->next) {
             if (p->state != SYN_RCVD || p->listener != lpcb) continue;
-            if (victim == nullptr || static_cast<u32_t>(tcp_ticks - p->tmr) > static_cast<u32_t>(tcp_ticks - victim->tmr))
+            if (victim == nullptr ||
+                static_cast<u32_t>(tcp_ticks - p->tmr) > static_cast<u32_t>(tcp_ticks - victim->tmr))
                 victim = p;
         }
         if (victim != nullptr) tcp_abandon(victim, 0);  // no callbacks set yet: lwIP's alone
     }
 };
 
-extern "C" err_t lwsp_tcp_listener_input(struct tcp_pcb_listen* lpcb, unsigned char flags) {
+extern "C" err_t lwsp_tcp_listener_input(struct tcp_pcb_listen* listener, unsigned char flags) {
     if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN) return ERR_OK;  // lwIP answers the rest
-    if (tcp_endpoint::admission::owner(lpcb) == nullptr) return ERR_OK;
-    if (tcp_endpoint::admission::queue_full(lpcb)) return ERR_INPROGRESS;    // waits for the peer's retry
-    if (lpcb->accepts_pending >= lpcb->backlog) tcp_endpoint::admission::evict_half_open(lpcb);
+    if (tcp_endpoint::admission::owner(listener) == nullptr) return ERR_OK;
+    if (tcp_endpoint::admission::queue_full(listener)) return ERR_INPROGRESS;  // waits for the peer's retry
+    if (listener->accepts_pending >= listener->backlog) tcp_endpoint::admission::evict_half_open(listener);
     return ERR_OK;
 }
 

@@ -24,8 +24,7 @@ void put16(std::uint8_t* p, std::uint16_t v) {
 }
 
 // Copies bytes [from, from + len) of a frame given as parts into `out`.
-std::size_t copy_out(const frame_part* parts, std::size_t count, std::size_t from, std::size_t len,
-                     std::uint8_t* out) {
+std::size_t copy_out(const frame_part* parts, std::size_t count, std::size_t from, std::size_t len, std::uint8_t* out) {
     std::size_t done = 0;
     for (std::size_t i = 0; i < count && done < len; ++i) {
         if (from >= parts[i].size) {
@@ -158,7 +157,8 @@ bool tx_offload::send(const frame_part* parts, std::size_t count) {
         return last_psh_ || buf_.size() + seg_size_ > max_ ? flush() : true;
     }
     flush();
-    if (max_ != 0 && f.flags == tcp_ack && f.payload > 0 && f.hdr_len + f.payload <= max_) return start(f, parts, count);
+    if (max_ != 0 && f.flags == tcp_ack && f.payload > 0 && f.hdr_len + f.payload <= max_)
+        return start(f, parts, count);
 
     // Sent as it is, with the checksum left to the link: the patched
     // headers, then the rest of lwIP's frame.

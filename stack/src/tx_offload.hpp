@@ -43,9 +43,9 @@ public:
     bool holding() const { return segments_ > 0; }
 
     struct counters {
-        std::uint64_t frames = 0;         // frames handed to the link
-        std::uint64_t merged_frames = 0;  // of which carried several segments
-        std::uint64_t segments = 0;       // TCP data segments in merged frames
+        std::uint64_t frames = 0;          // frames handed to the link
+        std::uint64_t merged_frames = 0;   // of which carried several segments
+        std::uint64_t segments = 0;        // TCP data segments in merged frames
         std::uint64_t dropped_frames = 0;  // of all frames, ones the link refused
     };
     const counters& stats() const { return stats_; }

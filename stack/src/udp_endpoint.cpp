@@ -54,7 +54,6 @@ void udp_endpoint::set_options(const options& o) {
     if (o.ttl != 0) pcb_->ttl = o.ttl;
 }
 
-
 namespace {
 
 // The memory a received datagram holds: each pbuf of its chain with the
@@ -97,8 +96,8 @@ net_error udp_endpoint::bind(const sock_address& local) {
         bool found = false;
         struct netif* n;
         NETIF_FOREACH(n) {
-            found = v6_ ? netif_get_ip6_addr_match(n, ip_2_ip6(&a)) >= 0
-                        : ip4_addr_cmp(netif_ip4_addr(n), ip_2_ip4(&a));
+            found =
+                v6_ ? netif_get_ip6_addr_match(n, ip_2_ip6(&a)) >= 0 : ip4_addr_cmp(netif_ip4_addr(n), ip_2_ip4(&a));
             if (found) break;
         }
         if (!found) return net_error::address_not_available;
@@ -142,8 +141,7 @@ udp_endpoint::io_result udp_endpoint::send_to(const void* data, std::size_t len,
     if (shut_wr_) return {0, 0, net_error::shut_down};
     if (to == nullptr && !connected_) return {0, 0, net_error::not_connected};
     if (to != nullptr && to->v6 != v6_) return {0, 0, net_error::invalid_argument};
-    if (to != nullptr && (to->port == 0 || (to->is_any_ip())))
-        return {0, 0, net_error::address_not_available};
+    if (to != nullptr && (to->port == 0 || (to->is_any_ip()))) return {0, 0, net_error::address_not_available};
     if (len > max_datagram()) return {0, 0, net_error::message_size};
     if (!ensure_pcb()) return {0, 0, stack_.stopped() ? net_error::network_down : net_error::no_buffers};
     ip_addr_t dst;
@@ -153,8 +151,7 @@ udp_endpoint::io_result udp_endpoint::send_to(const void* data, std::size_t len,
             // Broadcast needs SO_BROADCAST: the limited broadcast address or
             // any interface's directed broadcast.
             // (No default interface when no port is attached: loopback only.)
-            bool bcast = (netif_default != nullptr &&
-                          ip4_addr_isbroadcast_u32(ip_2_ip4(&dst)->addr, netif_default)) ||
+            bool bcast = (netif_default != nullptr && ip4_addr_isbroadcast_u32(ip_2_ip4(&dst)->addr, netif_default)) ||
                          ip_2_ip4(&dst)->addr == IPADDR_BROADCAST;
             struct netif* n;
             NETIF_FOREACH(n) bcast = bcast || ip4_addr_isbroadcast(ip_2_ip4(&dst), n);

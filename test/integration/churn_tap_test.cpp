@@ -130,7 +130,9 @@ struct tap_churn_env {
         return static_cast<long>(got);
     }
     int set_linger(SOCKET s, bool on, u_short secs) {
-        struct linger l{static_cast<u_short>(on ? 1 : 0), secs};
+        struct linger l {
+            static_cast<u_short>(on ? 1 : 0), secs
+        };
         int err = 0;
         return p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l, &err) == 0
                    ? 0
@@ -148,19 +150,20 @@ struct tap_churn_env {
         u_long n = 0;
         DWORD ret = 0;
         int err = 0;
-        if (p.lpWSPIoctl(s, FIONREAD, nullptr, 0, &n, sizeof n, &ret, nullptr, nullptr, nullptr, &err) != 0) return -err;
+        if (p.lpWSPIoctl(s, FIONREAD, nullptr, 0, &n, sizeof n, &ret, nullptr, nullptr, nullptr, &err) != 0)
+            return -err;
         return static_cast<long>(n);
     }
 };
 
 enum class ending {
-    lwsp_graceful,     // lwsp sends, closes (SO_DONTLINGER): the kernel reads everything, then EOF
-    lwsp_abortive,     // SO_LINGER {1, 0}: the kernel's read fails ECONNRESET
-    lwsp_linger,       // SO_LINGER {1, 5}, blocking: returns once acknowledged; the kernel reads it all
-    lwsp_unread,       // lwsp closes with the kernel's last data unread: RST
-    lwsp_shutdown,     // SD_SEND: the kernel sees EOF, answers and closes; lwsp reads it all
-    kernel_graceful,   // the kernel closes first: lwsp reads EOF, then closes
-    kernel_reset,      // the kernel resets: WSPRecv fails WSAECONNRESET
+    lwsp_graceful,    // lwsp sends, closes (SO_DONTLINGER): the kernel reads everything, then EOF
+    lwsp_abortive,    // SO_LINGER {1, 0}: the kernel's read fails ECONNRESET
+    lwsp_linger,      // SO_LINGER {1, 5}, blocking: returns once acknowledged; the kernel reads it all
+    lwsp_unread,      // lwsp closes with the kernel's last data unread: RST
+    lwsp_shutdown,    // SD_SEND: the kernel sees EOF, answers and closes; lwsp reads it all
+    kernel_graceful,  // the kernel closes first: lwsp reads EOF, then closes
+    kernel_reset,     // the kernel resets: WSPRecv fails WSAECONNRESET
     count
 };
 
@@ -365,10 +368,11 @@ TEST_CASE("connections to and from the kernel churn over TAP and leave nothing b
     const resources busy = measure(env.st);
     env.st.advance_time(k_past_time_wait);
     const resources after = measure(env.st);
-    std::printf("TAP churn: %zu cycles in %.2f s (%.0f/s), %zu bytes checked\n  before TIME_WAIT expiry: %s\n"
-                "  baseline: %s\n  after:    %s\n",
-                cycles - warmup, seconds, (cycles - warmup) / seconds, run.bytes, describe(busy).c_str(),
-                describe(base).c_str(), describe(after).c_str());
+    std::printf(
+        "TAP churn: %zu cycles in %.2f s (%.0f/s), %zu bytes checked\n  before TIME_WAIT expiry: %s\n"
+        "  baseline: %s\n  after:    %s\n",
+        cycles - warmup, seconds, (cycles - warmup) / seconds, run.bytes, describe(busy).c_str(),
+        describe(base).c_str(), describe(after).c_str());
     std::fflush(stdout);
     INFO("baseline: " << describe(base) << "\nafter: " << describe(after));
     CHECK(after.stack.tcp_pcbs == base.stack.tcp_pcbs);  // the two listeners

@@ -130,7 +130,8 @@ struct lossy_tap {
         // and received (after it), for a look at a slow or failed row.
         const char* pcap = std::getenv("LWSP_LOSSY_PCAP");
         auto observed = std::make_shared<lwsp::pcap_link>(
-            fault, pcap ? pcap : "/dev/null", [this](lwsp::pcap_link::direction dir, const std::uint8_t* f, std::size_t n) {
+            fault, pcap ? pcap : "/dev/null",
+            [this](lwsp::pcap_link::direction dir, const std::uint8_t* f, std::size_t n) {
                 if (dir != lwsp::pcap_link::direction::out) return;
                 const lwsp::test::parsed_frame pf = lwsp::test::parse_frame(f, n);
                 if (pf.tcp && pf.tcp->has(lwsp::test::tcp_rst)) {
@@ -139,9 +140,9 @@ struct lossy_tap {
                 }
             });
         lwsp::interface_config cfg;
-        cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"),
-                                     *lwsp::ipv4_address::parse("255.255.255.0"),
-                                     *lwsp::ipv4_address::parse("0.0.0.0")};
+        cfg.ipv4 =
+            lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"), *lwsp::ipv4_address::parse("255.255.255.0"),
+                              *lwsp::ipv4_address::parse("0.0.0.0")};
         st.attach(observed, cfg);
         WSPDATA data{};
         REQUIRE(WSPStartup(MAKEWORD(2, 2), &data, nullptr, WSPUPCALLTABLE{}, &p) == 0);
@@ -189,10 +190,10 @@ struct lossy_tap {
         // which lwIP does not send), and a row at 10 % loss meets gaps of
         // tens of seconds.
         const DWORD limit_ms = k_stall_ms;
-        REQUIRE(p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char*>(&limit_ms),
-                                  sizeof limit_ms, &err) == 0);
-        REQUIRE(p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_SNDTIMEO, reinterpret_cast<const char*>(&limit_ms),
-                                  sizeof limit_ms, &err) == 0);
+        REQUIRE(p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char*>(&limit_ms), sizeof limit_ms,
+                                  &err) == 0);
+        REQUIRE(p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_SNDTIMEO, reinterpret_cast<const char*>(&limit_ms), sizeof limit_ms,
+                                  &err) == 0);
         return s;
     }
     int send_all(SOCKET s, const void* data, std::size_t n) {
@@ -210,7 +211,9 @@ struct lossy_tap {
         return static_cast<long>(got);
     }
     int set_linger(SOCKET s, u_short on, u_short secs) {
-        struct linger l{on, secs};
+        struct linger l {
+            on, secs
+        };
         int err = 0;
         return p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l, &err) == 0
                    ? 0
@@ -220,8 +223,7 @@ struct lossy_tap {
         u_long v = on ? 1 : 0;
         DWORD ret = 0;
         int err = 0;
-        return p.lpWSPIoctl(s, FIONBIO, &v, sizeof v, nullptr, 0, &ret, nullptr, nullptr, nullptr, &err) == 0 ? 0
-                                                                                                            : err;
+        return p.lpWSPIoctl(s, FIONBIO, &v, sizeof v, nullptr, 0, &ret, nullptr, nullptr, nullptr, &err) == 0 ? 0 : err;
     }
     int close(SOCKET s) {
         int err = 0;
@@ -419,8 +421,8 @@ TEST_CASE("lossy wire: abortive close (SO_LINGER 0) under 10 % loss, the kernel 
     }
     bool poked = false;
     const kp::read_result r = kernel_sees_reset(kfd, 100, poked);
-    const std::string how = poked ? "the RST was lost; lwsp reset the connection again when the kernel sent"
-                                  : "the RST arrived";
+    const std::string how =
+        poked ? "the RST was lost; lwsp reset the connection again when the kernel sent" : "the RST arrived";
     std::printf("abortive close under 10 %% loss: %s\n", how.c_str());
     INFO(how << "\n" << env.counters());
     CHECK(r.error == ECONNRESET);
@@ -463,8 +465,8 @@ TEST_CASE("lossy wire: linger timeout under 10 % loss, close resets at the deadl
     }
     bool poked = false;
     const kp::read_result r = kernel_sees_reset(kfd, 1 << 24, poked);
-    const std::string how = poked ? "the RST was lost; lwsp reset the connection again when the kernel sent"
-                                  : "the RST arrived";
+    const std::string how =
+        poked ? "the RST was lost; lwsp reset the connection again when the kernel sent" : "the RST arrived";
     std::printf("linger timeout under 10 %% loss: close waited %.2f s; %s\n", waited, how.c_str());
     INFO(how << "\n" << env.counters());
     CHECK(r.error == ECONNRESET);

@@ -91,9 +91,9 @@ struct tap_env {
             l = capture;
         }
         lwsp::interface_config cfg;
-        cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"),
-                                     *lwsp::ipv4_address::parse("255.255.255.0"),
-                                     *lwsp::ipv4_address::parse("0.0.0.0")};
+        cfg.ipv4 =
+            lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"), *lwsp::ipv4_address::parse("255.255.255.0"),
+                              *lwsp::ipv4_address::parse("0.0.0.0")};
         cfg.ipv6 = {*lwsp::ipv6_address::parse("2001:db8::1")};
         st.attach(l, cfg);
         WSPDATA data{};
@@ -160,7 +160,9 @@ struct tap_env {
         return static_cast<long>(got);
     }
     int set_linger(SOCKET s, u_short on, u_short secs) {
-        struct linger l{on, secs};
+        struct linger l {
+            on, secs
+        };
         int err = 0;
         return p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l, &err) == 0
                    ? 0
@@ -224,7 +226,8 @@ kp::tcp_mss bulk_both_ways(tap_env& env, const char* kernel_ip, bool v6, std::si
     while (in < total) {
         const long n = env.recv(s, buf.data(), buf.size());
         if (n <= 0) break;
-        for (long k = 0; k < n; ++k) bad += buf[static_cast<std::size_t>(k)] != pattern_byte(in + static_cast<std::size_t>(k), 2);
+        for (long k = 0; k < n; ++k)
+            bad += buf[static_cast<std::size_t>(k)] != pattern_byte(in + static_cast<std::size_t>(k), 2);
         in += static_cast<std::size_t>(n);
     }
     writer.join();
@@ -256,7 +259,8 @@ TEST_CASE("a bulk transfer over IPv6 arrives intact both ways, with and without 
     CHECK(mss.rcv == 1440u);  // the kernel's TCP saw full segments of lwsp's MSS
 }
 
-TEST_CASE("at MTU 9000 TCP uses full-size segments and an 8000-byte UDP datagram passes unfragmented", "[integration][mtu]") {
+TEST_CASE("at MTU 9000 TCP uses full-size segments and an 8000-byte UDP datagram passes unfragmented",
+          "[integration][mtu]") {
     // With offloads, frames stand for several segments: the segment size is
     // what the kernel's TCP reports; without, every frame is one segment.
     const bool offload = GENERATE(true, false);
@@ -302,8 +306,8 @@ TEST_CASE("graceful close: the kernel reads every queued byte and then end of st
         // Start late: once data has piled up on both sides — unread at the
         // kernel, and lwsp's send blocked behind the full window (or, had
         // everything fit, handed over whole).
-        piled_up = eventually(
-            [&] { return kp::unread_bytes(kfd) > 0 && (sent || env.st.waiting_threads() == 1); }, 10s);
+        piled_up =
+            eventually([&] { return kp::unread_bytes(kfd) > 0 && (sent || env.st.waiting_threads() == 1); }, 10s);
         got = kp::read_to_end(kfd, data.size(), 10000);
     });
     REQUIRE(env.send_all(s, data.data(), data.size()) == 0);
@@ -431,8 +435,8 @@ TEST_CASE("UDP datagrams travel both ways over IPv4 and IPv6", "[integration][ud
         WSABUF b{static_cast<u_long>(msg.size()), const_cast<char*>(msg.data())};
         DWORD sent = 0;
         int err = 0;
-        REQUIRE(env.p.lpWSPSendTo(u, &b, 1, &sent, 0, reinterpret_cast<sockaddr*>(&to), len, nullptr, nullptr,
-                                  nullptr, &err) == 0);
+        REQUIRE(env.p.lpWSPSendTo(u, &b, 1, &sent, 0, reinterpret_cast<sockaddr*>(&to), len, nullptr, nullptr, nullptr,
+                                  &err) == 0);
         kp::datagram d = kp::udp_recv(ufd, 5000);
         REQUIRE(d.ok);
         CHECK(d.data == msg);
@@ -609,8 +613,7 @@ TEST_CASE("a device another program left with 12-byte virtio-net headers still w
     kp::close_fd(lfd);
 }
 
-TEST_CASE("with busy polling, request/response works and the reader stops spinning when idle",
-          "[integration][tap]") {
+TEST_CASE("with busy polling, request/response works and the reader stops spinning when idle", "[integration][tap]") {
     const std::vector<long> threads_before = thread_ids();
     tap_env env(1500, false, true, std::chrono::microseconds(200));
     // The threads the stack and its port started: the driver and the TAP reader.

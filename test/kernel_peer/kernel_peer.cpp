@@ -144,7 +144,9 @@ read_result read_to_end(int fd, std::size_t max_total, int timeout_ms) {
 }
 
 void reset(int fd) {
-    struct linger l {1, 0};
+    struct linger l {
+        1, 0
+    };
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
     ::close(fd);
 }
@@ -265,7 +267,9 @@ bool leave_vnet_header_size(const char* name, int vnet_hdr_size) {
 }
 
 std::vector<std::uint8_t> read_frame(int fd, int timeout_ms) {
-    struct pollfd p {fd, POLLIN, 0};
+    struct pollfd p {
+        fd, POLLIN, 0
+    };
     if (::poll(&p, 1, timeout_ms) <= 0) return {};
     std::vector<std::uint8_t> buf(65536);
     const ssize_t n = ::read(fd, buf.data(), buf.size());

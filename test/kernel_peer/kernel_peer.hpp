@@ -13,8 +13,8 @@ namespace kernel_peer {
 
 struct read_result {
     std::string data;
-    bool eof = false;       // read() returned 0: the peer's FIN
-    int error = 0;          // errno of a failed read (ECONNRESET after a RST)
+    bool eof = false;  // read() returned 0: the peer's FIN
+    int error = 0;     // errno of a failed read (ECONNRESET after a RST)
     bool timed_out = false;
 };
 

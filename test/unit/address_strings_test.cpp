@@ -363,10 +363,10 @@ TEST_CASE("string_to_address parses IPv6 into network order", "[wsp][address]") 
 
 TEST_CASE("IPv6 round trips", "[wsp][address]") {
     // Canonical text survives unchanged.
-    for (const char* s : {"::", "::1", "1::", "2001:db8::1", "2001:db8:0:1:1:1:1:1", "2001:db8::1:0:0:1",
-                          "2001:0:0:1::1", "1:2:3:4:5:6:7:0", "0:1:2:3:4:5:6:7", "::ffff:1.2.3.4", "fe80::1%4",
-                          "[fe80::1%4]:80", "[2001:db8::1]:443", "[::ffff:192.0.2.1]:8080", "::%4294967295",
-                          "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}) {
+    for (const char* s :
+         {"::", "::1", "1::", "2001:db8::1", "2001:db8:0:1:1:1:1:1", "2001:db8::1:0:0:1", "2001:0:0:1::1",
+          "1:2:3:4:5:6:7:0", "0:1:2:3:4:5:6:7", "::ffff:1.2.3.4", "fe80::1%4", "[fe80::1%4]:80", "[2001:db8::1]:443",
+          "[::ffff:192.0.2.1]:8080", "::%4294967295", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}) {
         INFO(s);
         CHECK(v6_round(s) == s);
     }
@@ -388,11 +388,32 @@ TEST_CASE("IPv6 round trips", "[wsp][address]") {
 }
 
 TEST_CASE("string_to_address rejects bad IPv4 text", "[wsp][address]") {
-    for (const char* s :
-         {"", "1.2.3", "256.1.1.1", "1.2.3.4:", "1.2.3.4:70000", "1.2.3.4:65536", "1.2.3.4 ", " 1.2.3.4",
-          "1.2.3.4.5", "a.b.c.d", "1..2.3", "01.2.3.4", "1.2.3.04", "0x1.2.3.4", "1.2.3.4:-1", "1.2.3.4:+5",
-          "1.2.3.4:80:1", "1.2.3.4:8a", "1.2.3.", ".1.2.3", "1.2.3.1000", "1.2.3.4/24", "::1", "[1.2.3.4]:80",
-          "1.2.3.4:99999999999999999999", "localhost"}) {
+    for (const char* s : {"",
+                          "1.2.3",
+                          "256.1.1.1",
+                          "1.2.3.4:",
+                          "1.2.3.4:70000",
+                          "1.2.3.4:65536",
+                          "1.2.3.4 ",
+                          " 1.2.3.4",
+                          "1.2.3.4.5",
+                          "a.b.c.d",
+                          "1..2.3",
+                          "01.2.3.4",
+                          "1.2.3.04",
+                          "0x1.2.3.4",
+                          "1.2.3.4:-1",
+                          "1.2.3.4:+5",
+                          "1.2.3.4:80:1",
+                          "1.2.3.4:8a",
+                          "1.2.3.",
+                          ".1.2.3",
+                          "1.2.3.1000",
+                          "1.2.3.4/24",
+                          "::1",
+                          "[1.2.3.4]:80",
+                          "1.2.3.4:99999999999999999999",
+                          "localhost"}) {
         INFO(s);
         parsed p = from_text(s, AF_INET);
         CHECK(p.rc == SOCKET_ERROR);
@@ -462,16 +483,14 @@ TEST_CASE("string_to_address rejects non-ASCII and overlong text", "[wsp][addres
     // "1.2.3.4" with a full-width digit one.
     auto w = W("1.2.3.4");
     w[0] = 0xFF11;
-    CHECK(string_to_address(w.data(), AF_INET, nullptr, reinterpret_cast<LPSOCKADDR>(&ss), &len, &err) ==
-          SOCKET_ERROR);
+    CHECK(string_to_address(w.data(), AF_INET, nullptr, reinterpret_cast<LPSOCKADDR>(&ss), &len, &err) == SOCKET_ERROR);
     CHECK(err == WSAEINVAL);
 
     // A character whose low byte is '1' must not be mistaken for it.
     w = W("1.2.3.4");
     w[6] = 0x0134;
     err = 0;
-    CHECK(string_to_address(w.data(), AF_INET, nullptr, reinterpret_cast<LPSOCKADDR>(&ss), &len, &err) ==
-          SOCKET_ERROR);
+    CHECK(string_to_address(w.data(), AF_INET, nullptr, reinterpret_cast<LPSOCKADDR>(&ss), &len, &err) == SOCKET_ERROR);
     CHECK(err == WSAEINVAL);
 
     auto long_text = W("1.2.3.4:" + std::string(200, '0') + "80");

@@ -34,14 +34,14 @@ namespace {
 // How a cycle ends.  `first` is the side that acts first, the client or
 // the server of the connection.
 enum class ending {
-    graceful,              // SO_DONTLINGER close; the other side reads EOF, then closes
-    simultaneous,          // both close gracefully at once, before either sees the other's FIN
-    abortive,              // SO_LINGER {1, 0}: RST; the other side's recv fails WSAECONNRESET
-    linger,                // blocking, SO_LINGER {1, 10} with data in flight: returns once it is acknowledged
-    linger_nonblocking,    // the same on a nonblocking socket: WSAEWOULDBLOCK until acknowledged
-    unread_reset,          // closed with received data unread: RST
-    shutdown_send,         // SD_SEND, the other side answers and closes, then the first closes
-    shutdown_both,         // SD_BOTH: both directions refused, then both close
+    graceful,            // SO_DONTLINGER close; the other side reads EOF, then closes
+    simultaneous,        // both close gracefully at once, before either sees the other's FIN
+    abortive,            // SO_LINGER {1, 0}: RST; the other side's recv fails WSAECONNRESET
+    linger,              // blocking, SO_LINGER {1, 10} with data in flight: returns once it is acknowledged
+    linger_nonblocking,  // the same on a nonblocking socket: WSAEWOULDBLOCK until acknowledged
+    unread_reset,        // closed with received data unread: RST
+    shutdown_send,       // SD_SEND, the other side answers and closes, then the first closes
+    shutdown_both,       // SD_BOTH: both directions refused, then both close
     count
 };
 
@@ -74,11 +74,12 @@ struct churn {
     std::mt19937_64 rng;
     std::vector<std::uint8_t> out, in;  // reused: the churn itself should not churn the heap
     SOCKET lst = INVALID_SOCKET;
-    std::uint64_t stream = 0;           // pattern seed of the next transfer
-    std::size_t would_blocks = 0;       // nonblocking lingering closes that had to be retried
+    std::uint64_t stream = 0;      // pattern seed of the next transfer
+    std::size_t would_blocks = 0;  // nonblocking lingering closes that had to be retried
     std::size_t bytes = 0;
 
-    churn(loop_env& e, bool v6_, std::uint64_t s) : env(e), v6(v6_), seed(s), rng(s), out(k_max_chunk), in(k_max_chunk) {}
+    churn(loop_env& e, bool v6_, std::uint64_t s)
+        : env(e), v6(v6_), seed(s), rng(s), out(k_max_chunk), in(k_max_chunk) {}
 
     std::size_t size() {
         // Mostly request-sized, sometimes several segments.
@@ -116,8 +117,8 @@ struct churn {
         const ending how = static_cast<ending>(rng() % static_cast<unsigned>(ending::count));
         const bool client_first = rng() % 2 == 0;
         const bool nodelay = rng() % 2 == 0;
-        INFO("cycle " << i << " (" << (v6 ? "IPv6" : "IPv4") << ", seed " << seed << "): " << name_of(how)
-                      << " by the " << (client_first ? "client" : "server") << (nodelay ? ", TCP_NODELAY" : ""));
+        INFO("cycle " << i << " (" << (v6 ? "IPv6" : "IPv4") << ", seed " << seed << "): " << name_of(how) << " by the "
+                      << (client_first ? "client" : "server") << (nodelay ? ", TCP_NODELAY" : ""));
         int err = 0;
         const SOCKET c = env.socket(v6, err);
         REQUIRE(c != INVALID_SOCKET);
@@ -286,10 +287,11 @@ void run_churn(bool v6) {
     const resources busy = measure(env.st);
     env.advance(k_past_time_wait);
     const resources after = measure(env.st);
-    std::printf("churn %s: %zu cycles in %.2f s (%.0f/s), %zu bytes checked, %zu nonblocking linger retries, "
-                "peak %zu pcbs\n  before TIME_WAIT expiry: %s\n  baseline: %s\n  after:    %s\n",
-                v6 ? "IPv6" : "IPv4", cycles, seconds, cycles / seconds, run.bytes, run.would_blocks, peak_pcbs,
-                describe(busy).c_str(), describe(base).c_str(), describe(after).c_str());
+    std::printf(
+        "churn %s: %zu cycles in %.2f s (%.0f/s), %zu bytes checked, %zu nonblocking linger retries, "
+        "peak %zu pcbs\n  before TIME_WAIT expiry: %s\n  baseline: %s\n  after:    %s\n",
+        v6 ? "IPv6" : "IPv4", cycles, seconds, cycles / seconds, run.bytes, run.would_blocks, peak_pcbs,
+        describe(busy).c_str(), describe(base).c_str(), describe(after).c_str());
     std::fflush(stdout);
     INFO("after: " << describe(after));
     CHECK(after.stack.tcp_pcbs == base.stack.tcp_pcbs);

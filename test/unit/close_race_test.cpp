@@ -97,7 +97,8 @@ void check_closed_under_call(int code) {
 
 }  // namespace
 
-TEST_CASE("WSPSend racing with WSPCloseSocket fails WSAENOTSOCK instead of using the released endpoint", "[wsp][close-race][regression]") {
+TEST_CASE("WSPSend racing with WSPCloseSocket fails WSAENOTSOCK instead of using the released endpoint",
+          "[wsp][close-race][regression]") {
     pair_env pe;
     check_closed_under_call(call_racing_close(pe, pe.a, [&] {
         const long r = pe.env.send(pe.a, "x", 1);
@@ -105,7 +106,8 @@ TEST_CASE("WSPSend racing with WSPCloseSocket fails WSAENOTSOCK instead of using
     }));
 }
 
-TEST_CASE("WSPRecv racing with WSPCloseSocket fails WSAENOTSOCK instead of using the released endpoint", "[wsp][close-race][regression]") {
+TEST_CASE("WSPRecv racing with WSPCloseSocket fails WSAENOTSOCK instead of using the released endpoint",
+          "[wsp][close-race][regression]") {
     pair_env pe;
     REQUIRE(pe.env.send(pe.b, "x", 1) == 1);
     check_closed_under_call(call_racing_close(pe, pe.a, [&] {
@@ -164,7 +166,8 @@ TEST_CASE("WSPConnect racing with WSPCloseSocket fails WSAENOTSOCK instead of us
     check_closed_under_call(call_racing_close(pe, c, [&] { return pe.env.connect(c, false, 7200); }));
 }
 
-TEST_CASE("WSPBind racing with WSPCloseSocket fails WSAENOTSOCK instead of using the released endpoint", "[wsp][close-race][regression]") {
+TEST_CASE("WSPBind racing with WSPCloseSocket fails WSAENOTSOCK instead of using the released endpoint",
+          "[wsp][close-race][regression]") {
     pair_env pe;
     int err = 0;
     const SOCKET c = pe.env.socket(false, err);
@@ -172,7 +175,8 @@ TEST_CASE("WSPBind racing with WSPCloseSocket fails WSAENOTSOCK instead of using
     check_closed_under_call(call_racing_close(pe, c, [&] { return pe.env.bind(c, false, 7201); }));
 }
 
-TEST_CASE("WSPAccept racing with WSPCloseSocket fails WSAENOTSOCK instead of using the released listener", "[wsp][close-race][regression]") {
+TEST_CASE("WSPAccept racing with WSPCloseSocket fails WSAENOTSOCK instead of using the released listener",
+          "[wsp][close-race][regression]") {
     pair_env pe;
     check_closed_under_call(call_racing_close(pe, pe.lst, [&] {
         int err = 0;

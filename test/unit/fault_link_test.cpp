@@ -76,7 +76,8 @@ private:
 // transmits as the stack would (the test plays the stack: no core lock to
 // take here).
 struct harness {
-    std::shared_ptr<lwsp::memlink> wire = std::make_shared<lwsp::memlink>(*lwsp::mac_address::parse("02:00:00:00:00:01"));
+    std::shared_ptr<lwsp::memlink> wire =
+        std::make_shared<lwsp::memlink>(*lwsp::mac_address::parse("02:00:00:00:00:01"));
     std::shared_ptr<fault_link> fault;
     recording_sink sink;
 
@@ -155,10 +156,10 @@ bytes tcp_wire(std::uint32_t seq, const bytes& payload, std::uint8_t flags, std:
     seg.flags = flags;
     seg.window = 4096;
     seg.payload = payload;
-    return eth_frame(k_peer_mac, k_stack_mac, ethertype_ipv4,
-                     ipv4_packet(k_stack_ip, k_peer_ip, ip_proto_tcp, tcp_segment_bytes(k_stack_ip, k_peer_ip, seg),
-                                 64, ip_id),
-                     false);
+    return eth_frame(
+        k_peer_mac, k_stack_mac, ethertype_ipv4,
+        ipv4_packet(k_stack_ip, k_peer_ip, ip_proto_tcp, tcp_segment_bytes(k_stack_ip, k_peer_ip, seg), 64, ip_id),
+        false);
 }
 
 // The same bytes as a frame a stack hands an offloading NIC: the checksum
@@ -492,8 +493,7 @@ TEST_CASE("fault_link refuses a plan it cannot carry out", "[fault]") {
     CHECK_THROWS_AS(ok.set_rates(fault_link::direction::to_stack, bad), std::invalid_argument);
 }
 
-TEST_CASE("fault_link in real time delays frames by delay plus or minus jitter, in both directions",
-          "[fault][delay]") {
+TEST_CASE("fault_link in real time delays frames by delay plus or minus jitter, in both directions", "[fault][delay]") {
     fault_link::plan p;
     p.seed = 17;
     p.mode = fault_link::timing::real_time;

@@ -74,7 +74,8 @@ TEST_CASE("short ARP and IP frames are dropped without reading past their end", 
     const bytes arp_body(arp_request_full.begin() + 14, arp_request_full.begin() + 14 + 28);
     for (std::size_t keep : {0u, 1u, 8u, 14u, 20u, 27u}) {
         INFO("ARP body of " << keep << " bytes");
-        REQUIRE(net.link.inject(raw_frame(mac_addr::broadcast(), ethertype_arp, bytes(arp_body.begin(), arp_body.begin() + keep))));
+        REQUIRE(net.link.inject(
+            raw_frame(mac_addr::broadcast(), ethertype_arp, bytes(arp_body.begin(), arp_body.begin() + keep))));
         CHECK(net.pump().empty());  // no reply to a request that is not all there
     }
     const bytes ip = ipv4_packet(ip_addr::parse("192.0.2.2"), ip_addr::parse("192.0.2.1"), ip_proto_udp, bytes(8, 0));
@@ -83,7 +84,8 @@ TEST_CASE("short ARP and IP frames are dropped without reading past their end", 
         REQUIRE(net.link.inject(raw_frame(k_stack_mac, ethertype_ipv4, bytes(ip.begin(), ip.begin() + keep))));
         CHECK(net.pump().empty());
     }
-    const bytes ip6 = ipv6_packet(ip_addr::parse("2001:db8::2"), ip_addr::parse("2001:db8::1"), ip_proto_udp, bytes(8, 0));
+    const bytes ip6 =
+        ipv6_packet(ip_addr::parse("2001:db8::2"), ip_addr::parse("2001:db8::1"), ip_proto_udp, bytes(8, 0));
     for (std::size_t keep : {0u, 4u, 39u}) {
         INFO("IPv6 header of " << keep << " bytes");
         REQUIRE(net.link.inject(raw_frame(k_stack_mac, ethertype_ipv6, bytes(ip6.begin(), ip6.begin() + keep))));
@@ -168,7 +170,8 @@ TEST_CASE("empty and tiny UDP datagrams are charged what they occupy: the queue 
     // The queue accepts again once read, and a full-size datagram fits into
     // an empty queue whatever SO_RCVBUF says.
     int small = 512;
-    REQUIRE(env.p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&small), sizeof small, &err) == 0);
+    REQUIRE(env.p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&small), sizeof small,
+                                  &err) == 0);
     env.peer4.send_udp(40000, 9000, bytes(1400, 'x'));
     env.peer4.send_udp(40000, 9000, bytes(1400, 'y'));  // beyond 512 bytes: dropped
     CHECK(drain_udp(env, s) == 1);
@@ -406,8 +409,7 @@ TEST_CASE("spoofed SYNs cannot lock a listener out: half-open connections have t
     REQUIRE(env.p.lpWSPListen(lst, 8, &err) == 0);
     // The spoofer's address is on the link but nobody answers for it.
     scripted_peer spoofer({mac_addr::parse("02:00:00:00:00:66"), ip_addr::parse("192.0.2.66")},
-                          {k_stack_mac, ip_addr::parse("192.0.2.1")},
-                          [&env](const bytes& f) { env.link.inject(f); });
+                          {k_stack_mac, ip_addr::parse("192.0.2.1")}, [&env](const bytes& f) { env.link.inject(f); });
     const int flood = GENERATE(8, 500);
     INFO(flood << " spoofed SYNs");
     for (int i = 0; i < flood; ++i) {
@@ -513,9 +515,9 @@ TEST_CASE("stop frees datagrams waiting in IP reassembly", "[hostile][frames][re
     bytes frag_hdr = {ip_proto_udp, 0, 0x00, 0x01, 0, 0, 0x12, 0x34};  // offset 0, more fragments
     bytes body(64, 2);
     frag_hdr.insert(frag_hdr.end(), body.begin(), body.end());
-    REQUIRE(net.link.inject(eth_frame(k_stack_mac, k_peer_mac, ethertype_ipv6,
-                                      ipv6_packet(ip_addr::parse("2001:db8::2"), ip_addr::parse("2001:db8::1"),
-                                                  ip_proto_fragment, frag_hdr))));
+    REQUIRE(net.link.inject(eth_frame(
+        k_stack_mac, k_peer_mac, ethertype_ipv6,
+        ipv6_packet(ip_addr::parse("2001:db8::2"), ip_addr::parse("2001:db8::1"), ip_proto_fragment, frag_hdr))));
     CHECK(net.st.stats().heap_bytes > heap_before);  // both are held, waiting
     net.st.stop();
     CHECK(net.st.stats().heap_bytes == 0);  // lwIP holds nothing once stopped
@@ -574,8 +576,8 @@ TEST_CASE("when lwIP's memory runs out calls fail WSAENOBUFS, and the stack reco
     std::string dgram(1200, 'd');
     WSABUF db{static_cast<u_long>(dgram.size()), dgram.data()};
     DWORD sent = 0;
-    CHECK(env.p.lpWSPSendTo(u, &db, 1, &sent, 0, reinterpret_cast<sockaddr*>(&to), sizeof to, nullptr, nullptr,
-                            nullptr, &err) == SOCKET_ERROR);
+    CHECK(env.p.lpWSPSendTo(u, &db, 1, &sent, 0, reinterpret_cast<sockaddr*>(&to), sizeof to, nullptr, nullptr, nullptr,
+                            &err) == SOCKET_ERROR);
     CHECK(err == WSAENOBUFS);
     // The peer acknowledges everything in flight on both connections (its
     // ACKs get in through the inbound reserve): lwIP frees what they cover,
@@ -592,8 +594,8 @@ TEST_CASE("when lwIP's memory runs out calls fail WSAENOBUFS, and the stack reco
     env.pump();
     CHECK(a.received().size() + b.received().size() == queued);  // every byte taken was delivered
     CHECK(env.st.stats().tcp_segments == 0);
-    CHECK(env.p.lpWSPSendTo(u, &db, 1, &sent, 0, reinterpret_cast<sockaddr*>(&to), sizeof to, nullptr, nullptr,
-                            nullptr, &err) == 0);
+    CHECK(env.p.lpWSPSendTo(u, &db, 1, &sent, 0, reinterpret_cast<sockaddr*>(&to), sizeof to, nullptr, nullptr, nullptr,
+                            &err) == 0);
     CHECK(send_some(env, sb, 1000) == 1000);
     for (SOCKET s : {sa, sb, u, lst}) CHECK(env.close(s) == 0);
 }

@@ -277,8 +277,8 @@ std::string trace(lossy_net& net, std::initializer_list<std::uint16_t> ports) {
     for (std::uint16_t port : ports) {
         for (const sent_segment& x : net.sent_from(port)) {
             out += std::to_string(x.at.count()) + " ms  " + std::to_string(x.seg.sport) + " > " +
-                   std::to_string(x.seg.dport) + " [" + tcp_flags_string(x.seg.flags) + "] seq=" +
-                   std::to_string(x.seg.seq) + " ack=" + std::to_string(x.seg.ack) +
+                   std::to_string(x.seg.dport) + " [" + tcp_flags_string(x.seg.flags) +
+                   "] seq=" + std::to_string(x.seg.seq) + " ack=" + std::to_string(x.seg.ack) +
                    " len=" + std::to_string(x.seg.payload.size()) + "\n";
         }
     }
@@ -298,7 +298,8 @@ fault_link::plan lossy_plan(double loss, std::uint64_t seed) {
 // error, poking with one byte after 5 s of silence; returns the error.
 int reset_seen_by(lossy_net& net, flow& f, bool& needed_poke) {
     needed_poke = false;
-    run_until(net, {&f}, [&] { return f.error != 0 || f.eof; }, 5000ms);
+    run_until(
+        net, {&f}, [&] { return f.error != 0 || f.eof; }, 5000ms);
     if (f.error == 0 && !f.eof) {
         needed_poke = true;
         char x = 'x';
@@ -306,7 +307,8 @@ int reset_seen_by(lossy_net& net, flow& f, bool& needed_poke) {
         DWORD n = 0;
         int err = 0;
         net.env.p.lpWSPSend(f.rx, &b, 1, &n, 0, nullptr, nullptr, nullptr, &err);
-        run_until(net, {&f}, [&] { return f.error != 0 || f.eof; }, 120000ms);
+        run_until(
+            net, {&f}, [&] { return f.error != 0 || f.eof; }, 120000ms);
     }
     return f.eof ? 0 : f.error;
 }
@@ -364,8 +366,7 @@ TEST_CASE("a transfer both ways arrives intact through reordering, duplication, 
 
 // ---- the close table under loss ------------------------------------------------
 
-TEST_CASE("graceful close under 10 % loss: every queued byte, then end of stream; FIN, never RST",
-          "[lossy][close]") {
+TEST_CASE("graceful close under 10 % loss: every queued byte, then end of stream; FIN, never RST", "[lossy][close]") {
     const std::uint64_t seed = GENERATE(1u, 2u, 3u, 4u);
     INFO("seed " << seed);
     lossy_net net(lossy_plan(0.10, seed));
@@ -373,9 +374,11 @@ TEST_CASE("graceful close under 10 % loss: every queued byte, then end of stream
     const pair_of_sockets s = connect_pair(net);
     flow up{s.client, s.server, 300 * 1024, 5};
     // Queue everything (more than the peer's window), then close at once.
-    REQUIRE(run_until(net, {&up}, [&] { return up.sent == up.total; }, 10min));
+    REQUIRE(run_until(
+        net, {&up}, [&] { return up.sent == up.total; }, 10min));
     REQUIRE(env.close(s.client) == 0);  // SO_DONTLINGER: returns at once
-    REQUIRE(run_until(net, {&up}, [&] { return up.eof || up.error != 0; }, 30min));
+    REQUIRE(run_until(
+        net, {&up}, [&] { return up.eof || up.error != 0; }, 30min));
     INFO(net.counters());
     CHECK(up.got == up.total);
     CHECK(up.bad == 0);
@@ -387,7 +390,8 @@ TEST_CASE("graceful close under 10 % loss: every queued byte, then end of stream
     // Both ends closed: the stack finishes both disconnects through the loss
     // and frees everything but the listener (TIME_WAIT included, 2 MSL).
     REQUIRE(env.close(s.server) == 0);
-    const bool freed = run_until(net, {}, [&] { return env.st.stats().tcp_pcbs == 1; }, 10min);
+    const bool freed = run_until(
+        net, {}, [&] { return env.st.stats().tcp_pcbs == 1; }, 10min);
     CHECK(freed);
     CHECK(env.st.stats().tcp_segments == 0);
 }
@@ -400,7 +404,8 @@ TEST_CASE("abortive close under 10 % loss: RST at once, never FIN; the other end
     wsp_env& env = net.env;
     const pair_of_sockets s = connect_pair(net);
     flow up{s.client, s.server, 64 * 1024, 6};
-    REQUIRE(run_until(net, {&up}, [&] { return up.got == up.total; }, 10min));
+    REQUIRE(run_until(
+        net, {&up}, [&] { return up.got == up.total; }, 10min));
     REQUIRE(env.set_linger(s.client, 1, 0) == 0);
     const millis at = env.st.now();
     REQUIRE(env.close(s.client) == 0);
@@ -427,7 +432,8 @@ TEST_CASE("linger under 10 % loss: close waits until data and FIN are acknowledg
     wsp_env& env = net.env;
     const pair_of_sockets s = connect_pair(net);
     flow up{s.client, s.server, 64 * 1024, 7};
-    REQUIRE(run_until(net, {&up}, [&] { return up.sent == up.total; }, 10min));
+    REQUIRE(run_until(
+        net, {&up}, [&] { return up.sent == up.total; }, 10min));
     REQUIRE(env.set_nonblocking(s.client, false) == 0);
     // Long enough for lwIP at this loss rate (no SACK, RTOs of 1.5 s and
     // more, doubling): 64 KiB take tens of seconds of stack time.
@@ -436,7 +442,8 @@ TEST_CASE("linger under 10 % loss: close waits until data and FIN are acknowledg
     async_call<int> closer([&] { return env.close(s.client); });
     REQUIRE(eventually([&] { return !env.handle_valid(s.client); }));  // close is waiting
     // Time passes (and frames move) while close blocks; the other end reads.
-    const bool closed = run_until(net, {&up}, [&] { return closer.done() && up.eof; }, 599s);
+    const bool closed = run_until(
+        net, {&up}, [&] { return closer.done() && up.eof; }, 599s);
     INFO(net.counters() << "close took " << (env.st.now() - t0).count() << " ms of stack time\n"
                         << trace(net, {s.client_port, k_port}));
     REQUIRE(closer.wait());
@@ -451,9 +458,10 @@ TEST_CASE("linger under 10 % loss: close waits until data and FIN are acknowledg
     CHECK_FALSE(has(segs, tcp_rst));
 }
 
-TEST_CASE("linger timeout under 10 % loss: close resets exactly at the deadline; the other end reads what "
-          "arrived, then WSAECONNRESET",
-          "[lossy][close][linger]") {
+TEST_CASE(
+    "linger timeout under 10 % loss: close resets exactly at the deadline; the other end reads what "
+    "arrived, then WSAECONNRESET",
+    "[lossy][close][linger]") {
     const std::uint64_t seed = GENERATE(1u, 2u, 3u, 4u);
     INFO("seed " << seed);
     lossy_net net(lossy_plan(0.10, seed));
@@ -463,10 +471,13 @@ TEST_CASE("linger timeout under 10 % loss: close resets exactly at the deadline;
     // client has queued more than the window can take.
     flow up{s.client, s.server, 1 << 20, 8};
     flow unread = up;
-    run_until(net, {}, [&] {
-        pump_send(env, up);
-        return up.sent > 300 * 1024 && !pump_send(env, up);
-    }, 10min);
+    run_until(
+        net, {},
+        [&] {
+            pump_send(env, up);
+            return up.sent > 300 * 1024 && !pump_send(env, up);
+        },
+        10min);
     REQUIRE(up.sent > 300 * 1024);
     REQUIRE(env.set_nonblocking(s.client, false) == 0);
     REQUIRE(env.set_linger(s.client, 1, 2) == 0);
@@ -569,9 +580,7 @@ TEST_CASE("corrupted frames never reach the application, also when the link mark
     const std::string want(payload.begin(), payload.end());
 
     lwsp::frame_info info;
-    SECTION("verified: made plain, then damaged: dropped") {
-        info.csum = lwsp::frame_info::checksum::verified;
-    }
+    SECTION("verified: made plain, then damaged: dropped") { info.csum = lwsp::frame_info::checksum::verified; }
     SECTION("partial, standing for three segments: cut, one segment damaged, only it is dropped") {
         info.csum = lwsp::frame_info::checksum::partial;
         info.csum_start = 14 + 20;

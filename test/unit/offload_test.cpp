@@ -131,8 +131,7 @@ bytes wire_frame(const seg_spec& s) {
     const ip_addr src = stack_ip(s.v6), dst = peer_ip(s.v6);
     const bytes l4 = tcp_segment_bytes(src, dst, seg);
     if (s.v6)
-        return eth_frame(s.eth_dst, k_stack_mac, ethertype_ipv6, ipv6_packet(src, dst, ip_proto_tcp, l4, s.ttl),
-                         false);
+        return eth_frame(s.eth_dst, k_stack_mac, ethertype_ipv6, ipv6_packet(src, dst, ip_proto_tcp, l4, s.ttl), false);
     return eth_frame(s.eth_dst, k_stack_mac, ethertype_ipv4, ipv4_packet(src, dst, ip_proto_tcp, l4, s.ttl, s.ip_id),
                      false);
 }
@@ -292,8 +291,7 @@ std::vector<bytes> wire_frames(const std::vector<seg_spec>& specs) {
 // tx_offload, directly
 // ============================================================================
 
-TEST_CASE("tx_offload merges equal data segments and a shorter PSH one into one partial frame",
-          "[offload][tx]") {
+TEST_CASE("tx_offload merges equal data segments and a shorter PSH one into one partial frame", "[offload][tx]") {
     const bool v6 = GENERATE(false, true);
     INFO((v6 ? "IPv6" : "IPv4"));
     recording_link link;
@@ -361,8 +359,7 @@ TEST_CASE("tx_offload merges data segments that carry TCP options", "[offload][t
     CHECK(link.sent[0].info.csum_start == l4_offset(v6));  // the TCP header, options or not
 }
 
-TEST_CASE("tx_offload hands over what it holds on flush, one segment as a plain partial frame",
-          "[offload][tx]") {
+TEST_CASE("tx_offload hands over what it holds on flush, one segment as a plain partial frame", "[offload][tx]") {
     const bool v6 = GENERATE(false, true);
     INFO((v6 ? "IPv6" : "IPv4"));
     recording_link link;
@@ -372,7 +369,7 @@ TEST_CASE("tx_offload hands over what it holds on flush, one segment as a plain 
     CHECK(link.sent.empty());
     REQUIRE(tx.flush());
     check_sent(link, {partial_tcp(wire_frames(one), 0)});  // one segment: no gso_size
-    REQUIRE(tx.flush());                              // nothing more
+    REQUIRE(tx.flush());                                   // nothing more
     CHECK(link.sent.size() == 1);
 
     const auto two = run(v6, 1500, 2, 1000);  // no PSH: held until flushed
@@ -396,7 +393,7 @@ TEST_CASE("tx_offload stops merging at whatever breaks the run, keeping frame or
     x.seq = 3000;
     x.ip_id = 12;
     x.payload = pattern(1000, 3000);
-    bytes other;  // X when it is not TCP
+    bytes other;         // X when it is not TCP
     bool x_held = true;  // X can start a run of its own, so it waits for flush()
 
     SECTION("a gap in sequence numbers") { x.seq = 3001; }
@@ -472,8 +469,7 @@ TEST_CASE("tx_offload appends nothing after a shorter segment", "[offload][tx]")
     check_sent(link, {partial_tcp(wire_frames(first), 1000), partial_tcp(wire_frames(next), 600)});
 }
 
-TEST_CASE("tx_offload keeps frame order across interleaved ACKs, other connections and datagrams",
-          "[offload][tx]") {
+TEST_CASE("tx_offload keeps frame order across interleaved ACKs, other connections and datagrams", "[offload][tx]") {
     const bool v6 = GENERATE(false, true);
     INFO((v6 ? "IPv6" : "IPv4"));
     recording_link link;
@@ -1006,7 +1002,6 @@ TEST_CASE("receive: one frame standing for three segments (gso_size) is delivere
     CHECK(e.conn.received() == payload);
 }
 
-
 TEST_CASE("receive: a frame standing for several segments is acknowledged at once, as two segments would be",
           "[stack][wire][offload][rx]") {
     // lwIP acknowledges every second segment and delays the ACK of a lone
@@ -1101,10 +1096,10 @@ TEST_CASE("receive: a link's verified flag on the last fragment does not vouch f
         for (int k = 0; k < 2; ++k) {
             const std::size_t from = k == 0 ? 0 : 1480;
             const std::size_t to = k == 0 ? 1480 : udp.size();
-            bytes ip = ipv4_packet(peer_ip(false), stack_ip(false), ip_proto_udp,
-                                   bytes(udp.begin() + static_cast<std::ptrdiff_t>(from),
-                                         udp.begin() + static_cast<std::ptrdiff_t>(to)),
-                                   64, static_cast<uint16_t>(bad_checksum ? 77 : 78));
+            bytes ip = ipv4_packet(
+                peer_ip(false), stack_ip(false), ip_proto_udp,
+                bytes(udp.begin() + static_cast<std::ptrdiff_t>(from), udp.begin() + static_cast<std::ptrdiff_t>(to)),
+                64, static_cast<uint16_t>(bad_checksum ? 77 : 78));
             wr16(ip, 6, static_cast<uint16_t>((k == 0 ? 0x2000 : 0) | (from / 8)));
             wr16(ip, 10, 0);
             wr16(ip, 10, inet_checksum(ip.data(), 20));
@@ -1146,7 +1141,7 @@ class rand_source {
 public:
     explicit rand_source(uint32_t seed) : gen_(seed) {}
     uint32_t bits() { return static_cast<uint32_t>(gen_()); }
-    std::size_t below(std::size_t n) { return n == 0 ? 0 : bits() % n; }  // [0, n)
+    std::size_t below(std::size_t n) { return n == 0 ? 0 : bits() % n; }                     // [0, n)
     std::size_t between(std::size_t lo, std::size_t hi) { return lo + below(hi - lo + 1); }  // [lo, hi]
     bool chance(unsigned per_mille) { return below(1000) < per_mille; }
 
@@ -1188,15 +1183,15 @@ struct rand_conn {
     seg_spec hdr;  // ports, addresses, ACK number, window, TTL (seq, flags, payload and ID set per frame)
     uint32_t snd_nxt = 0;
     std::size_t mss = 0;
-    bool ext = false;     // IPv4 header option / IPv6 hop-by-hop header
-    bool ts = false;      // TCP timestamps on every segment
+    bool ext = false;  // IPv4 header option / IPv6 hop-by-hop header
+    bool ts = false;   // TCP timestamps on every segment
     uint32_t tsval = 0;
-    uint8_t tos = 0;      // IPv4 type of service / IPv6 traffic class
-    uint32_t flow = 0;    // IPv6 flow label
-    bool df = false;      // IPv4 don't fragment
-    bool sack = false;    // a SACK option (a longer TCP header)
+    uint8_t tos = 0;    // IPv4 type of service / IPv6 traffic class
+    uint32_t flow = 0;  // IPv6 flow label
+    bool df = false;    // IPv4 don't fragment
+    bool sack = false;  // a SACK option (a longer TCP header)
     uint32_t sack_left = 0;
-    uint32_t salt = 0;    // payload pattern offset, so that connections' bytes differ
+    uint32_t salt = 0;  // payload pattern offset, so that connections' bytes differ
 
     std::string text() const {
         std::ostringstream s;
@@ -1291,9 +1286,8 @@ public:
                 if (!v6) set_ipv4_id(f, ip_id++);
                 frames.push_back(std::move(f));
             } else if (what < 93) {  // ARP
-                frames.push_back(rnd.chance(500)
-                                     ? arp_request(k_stack_mac, stack_ip(false), peer_ip(false))
-                                     : arp_reply(k_stack_mac, stack_ip(false), k_peer_mac, peer_ip(false)));
+                frames.push_back(rnd.chance(500) ? arp_request(k_stack_mac, stack_ip(false), peer_ip(false))
+                                                 : arp_reply(k_stack_mac, stack_ip(false), k_peer_mac, peer_ip(false)));
             } else if (what < 95) {  // a data segment lwIP cut into IP fragments (after a Packet Too Big)
                 const std::size_t n = rnd.between(1, c.mss);
                 fragments(tcp_bytes(c, c.snd_nxt, tcp_ack, n), c.hdr.v6, c.ext);
@@ -1301,8 +1295,8 @@ public:
             } else if (what < 97) {
                 impostor(c, c.mss);
             } else {  // a data segment with an unusual flag
-                static const uint8_t odd[] = {tcp_ack | tcp_urg, tcp_ack | tcp_ece, tcp_ack | tcp_cwr,
-                                              tcp_ack | tcp_psh | tcp_ece, tcp_psh, 0};
+                static const uint8_t odd[] = {tcp_ack | tcp_urg,           tcp_ack | tcp_ece, tcp_ack | tcp_cwr,
+                                              tcp_ack | tcp_psh | tcp_ece, tcp_psh,           0};
                 const std::size_t n = rnd.between(1, c.mss);
                 tcp(c, c.snd_nxt, odd[rnd.below(sizeof odd)], n);
                 c.snd_nxt += static_cast<uint32_t>(n);
@@ -1508,10 +1502,9 @@ tcp_layout layout_of(const bytes& f, const parsed_frame& p) {
 bool same_run_headers(const bytes& a, const tcp_layout& la, const bytes& b, const tcp_layout& lb) {
     if (la.v6 != lb.v6 || la.l4 != lb.l4 || la.hdr != lb.hdr) return false;
     for (std::size_t i = 0; i < la.hdr; ++i) {
-        const bool varies = (la.v6 ? i >= 14 + 4 && i < 14 + 6
-                                   : (i >= 14 + 2 && i < 14 + 6) || (i >= 14 + 10 && i < 14 + 12)) ||
-                            (i >= la.l4 + 4 && i < la.l4 + 8) || i == la.l4 + 13 ||
-                            (i >= la.l4 + 16 && i < la.l4 + 18);
+        const bool varies =
+            (la.v6 ? i >= 14 + 4 && i < 14 + 6 : (i >= 14 + 2 && i < 14 + 6) || (i >= 14 + 10 && i < 14 + 12)) ||
+            (i >= la.l4 + 4 && i < la.l4 + 8) || i == la.l4 + 13 || (i >= la.l4 + 16 && i < la.l4 + 18);
         if (!varies && a[i] != b[i]) return false;
     }
     return true;
@@ -1705,8 +1698,8 @@ TEST_CASE("tx_offload, random traffic: the link's frames, completed and cut, are
         const std::size_t x_last = x.first + x.count - 1;
         if (flushed_after[x_last]) continue;
         const tcp_layout &a = in_layout[x.first], &z = in_layout[x_last], &b = in_layout[y.first];
-        if (!a.tcp || !b.tcp || a.flags != tcp_ack || a.payload == 0 || z.flags != tcp_ack ||
-            z.payload != a.payload || link.sent[i].data.size() + a.payload > effective)
+        if (!a.tcp || !b.tcp || a.flags != tcp_ack || a.payload == 0 || z.flags != tcp_ack || z.payload != a.payload ||
+            link.sent[i].data.size() + a.payload > effective)
             continue;
         const bool continues = (b.flags == tcp_ack || b.flags == (tcp_ack | tcp_psh)) && b.payload > 0 &&
                                b.payload <= a.payload && b.seq == z.seq + static_cast<uint32_t>(z.payload) &&

@@ -101,8 +101,8 @@ tcp_segment ref_tcp6_segment() {
 }
 
 // A segment the stack would send to the peer (stack = mac2/ip2, peer = mac1/ip1).
-bytes from_stack(const ip_addr& stack_ip, const ip_addr& peer_ip, uint16_t sport, uint16_t dport,
-                 uint32_t seq, uint32_t ack, uint8_t flags, const bytes& payload = {}) {
+bytes from_stack(const ip_addr& stack_ip, const ip_addr& peer_ip, uint16_t sport, uint16_t dport, uint32_t seq,
+                 uint32_t ack, uint8_t flags, const bytes& payload = {}) {
     tcp_segment t;
     t.sport = sport;
     t.dport = dport;
@@ -214,10 +214,9 @@ TEST_CASE("ip_addr parses and prints IPv4 and IPv6 text", "[packet]") {
         CHECK(ip(v.to_string().c_str()) == v);
     }
 
-    const char* bad[] = {
-        "",      "1.2.3",   "1.2.3.4.5", "256.1.1.1",    "01.2.3.4",          "1.2.3.-4",      ":",
-        ":::",   "1::2::3", "12345::",   "g::1",         "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", ":1::",
-        "1::2:", "::1.2.3", "1.2.3.4::", "fe80::1%eth0", "1:2:3:4:5:6:7::8"};
+    const char* bad[] = {"",      "1.2.3",   "1.2.3.4.5", "256.1.1.1",    "01.2.3.4",          "1.2.3.-4",      ":",
+                         ":::",   "1::2::3", "12345::",   "g::1",         "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", ":1::",
+                         "1::2:", "::1.2.3", "1.2.3.4::", "fe80::1%eth0", "1:2:3:4:5:6:7::8"};
     for (const char* s : bad) {
         INFO(s);
         CHECK_FALSE(ip_addr::try_parse(s).has_value());
@@ -264,16 +263,12 @@ TEST_CASE("ip_addr agrees with the C library's inet_pton/inet_ntop", "[packet]")
 
 TEST_CASE("builders produce the same bytes as an independent implementation", "[packet]") {
     CHECK(tcp_frame(mac2, mac1, ip("10.0.0.1"), ip("10.0.0.2"), ref_tcp4_segment()) == from_hex(ref_tcp4));
-    CHECK(tcp_frame(mac2, mac1, ip("2001:db8::1"), ip("2001:db8::2"), ref_tcp6_segment()) ==
-          from_hex(ref_tcp6));
-    CHECK(udp_frame(mac2, mac1, ip("192.168.1.1"), ip("192.168.1.2"), 5353, 53, text("abc")) ==
-          from_hex(ref_udp4));
-    CHECK(udp_frame(mac2, mac1, ip("fe80::1"), ip("fe80::2"), 1234, 5678, text("datagram!")) ==
-          from_hex(ref_udp6));
+    CHECK(tcp_frame(mac2, mac1, ip("2001:db8::1"), ip("2001:db8::2"), ref_tcp6_segment()) == from_hex(ref_tcp6));
+    CHECK(udp_frame(mac2, mac1, ip("192.168.1.1"), ip("192.168.1.2"), 5353, 53, text("abc")) == from_hex(ref_udp4));
+    CHECK(udp_frame(mac2, mac1, ip("fe80::1"), ip("fe80::2"), 1234, 5678, text("datagram!")) == from_hex(ref_udp6));
     CHECK(icmp_echo_request(mac2, mac1, ip("10.0.0.1"), ip("10.0.0.2"), 0x1234, 7, text("ping")) ==
           from_hex(ref_icmp4));
-    CHECK(icmp_echo_request(mac2, mac1, ip("fe80::1"), ip("fe80::2"), 0x1234, 7, text("ping")) ==
-          from_hex(ref_icmp6));
+    CHECK(icmp_echo_request(mac2, mac1, ip("fe80::1"), ip("fe80::2"), 0x1234, 7, text("ping")) == from_hex(ref_icmp6));
     CHECK(arp_request(mac1, ip("10.0.0.1"), ip("10.0.0.2")) == from_hex(ref_arp_request));
     CHECK(arp_reply(mac1, ip("10.0.0.1"), mac2, ip("10.0.0.2")) == from_hex(ref_arp_reply));
     CHECK(ndp_neighbor_solicitation(mac1, ip("fe80::1"), ip("fe80::2")) == from_hex(ref_ns));
@@ -359,8 +354,7 @@ TEST_CASE("ICMP echo round-trips over IPv4 and IPv6", "[packet]") {
         CHECK(f.icmp->checksum_ok);
         CHECK(describe(f) == "ICMP 10.0.0.1 > 10.0.0.2 echo request id=1 seq=2 len=4");
 
-        parsed_frame r =
-            parse_frame(icmp_echo_reply(mac1, mac2, ip("10.0.0.2"), ip("10.0.0.1"), 1, 2, text("abcd")));
+        parsed_frame r = parse_frame(icmp_echo_reply(mac1, mac2, ip("10.0.0.2"), ip("10.0.0.1"), 1, 2, text("abcd")));
         REQUIRE(r.icmp);
         CHECK(r.icmp->is_echo_reply());
         CHECK(r.icmp->checksum_ok);
@@ -414,8 +408,7 @@ TEST_CASE("neighbour discovery messages round-trip", "[packet]") {
     CHECK_FALSE(dad.icmp->nd_source_lladdr);
 
     for (bool solicited : {true, false}) {
-        parsed_frame na =
-            parse_frame(ndp_neighbor_advertisement(mac2, ip("fe80::2"), mac1, ip("fe80::1"), solicited));
+        parsed_frame na = parse_frame(ndp_neighbor_advertisement(mac2, ip("fe80::2"), mac1, ip("fe80::1"), solicited));
         CHECK(na.eth_dst == mac1);
         REQUIRE(na.ip);
         CHECK(na.ip->ttl == 255);
@@ -527,8 +520,8 @@ TEST_CASE("TCP option layout: padding, limits and malformed input", "[packet]") 
         b.insert(b.begin() + 20, opts.begin(), opts.end());
         b[12] = static_cast<uint8_t>(((20 + opts.size()) / 4) << 4);
         b[16] = b[17] = 0;
-        uint16_t ck = inet_checksum(
-            b, tcp_pseudo_header_sum(ip("10.0.0.1"), ip("10.0.0.2"), static_cast<uint32_t>(b.size())));
+        uint16_t ck =
+            inet_checksum(b, tcp_pseudo_header_sum(ip("10.0.0.1"), ip("10.0.0.2"), static_cast<uint32_t>(b.size())));
         b[16] = static_cast<uint8_t>(ck >> 8);
         b[17] = static_cast<uint8_t>(ck);
         return parse_frame(ip_frame(mac2, mac1, ip("10.0.0.1"), ip("10.0.0.2"), ip_proto_tcp, b));
@@ -576,8 +569,8 @@ TEST_CASE("UDP datagrams round-trip over IPv4 and IPv6", "[packet]") {
         CHECK(f.udp->checksum_ok);
         CHECK_FALSE(f.tcp);
     }
-    CHECK(describe(parse_frame(udp_frame(mac2, mac1, ip("192.0.2.1"), ip("192.0.2.2"), 5000, 53,
-                                         text("query")))) == "UDP 192.0.2.1:5000 > 192.0.2.2:53 len=5");
+    CHECK(describe(parse_frame(udp_frame(mac2, mac1, ip("192.0.2.1"), ip("192.0.2.2"), 5000, 53, text("query")))) ==
+          "UDP 192.0.2.1:5000 > 192.0.2.2:53 len=5");
 
     // IPv4 allows "no checksum" (0); IPv6 does not.
     bytes v4 = udp_frame(mac2, mac1, ip("192.0.2.1"), ip("192.0.2.2"), 1, 2, text("x"));
@@ -612,8 +605,7 @@ TEST_CASE("IPv6 hop-by-hop header (as MLD reports carry) is skipped", "[packet]"
         "05020000"
         "0100");
     payload.insert(payload.end(), mld.begin(), mld.end());
-    bytes fr = eth_frame(multicast_mac(dst), mac1, ethertype_ipv6,
-                         ipv6_packet(src, dst, ip_proto_hopopts, payload, 1));
+    bytes fr = eth_frame(multicast_mac(dst), mac1, ethertype_ipv6, ipv6_packet(src, dst, ip_proto_hopopts, payload, 1));
     parsed_frame f = parse_frame(fr);
     REQUIRE(f.ip);
     CHECK(f.ip->next_header == ip_proto_hopopts);
@@ -627,8 +619,8 @@ TEST_CASE("IPv6 hop-by-hop header (as MLD reports carry) is skipped", "[packet]"
 
     // A hop-by-hop header that claims more than the packet holds.
     payload[1] = 9;
-    parsed_frame bad = parse_frame(eth_frame(multicast_mac(dst), mac1, ethertype_ipv6,
-                                             ipv6_packet(src, dst, ip_proto_hopopts, payload, 1)));
+    parsed_frame bad = parse_frame(
+        eth_frame(multicast_mac(dst), mac1, ethertype_ipv6, ipv6_packet(src, dst, ip_proto_hopopts, payload, 1)));
     REQUIRE(bad.ip);
     CHECK_FALSE(bad.icmp);
 }
@@ -779,10 +771,9 @@ TEST_CASE("garbage and mutated frames parse without crashing", "[packet]") {
                 case 2: b.push_back(static_cast<uint8_t>(rng())); break;
                 default: {
                     // Header length / data offset / option length fields are the risky ones.
-                    const size_t spots[] = {14,           16,           17,           18,
-                                            19,           14 + 4,       14 + 5,       14 + 20 + 12,
-                                            14 + 40 + 12, 14 + 20 + 21, 14 + 40 + 25, 14 + 40 + 4,
-                                            14 + 40 + 5};
+                    const size_t spots[] = {14,           16,          17,           18,           19,
+                                            14 + 4,       14 + 5,      14 + 20 + 12, 14 + 40 + 12, 14 + 20 + 21,
+                                            14 + 40 + 25, 14 + 40 + 4, 14 + 40 + 5};
                     size_t at = spots[rng() % (sizeof spots / sizeof spots[0])];
                     if (at < b.size()) b[at] = static_cast<uint8_t>(rng());
                 }
@@ -891,8 +882,7 @@ TEST_CASE("scripted_peer wraps segments and answers address resolution", "[packe
     SECTION("IPv6") {
         wire w;
         scripted_peer peer({mac1, ip("fe80::1")}, {mac2, ip("fe80::2")}, w.sink());
-        CHECK(peer.answer_resolution(
-            parse_frame(ndp_neighbor_solicitation(mac2, ip("fe80::2"), ip("fe80::1")))));
+        CHECK(peer.answer_resolution(parse_frame(ndp_neighbor_solicitation(mac2, ip("fe80::2"), ip("fe80::1")))));
         parsed_frame na = w.last();
         REQUIRE(na.icmp);
         CHECK(na.icmp->type == icmpv6_neighbor_advertisement_type);
@@ -902,8 +892,7 @@ TEST_CASE("scripted_peer wraps segments and answers address resolution", "[packe
         CHECK(na.ip->dst == ip("fe80::2"));
         CHECK(na.eth_dst == mac2);
         // DAD probes are not answered.
-        CHECK_FALSE(
-            peer.answer_resolution(parse_frame(ndp_neighbor_solicitation(mac2, ip("::"), ip("fe80::1")))));
+        CHECK_FALSE(peer.answer_resolution(parse_frame(ndp_neighbor_solicitation(mac2, ip("::"), ip("fe80::1")))));
         CHECK(w.sent.size() == 1);
 
         peer.send_resolution_request();
@@ -914,8 +903,7 @@ TEST_CASE("scripted_peer wraps segments and answers address resolution", "[packe
     SECTION("misuse") {
         CHECK_THROWS_AS(scripted_peer({mac1, ip("10.0.0.1")}, {mac2, ip("fe80::2")}, [](const bytes&) {}),
                         std::runtime_error);
-        CHECK_THROWS_AS(scripted_peer({mac1, ip("10.0.0.1")}, {mac2, ip("10.0.0.2")}, nullptr),
-                        std::runtime_error);
+        CHECK_THROWS_AS(scripted_peer({mac1, ip("10.0.0.1")}, {mac2, ip("10.0.0.2")}, nullptr), std::runtime_error);
     }
 }
 
@@ -978,9 +966,8 @@ TEST_CASE("tcp_script tracks sequence numbers like a script", "[packet]") {
     CHECK_FALSE(c.accept(from_stack(stack, me, 81, 40000, 5006, 1007, tcp_ack, text("q"))));
     CHECK_FALSE(c.accept(from_stack(stack, me, 80, 40001, 5006, 1007, tcp_ack, text("q"))));
     CHECK_FALSE(c.accept(from_stack(ip("10.0.0.3"), me, 80, 40000, 5006, 1007, tcp_ack, text("q"))));
-    CHECK_FALSE(
-        c.on_segment(*parse_frame(from_stack(stack, me, 80, 40000, 5006, 1007, tcp_ack, text("q"))).tcp, me,
-                     stack));  // reversed direction
+    CHECK_FALSE(c.on_segment(*parse_frame(from_stack(stack, me, 80, 40000, 5006, 1007, tcp_ack, text("q"))).tcp, me,
+                             stack));  // reversed direction
     CHECK_FALSE(c.accept(parse_frame(udp_frame(mac1, mac2, stack, me, 80, 40000, text("q")))));
     // A corrupted segment is dropped, as a receiver would.
     bytes corrupt = from_stack(stack, me, 80, 40000, 5006, 1007, tcp_ack, text("q"));
@@ -1066,10 +1053,8 @@ TEST_CASE("parse_all, tcp_segments, udp_datagrams and describe_all", "[packet]")
     const ip_addr a = ip("10.0.0.1");
     const ip_addr b = ip("10.0.0.2");
     std::vector<bytes> frames = {
-        from_stack(b, a, 80, 4000, 1, 2, tcp_syn | tcp_ack),
-        arp_request(mac2, b, a),
-        from_stack(b, a, 81, 4001, 1, 2, tcp_ack),
-        udp_frame(mac1, mac2, b, a, 53, 5000, text("dns")),
+        from_stack(b, a, 80, 4000, 1, 2, tcp_syn | tcp_ack), arp_request(mac2, b, a),
+        from_stack(b, a, 81, 4001, 1, 2, tcp_ack),           udp_frame(mac1, mac2, b, a, 53, 5000, text("dns")),
         from_stack(b, a, 80, 4000, 2, 2, tcp_fin | tcp_ack),
     };
     CHECK(parse_all(frames).size() == 5);

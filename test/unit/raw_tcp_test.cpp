@@ -30,8 +30,8 @@ TEST_CASE("the stack answers an ARP request for its address, and only for it", "
     CHECK(out[0].arp->target_ip == ip_addr::parse("192.0.2.2"));
     CHECK(out[0].eth_dst == mac_addr::parse("02:00:00:00:00:02"));
 
-    net.link.inject(arp_request(mac_addr::parse("02:00:00:00:00:02"), ip_addr::parse("192.0.2.2"),
-                                ip_addr::parse("192.0.2.77")));
+    net.link.inject(
+        arp_request(mac_addr::parse("02:00:00:00:00:02"), ip_addr::parse("192.0.2.2"), ip_addr::parse("192.0.2.77")));
     CHECK(net.pump().empty());
 }
 

@@ -80,13 +80,12 @@ struct codes {
 // A stream call on a connection that the peer may reset or close, that
 // another thread may shut down, made nonblocking (FIONBIO, WSPEventSelect)
 // or given a timeout (SO_RCVTIMEO/SO_SNDTIMEO).
-const codes k_stream_errors{WSAENOTSOCK,     WSAEINTR,   WSAEWOULDBLOCK, WSAECONNRESET,
-                            WSAECONNABORTED, WSAESHUTDOWN, WSAENOTCONN,  WSAETIMEDOUT};
+const codes k_stream_errors{WSAENOTSOCK,     WSAEINTR,     WSAEWOULDBLOCK, WSAECONNRESET,
+                            WSAECONNABORTED, WSAESHUTDOWN, WSAENOTCONN,    WSAETIMEDOUT};
 // What an overlapped operation may complete with.
-const codes k_completion_errors{WSA_OPERATION_ABORTED, WSAECONNRESET, WSAECONNABORTED, WSAESHUTDOWN,
-                                WSAENOTCONN};
+const codes k_completion_errors{WSA_OPERATION_ABORTED, WSAECONNRESET, WSAECONNABORTED, WSAESHUTDOWN, WSAENOTCONN};
 const codes k_handle_errors{WSAENOTSOCK};
-const codes k_fionbio_errors{WSAENOTSOCK, WSAEINVAL};  // FIONBIO 0 on an event-selected socket
+const codes k_fionbio_errors{WSAENOTSOCK, WSAEINVAL};      // FIONBIO 0 on an event-selected socket
 const codes k_peer_name_errors{WSAENOTSOCK, WSAENOTCONN};  // reset or a listener: no peer
 // WSAEINVAL: not a listening socket (a chaos thread's accept on any socket).
 const codes k_accept_errors{WSAENOTSOCK, WSAEINTR, WSAEWOULDBLOCK, WSAECONNRESET, WSAEINVAL};
@@ -123,8 +122,8 @@ std::string code_name(int c) {
 
 // One direction of a pair.
 struct stream {
-    std::uint64_t id = 0;     // pattern seed
-    std::size_t quota = 0;    // bytes the writer means to send
+    std::uint64_t id = 0;   // pattern seed
+    std::size_t quota = 0;  // bytes the writer means to send
     std::atomic<std::uint64_t> sent{0};
     std::atomic<std::uint64_t> received{0};
     std::atomic<bool> eof{false};
@@ -192,9 +191,9 @@ public:
     soak(loop_env& e, std::uint64_t seed) : env(e), seed_(seed) {}
 
     loop_env& env;
-    std::atomic<bool> starting{true};   // new pairs are still being made
+    std::atomic<bool> starting{true};  // new pairs are still being made
     std::atomic<bool> chaos_on{true};
-    std::atomic<bool> gave_up{false};   // the watchdog fired: everyone leaves
+    std::atomic<bool> gave_up{false};  // the watchdog fired: everyone leaves
 
     // Counts for the report.
     std::atomic<std::uint64_t> calls{0}, bytes_checked{0}, pairs_done{0}, interrupted{0}, aborted_ops{0};
@@ -276,7 +275,8 @@ public:
     }
     SOCKET claim(std::uint16_t port, std::chrono::milliseconds limit) {
         std::unique_lock<std::mutex> lk(mu_);
-        const bool there = accepted_cv_.wait_for(lk, limit, [&] { return accepted_.count(port) != 0 || gave_up.load(); });
+        const bool there =
+            accepted_cv_.wait_for(lk, limit, [&] { return accepted_.count(port) != 0 || gave_up.load(); });
         if (!there || accepted_.count(port) == 0) return INVALID_SOCKET;
         const SOCKET s = accepted_[port];
         accepted_.erase(port);
@@ -456,13 +456,14 @@ void writer(worker& w, SOCKET h, stream& st, bool shutdown_after, const std::str
             DWORD done = 0;
             int err = 0;
             w.doing("WSPSend (overlapped)");
-            const int r = w.s.env.p.lpWSPSend(h, &b, 1, &done, 0, &call.ov, routine ? &on_completion : nullptr,
-                                              nullptr, &err);
+            const int r =
+                w.s.env.p.lpWSPSend(h, &b, 1, &done, 0, &call.ov, routine ? &on_completion : nullptr, nullptr, &err);
             if (r == 0 || err == WSA_IO_PENDING) {
                 wait_completion(w, call, routine, h, where);
                 if (call.error == 0) {
-                    if (call.bytes != n) w.s.problem(where + ": overlapped send completed with " +
-                                                     std::to_string(call.bytes) + " of " + std::to_string(n) + " bytes");
+                    if (call.bytes != n)
+                        w.s.problem(where + ": overlapped send completed with " + std::to_string(call.bytes) + " of " +
+                                    std::to_string(n) + " bytes");
                     sent = call.bytes;
                 } else {
                     code = w.s.check("overlapped send", static_cast<int>(call.error), k_completion_errors, where);
@@ -611,8 +612,8 @@ void chaos(worker& w) {
         int err = 0;
         switch (w.pick(12)) {
             case 0: {  // read an option
-                static const int names[] = {SO_RCVBUF, SO_SNDBUF, SO_KEEPALIVE, SO_TYPE, SO_LINGER, SO_DONTLINGER,
-                                            SO_RCVTIMEO, SO_ACCEPTCONN, SO_REUSEADDR, SO_ERROR};
+                static const int names[] = {SO_RCVBUF,     SO_SNDBUF,   SO_KEEPALIVE,  SO_TYPE,      SO_LINGER,
+                                            SO_DONTLINGER, SO_RCVTIMEO, SO_ACCEPTCONN, SO_REUSEADDR, SO_ERROR};
                 char val[16] = {};
                 int len = sizeof val;
                 w.doing("WSPGetSockOpt");
@@ -629,8 +630,13 @@ void chaos(worker& w) {
                     case 1: r = env.set_int(h, SOL_SOCKET, SO_SNDBUF, static_cast<int>(1024 << w.pick(8))); break;
                     case 2: r = env.set_int(h, SOL_SOCKET, SO_KEEPALIVE, static_cast<int>(w.pick(2))); break;
                     case 3: r = env.set_int(h, IPPROTO_TCP, TCP_NODELAY, static_cast<int>(w.pick(2))); break;
-                    case 4: r = env.set_int(h, SOL_SOCKET, SO_RCVTIMEO, w.coin(2) ? 0 : 20 + static_cast<int>(w.pick(200))); break;
-                    default: r = env.set_int(h, SOL_SOCKET, SO_SNDTIMEO, w.coin(2) ? 0 : 500 + static_cast<int>(w.pick(2000))); break;
+                    case 4:
+                        r = env.set_int(h, SOL_SOCKET, SO_RCVTIMEO, w.coin(2) ? 0 : 20 + static_cast<int>(w.pick(200)));
+                        break;
+                    default:
+                        r = env.set_int(h, SOL_SOCKET, SO_SNDTIMEO,
+                                        w.coin(2) ? 0 : 500 + static_cast<int>(w.pick(2000)));
+                        break;
                 }
                 s.check("WSPSetSockOpt", r, codes{WSAENOTSOCK, WSAENOPROTOOPT}, where);
                 break;
@@ -664,7 +670,8 @@ void chaos(worker& w) {
             }
             case 5: {  // register, look, clear
                 w.doing("WSPEventSelect");
-                const long mask = static_cast<long>(w.pick(FD_ALL_EVENTS + 1)) & (FD_READ | FD_WRITE | FD_ACCEPT | FD_CONNECT | FD_CLOSE);
+                const long mask = static_cast<long>(w.pick(FD_ALL_EVENTS + 1)) &
+                                  (FD_READ | FD_WRITE | FD_ACCEPT | FD_CONNECT | FD_CLOSE);
                 if (env.p.lpWSPEventSelect(h, mask ? w.sel_ev : nullptr, mask, &err) != 0) {
                     s.check("WSPEventSelect", err, k_handle_errors, where);
                     break;
@@ -678,7 +685,8 @@ void chaos(worker& w) {
                 }
                 if (w.coin(2)) {
                     w.doing("WSPEventSelect(0)");
-                    if (env.p.lpWSPEventSelect(h, nullptr, 0, &err) != 0) s.check("WSPEventSelect", err, k_handle_errors, where);
+                    if (env.p.lpWSPEventSelect(h, nullptr, 0, &err) != 0)
+                        s.check("WSPEventSelect", err, k_handle_errors, where);
                 }
                 break;
             }
@@ -688,8 +696,9 @@ void chaos(worker& w) {
                 WSABUF wb{sizeof b, b};
                 DWORD got = 0, flags = MSG_PEEK;
                 if (env.p.lpWSPRecv(h, &wb, 1, &got, &flags, nullptr, nullptr, nullptr, &err) != 0)
-                    s.check("WSPRecv(MSG_PEEK)", err, codes{WSAENOTSOCK, WSAEINTR, WSAEWOULDBLOCK, WSAECONNRESET,
-                                                            WSAECONNABORTED, WSAESHUTDOWN, WSAENOTCONN, WSAETIMEDOUT},
+                    s.check("WSPRecv(MSG_PEEK)", err,
+                            codes{WSAENOTSOCK, WSAEINTR, WSAEWOULDBLOCK, WSAECONNRESET, WSAECONNABORTED, WSAESHUTDOWN,
+                                  WSAENOTCONN, WSAETIMEDOUT},
                             where);
                 break;
             }
@@ -701,8 +710,10 @@ void chaos(worker& w) {
                 ov.hEvent = w.ev;
                 w.doing("WSPRecv(MSG_PEEK, overlapped)");
                 const int r = env.p.lpWSPRecv(h, &wb, 1, &got, &flags, &ov, nullptr, nullptr, &err);
-                if (r == 0) s.problem(where + ": an overlapped MSG_PEEK succeeded");
-                else s.check("WSPRecv(MSG_PEEK, overlapped)", err, codes{WSAENOTSOCK, WSAEOPNOTSUPP}, where);
+                if (r == 0)
+                    s.problem(where + ": an overlapped MSG_PEEK succeeded");
+                else
+                    s.check("WSPRecv(MSG_PEEK, overlapped)", err, codes{WSAENOTSOCK, WSAEOPNOTSUPP}, where);
                 break;
             }
             case 8: {
@@ -717,8 +728,10 @@ void chaos(worker& w) {
                 std::uint16_t port = 0;
                 w.doing("WSPAccept");
                 const SOCKET a = env.accept(h, err, &port);
-                if (a != INVALID_SOCKET) s.accepted(port, a);
-                else s.check("WSPAccept", err, k_accept_errors, where);
+                if (a != INVALID_SOCKET)
+                    s.accepted(port, a);
+                else
+                    s.check("WSPAccept", err, k_accept_errors, where);
                 break;
             }
             case 10: {  // connect on a connected (or closed) socket
@@ -735,7 +748,8 @@ void chaos(worker& w) {
                 u_long v = 0;
                 DWORD ret = 0;
                 w.doing("WSPIoctl(SIOCATMARK)");
-                if (env.p.lpWSPIoctl(h, SIOCATMARK, nullptr, 0, &v, sizeof v, &ret, nullptr, nullptr, nullptr, &err) != 0)
+                if (env.p.lpWSPIoctl(h, SIOCATMARK, nullptr, 0, &v, sizeof v, &ret, nullptr, nullptr, nullptr, &err) !=
+                    0)
                     s.check("WSPIoctl(SIOCATMARK)", err, codes{WSAENOTSOCK}, where);
                 break;
             }
@@ -910,8 +924,8 @@ void run_pair(soak& s, int index) {
             if (st->indeterminate.load()) continue;  // a send timed out (SO_SNDTIMEO): only the prefix counts
             if (!st->eof.load() || st->received.load() != st->quota || st->sent.load() != st->quota)
                 s.problem(where + " " + dir + ": graceful end but " + std::to_string(st->received.load()) + " of " +
-                          std::to_string(st->quota) + " bytes arrived (" + std::to_string(st->sent.load()) +
-                          " sent)" + (st->eof.load() ? ", then EOF" : ", no EOF"));
+                          std::to_string(st->quota) + " bytes arrived (" + std::to_string(st->sent.load()) + " sent)" +
+                          (st->eof.load() ? ", then EOF" : ", no EOF"));
         }
     }
     // Close what is still open: lingering (SO_LINGER > 0, blocking) is
@@ -1036,15 +1050,15 @@ TEST_CASE("a random mix of WSP calls from many threads on shared sockets keeps e
     const resources busy = measure(env.st);
     env.advance(k_past_time_wait);
     const resources after = measure(env.st);
-    std::printf("soak: %.1f s, %llu pairs, %llu calls, %llu bytes checked, %llu blocked calls released (WSAEINTR), "
-                "%llu overlapped operations aborted, %llu completion routines, %llu event rounds, %llu would-blocks\n"
-                "  %s\n  before TIME_WAIT expiry: %s\n  empty: %s\n  after: %s\n",
-                seconds, static_cast<unsigned long long>(s.pairs_done.load()),
-                static_cast<unsigned long long>(s.calls.load()), static_cast<unsigned long long>(s.bytes_checked.load()),
-                static_cast<unsigned long long>(s.interrupted.load()), static_cast<unsigned long long>(s.aborted_ops.load()),
-                static_cast<unsigned long long>(s.routines.load()), static_cast<unsigned long long>(s.events_seen.load()),
-                static_cast<unsigned long long>(s.would_blocks.load()), s.report().c_str(), describe(busy).c_str(),
-                describe(empty).c_str(), describe(after).c_str());
+    std::printf(
+        "soak: %.1f s, %llu pairs, %llu calls, %llu bytes checked, %llu blocked calls released (WSAEINTR), "
+        "%llu overlapped operations aborted, %llu completion routines, %llu event rounds, %llu would-blocks\n"
+        "  %s\n  before TIME_WAIT expiry: %s\n  empty: %s\n  after: %s\n",
+        seconds, static_cast<unsigned long long>(s.pairs_done.load()), static_cast<unsigned long long>(s.calls.load()),
+        static_cast<unsigned long long>(s.bytes_checked.load()), static_cast<unsigned long long>(s.interrupted.load()),
+        static_cast<unsigned long long>(s.aborted_ops.load()), static_cast<unsigned long long>(s.routines.load()),
+        static_cast<unsigned long long>(s.events_seen.load()), static_cast<unsigned long long>(s.would_blocks.load()),
+        s.report().c_str(), describe(busy).c_str(), describe(empty).c_str(), describe(after).c_str());
     std::fflush(stdout);
     {
         std::lock_guard<std::mutex> g(stall_mu);

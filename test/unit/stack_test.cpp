@@ -109,7 +109,8 @@ TEST_CASE("the steady clock runs lwIP timers on the driver thread", "[stack][clo
     auto lk = st.lock();
     const millis start = st.now();
     sys_timeout(30, timer_probe::cb, &probe);
-    auto status = st.wait(lk, cv, [&] { return probe.fired == 1; }, start + 5000ms);
+    auto status = st.wait(
+        lk, cv, [&] { return probe.fired == 1; }, start + 5000ms);
     REQUIRE(status == lwsp::stack::wait_status::ready);
     REQUIRE(probe.fired_at >= start.count() + 30);
 }
@@ -121,7 +122,8 @@ TEST_CASE("wait times out exactly at a manual-clock deadline", "[stack][clock]")
     const millis deadline = st.now() + 1000ms;
     std::thread waiter([&] {
         auto lk = st.lock();
-        auto s = st.wait(lk, cv, [] { return false; }, deadline);
+        auto s = st.wait(
+            lk, cv, [] { return false; }, deadline);
         result = static_cast<int>(s);
     });
     CHECK(blocked(st, 1, [&] { return result != -1; }));
@@ -167,15 +169,16 @@ TEST_CASE("loopback carries TCP between two pcbs of one stack with no port", "[s
         auto lk = st.lock();
         if (server.listener == nullptr) REQUIRE(server.listen(7));
         REQUIRE(client.connect(addr, 7));
-        REQUIRE(st.wait(lk, cv, [&] { return client.connected; }, st.now() + 5000ms) ==
-                lwsp::stack::wait_status::ready);
+        REQUIRE(st.wait(
+                    lk, cv, [&] { return client.connected; }, st.now() + 5000ms) == lwsp::stack::wait_status::ready);
         REQUIRE(client.send("hello, loopback"));
-        REQUIRE(st.wait(lk, cv, [&] { return client.received.size() == 15; }, st.now() + 5000ms) ==
+        REQUIRE(st.wait(
+                    lk, cv, [&] { return client.received.size() == 15; }, st.now() + 5000ms) ==
                 lwsp::stack::wait_status::ready);
         REQUIRE(client.received == "hello, loopback");
         client.close();
-        REQUIRE(st.wait(lk, cv, [&] { return server.peer_closed; }, st.now() + 5000ms) ==
-                lwsp::stack::wait_status::ready);
+        REQUIRE(st.wait(
+                    lk, cv, [&] { return server.peer_closed; }, st.now() + 5000ms) == lwsp::stack::wait_status::ready);
         server.peer_closed = false;
     }
     REQUIRE(server.accepted == 2);
@@ -192,7 +195,8 @@ TEST_CASE("stop releases every pcb and the memory behind it", "[stack][leak]") {
         auto lk = st.lock();
         REQUIRE(server.listen(9));
         REQUIRE(client.connect("127.0.0.1", 9));
-        REQUIRE(st.wait(lk, cv, [&] { return client.connected && server.conn; }, st.now() + 5000ms) ==
+        REQUIRE(st.wait(
+                    lk, cv, [&] { return client.connected && server.conn; }, st.now() + 5000ms) ==
                 lwsp::stack::wait_status::ready);
         REQUIRE(client.send("queued"));
         struct udp_pcb* u = udp_new();
@@ -238,18 +242,18 @@ TEST_CASE("the stack keeps an attached link alive, whatever order the applicatio
             auto link = std::make_shared<lwsp::memlink>(*lwsp::mac_address::parse("02:00:00:00:00:01"));
             watch = link;
             lwsp::interface_config cfg;
-            cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"),
-                                         *lwsp::ipv4_address::parse("255.255.255.0"),
-                                         *lwsp::ipv4_address::parse("0.0.0.0")};
+            cfg.ipv4 =
+                lwsp::ipv4_config{*lwsp::ipv4_address::parse("192.0.2.1"), *lwsp::ipv4_address::parse("255.255.255.0"),
+                                  *lwsp::ipv4_address::parse("0.0.0.0")};
             st.attach(link, cfg);
         }  // the application's reference is gone
         auto link = watch.lock();
         REQUIRE(link);
         // Still the stack's working link: it answers an ARP request through it.
         link->take();
-        std::vector<std::uint8_t> arp = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2, 0x08, 0x06,
-                                         0, 1, 0x08, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 192, 0, 2, 2,
-                                         0, 0, 0, 0, 0, 0, 192, 0, 2, 1};
+        std::vector<std::uint8_t> arp = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0,   2, 0x08, 0x06,
+                                         0,    1,    0x08, 0,    6,    4,    0, 1, 2, 0, 0,   0, 0,    2,
+                                         192,  0,    2,    2,    0,    0,    0, 0, 0, 0, 192, 0, 2,    1};
         REQUIRE(link->inject(arp));
         CHECK(link->take().size() == 1);
         link.reset();

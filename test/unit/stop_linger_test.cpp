@@ -93,7 +93,7 @@ TEST_CASE("stack::stop() while WSPCloseSocket lingers: the endpoint lets go of i
         return r;
     });
     REQUIRE(eventually([&] { return !env.handle_valid(s); }));  // close is in its linger wait
-    env.st.stop();  // crashes here while the bug is there
+    env.st.stop();                                              // crashes here while the bug is there
     REQUIRE(closer.wait());
     CHECK(closer_returned->load());
 }

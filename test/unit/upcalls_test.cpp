@@ -38,9 +38,9 @@ namespace {
 // record failures here (the line of the last one), and the test checks
 // thread_failures() == 0 on its own thread.
 std::atomic<int> g_thread_failed_line{0};
-#define THREAD_CHECK(cond)                                     \
-    do {                                                       \
-        if (!(cond)) g_thread_failed_line.store(__LINE__);     \
+#define THREAD_CHECK(cond)                                 \
+    do {                                                   \
+        if (!(cond)) g_thread_failed_line.store(__LINE__); \
     } while (false)
 
 // Bound for anything that should happen "soon" in real time.
@@ -248,12 +248,10 @@ TEST_CASE("upcalls: WSA_WAIT_FAILED for bad arguments and handles", "[upcalls]")
     CHECK(lwsp_wait_for_multiple_events(0, ev.h.data(), FALSE, 0, FALSE) == WSA_WAIT_FAILED);
     CHECK(lwsp_wait_for_multiple_events(0, ev.h.data(), FALSE, 0, TRUE) == WSA_WAIT_FAILED);
     CHECK(lwsp_wait_for_multiple_events(0, nullptr, FALSE, 0, TRUE) == WSA_WAIT_FAILED);
-    CHECK(lwsp_wait_for_multiple_events(WSA_MAXIMUM_WAIT_EVENTS + 1, ev.h.data(), FALSE, 0, FALSE) ==
-          WSA_WAIT_FAILED);
+    CHECK(lwsp_wait_for_multiple_events(WSA_MAXIMUM_WAIT_EVENTS + 1, ev.h.data(), FALSE, 0, FALSE) == WSA_WAIT_FAILED);
     CHECK(lwsp_wait_for_multiple_events(1, nullptr, FALSE, 0, FALSE) == WSA_WAIT_FAILED);
     // 64 is allowed.
-    CHECK(lwsp_wait_for_multiple_events(WSA_MAXIMUM_WAIT_EVENTS, ev.h.data(), FALSE, 0, FALSE) ==
-          WSA_WAIT_TIMEOUT);
+    CHECK(lwsp_wait_for_multiple_events(WSA_MAXIMUM_WAIT_EVENTS, ev.h.data(), FALSE, 0, FALSE) == WSA_WAIT_TIMEOUT);
     CHECK(lwsp_set_event(ev[63]) == TRUE);
     CHECK(lwsp_wait_for_multiple_events(WSA_MAXIMUM_WAIT_EVENTS, ev.h.data(), FALSE, 0, FALSE) ==
           WSA_WAIT_EVENT_0 + 63);
@@ -615,7 +613,7 @@ TEST_CASE("upcalls: APCs to an exited thread never run and close frees its queue
     CHECK(lwsp_queue_apc(&id, count_apc, 1) == 0);  // pending when the thread exits
     may_exit.release();
     t.join();
-    CHECK(live_thread_states() == before + 1);  // kept by the open id
+    CHECK(live_thread_states() == before + 1);      // kept by the open id
     CHECK(lwsp_queue_apc(&id, count_apc, 1) == 0);  // accepted, never runs
     CHECK(lwsp_queue_apc(&id, count_apc, 1) == 0);
     CHECK(lwsp_sleep_ex(0, TRUE) == 0);  // not this thread's APCs
@@ -675,8 +673,8 @@ TEST_CASE("upcalls: socket handles carry their context until closed", "[upcalls]
     // Made-up handles and handles of other kinds.
     const WSAEVENT ev = lwsp_create_event();
     REQUIRE(ev != WSA_INVALID_EVENT);
-    for (SOCKET bad : {static_cast<SOCKET>(0), INVALID_SOCKET, static_cast<SOCKET>(12345),
-                       reinterpret_cast<SOCKET>(ev)}) {
+    for (SOCKET bad :
+         {static_cast<SOCKET>(0), INVALID_SOCKET, static_cast<SOCKET>(12345), reinterpret_cast<SOCKET>(ev)}) {
         err = 0;
         CHECK(lwsp_query_socket_handle_context(bad, &ctx, &err) == SOCKET_ERROR);
         CHECK(err == WSAENOTSOCK);
@@ -772,8 +770,7 @@ TEST_CASE("upcalls: concurrent sets waits and APCs", "[upcalls]") {
                 queued.fetch_add(1);
                 // Spread the APCs over the waits: every 16, let the targets
                 // catch up to within 32 of everything queued so far.
-                if (i % 16 == 0)
-                    THREAD_CHECK(eventually([&] { return apcs_run.load() + 32 >= queued.load(); }, 10s));
+                if (i % 16 == 0) THREAD_CHECK(eventually([&] { return apcs_run.load() + 32 >= queued.load(); }, 10s));
             }
         });
     }

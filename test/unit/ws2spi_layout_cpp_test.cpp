@@ -29,14 +29,14 @@ static_assert(sizeof(struct linger) == 4, "linger");
 static_assert(sizeof(struct timeval) == 2 * sizeof(long), "timeval");
 static_assert(FD_SETSIZE == 64, "Winsock's FD_SETSIZE, not glibc's 1024");
 static_assert(offsetof(fd_set, fd_array) == sizeof(SOCKET), "Winsock's fd_set");
-static_assert(sizeof(WSPPROC_TABLE) == 30 * sizeof(void *), "WSPPROC_TABLE");
-static_assert(sizeof(WSPUPCALLTABLE) == 15 * sizeof(void *), "WSPUPCALLTABLE");
+static_assert(sizeof(WSPPROC_TABLE) == 30 * sizeof(void*), "WSPPROC_TABLE");
+static_assert(sizeof(WSPUPCALLTABLE) == 15 * sizeof(void*), "WSPUPCALLTABLE");
 static_assert(offsetof(WSPPROC_TABLE, lpWSPAccept) == 0, "lpWSPAccept first");
-static_assert(offsetof(WSPPROC_TABLE, lpWSPCloseSocket) == 6 * sizeof(void *), "lpWSPCloseSocket 7th");
-static_assert(offsetof(WSPPROC_TABLE, lpWSPStringToAddress) == 29 * sizeof(void *), "lpWSPStringToAddress last");
+static_assert(offsetof(WSPPROC_TABLE, lpWSPCloseSocket) == 6 * sizeof(void*), "lpWSPCloseSocket 7th");
+static_assert(offsetof(WSPPROC_TABLE, lpWSPStringToAddress) == 29 * sizeof(void*), "lpWSPStringToAddress last");
 static_assert(offsetof(WSPUPCALLTABLE, lpWPUCloseEvent) == 0, "lpWPUCloseEvent first");
-static_assert(offsetof(WSPUPCALLTABLE, lpWPUCloseThread) == 14 * sizeof(void *), "lpWPUCloseThread last");
-static_assert(offsetof(WSABUF, buf) == sizeof(void *), "WSABUF.buf");
+static_assert(offsetof(WSPUPCALLTABLE, lpWPUCloseThread) == 14 * sizeof(void*), "lpWPUCloseThread last");
+static_assert(offsetof(WSABUF, buf) == sizeof(void*), "WSABUF.buf");
 static_assert(sizeof(WSAPROTOCOL_INFOW) == 628, "WSAPROTOCOL_INFOW");
 static_assert(sizeof(WSPDATA) == 4 + 2 * 256, "WSPDATA");
 static_assert(WSAEWOULDBLOCK == 10035, "WSAEWOULDBLOCK");
@@ -52,19 +52,17 @@ static_assert(INVALID_SOCKET == static_cast<SOCKET>(~static_cast<std::uintptr_t>
 
 namespace {
 
-int WSPAPI close_socket_stub(SOCKET, LPINT lpErrno)
-{
+int WSPAPI close_socket_stub(SOCKET, LPINT lpErrno) {
     *lpErrno = WSAENOTSOCK;
     return SOCKET_ERROR;
 }
 
-} // namespace
+}  // namespace
 
 int lwsp_ws2spi_layout_cpp_check();
 
 // Uses the header's types together with the standard library ones; returns 0.
-int lwsp_ws2spi_layout_cpp_check()
-{
+int lwsp_ws2spi_layout_cpp_check() {
     std::mutex m;
     std::lock_guard<std::mutex> lock(m);
     std::vector<WSABUF> bufs(2);
@@ -75,15 +73,13 @@ int lwsp_ws2spi_layout_cpp_check()
     WSPPROC_TABLE table{};
     table.lpWSPCloseSocket = close_socket_stub;
     int err = 0;
-    if (table.lpWSPCloseSocket(INVALID_SOCKET, &err) != SOCKET_ERROR || err != WSAENOTSOCK)
-        return __LINE__;
+    if (table.lpWSPCloseSocket(INVALID_SOCKET, &err) != SOCKET_ERROR || err != WSAENOTSOCK) return __LINE__;
 
     fd_set set;
     FD_ZERO(&set);
     FD_SET(3, &set);
     FD_SET(3, &set);
     FD_CLR(4, &set);
-    if (set.fd_count != 1 || set.fd_array[0] != 3)
-        return __LINE__;
+    if (set.fd_count != 1 || set.fd_array[0] != 3) return __LINE__;
     return bufs[0].len == 1 ? 0 : __LINE__;
 }

@@ -256,7 +256,10 @@ struct connected {
     tcp_script conn;
     SOCKET s;
     explicit connected(std::uint16_t initial_window = 65535, const WSPUPCALLTABLE* upcalls = nullptr)
-        : env(true, upcalls), lst(env.listener(k_port)), conn(env.peer4, k_peer_port, k_port), s(start(initial_window)) {}
+        : env(true, upcalls),
+          lst(env.listener(k_port)),
+          conn(env.peer4, k_peer_port, k_port),
+          s(start(initial_window)) {}
     SOCKET start(std::uint16_t window) {
         conn.window = window;
         SOCKET a = env.accept_from_peer(lst, conn);
@@ -553,7 +556,7 @@ TEST_CASE("a caller-supplied WSATHREADID is copied and used for the completion r
         REQUIRE(g_apc_threads.size() == 1);
         CHECK(g_apc_threads[0] == original);
     }
-    CHECK(g_opens == 0);  // the provider used the caller's id...
+    CHECK(g_opens == 0);   // the provider used the caller's id...
     CHECK(g_closes == 0);  // ...and left it open
     CHECK(run_apcs());
     const std::vector<completion> got = completions();
@@ -759,7 +762,8 @@ TEST_CASE("64 outstanding overlapped receives take every byte in order as the wi
                 if (s.window == 0) saw_zero_window = true;
             REQUIRE(conn.snd_una());
             REQUIRE(conn.stack_window());
-            const std::int64_t room = static_cast<std::int64_t>(*conn.snd_una() + *conn.stack_window() - conn.snd_nxt());
+            const std::int64_t room =
+                static_cast<std::int64_t>(*conn.snd_una() + *conn.stack_window() - conn.snd_nxt());
             if (room <= 0) {
                 // A delayed ACK may still hold the latest window.
                 segs = c.take_acks();
@@ -1055,8 +1059,8 @@ TEST_CASE("overlapped WSPRecvFrom and WSPSendTo on UDP", "[wsp][async][udp]") {
         small.wb = {4, small.buf.data()};
         small.ov.hEvent = ev2.h;
         DWORD f = 0;
-        small.rc = env.p.lpWSPRecvFrom(s, &small.wb, 1, &small.bytes, &f, nullptr, nullptr, &small.ov, nullptr,
-                                       nullptr, &small.err);
+        small.rc = env.p.lpWSPRecvFrom(s, &small.wb, 1, &small.bytes, &f, nullptr, nullptr, &small.ov, nullptr, nullptr,
+                                       &small.err);
         REQUIRE(small.err == WSA_IO_PENDING);
         env.peer4.send_udp(6000, 5000, to_bytes("truncated"));
         CHECK(ev2.signalled());
@@ -1073,8 +1077,8 @@ TEST_CASE("overlapped WSPRecvFrom and WSPSendTo on UDP", "[wsp][async][udp]") {
         out.wb = {5, out.buf.data()};
         out.ov.hEvent = ev2.h;
         sockaddr_in to = wsp_env::addr4("192.0.2.2", 6001);
-        out.rc = env.p.lpWSPSendTo(s, &out.wb, 1, &out.bytes, 0, reinterpret_cast<sockaddr*>(&to), sizeof to,
-                                   &out.ov, nullptr, nullptr, &out.err);
+        out.rc = env.p.lpWSPSendTo(s, &out.wb, 1, &out.bytes, 0, reinterpret_cast<sockaddr*>(&to), sizeof to, &out.ov,
+                                   nullptr, nullptr, &out.err);
         CHECK(out.rc == 0);
         CHECK(out.bytes == 5);
         check_completed(out.ov, 0, 5);
@@ -1459,7 +1463,7 @@ TEST_CASE("FD_CLOSE with error 0 after the peer's FIN comes only after the unrea
     CHECK(ne.iErrorCode[FD_CLOSE_BIT] == 0);
     check_unwritten(ne);
     CHECK(env.recv(c.s, 100, err).empty());
-    CHECK(err == 0);  // end of stream
+    CHECK(err == 0);    // end of stream
     CHECK(ev.quiet());  // FD_CLOSE is recorded once
     CHECK(enum_events(env, c.s, ev.h).lNetworkEvents == 0);
 }
@@ -1502,7 +1506,8 @@ TEST_CASE("FD_CLOSE reports how the connection ended", "[wsp][async][events][fdc
             }
             if (ev.signalled(0)) fired_at = env.st.now().count();
         }
-        INFO("FD_CLOSE at " << fired_at << " ms after " << copies << " copies of the data; " << env.transcript.substr(env.transcript.size() > 2000 ? env.transcript.size() - 2000 : 0));
+        INFO("FD_CLOSE at " << fired_at << " ms after " << copies << " copies of the data; "
+                            << env.transcript.substr(env.transcript.size() > 2000 ? env.transcript.size() - 2000 : 0));
         REQUIRE(fired_at > 0);
         CHECK(copies > 2);
         expected = WSAECONNABORTED;
@@ -1614,7 +1619,8 @@ TEST_CASE("a repeated WSPEventSelect does not record FD_WRITE again", "[wsp][asy
     CHECK(enum_events(env, c.s, ev2.h).lNetworkEvents == 0);
 }
 
-TEST_CASE("a repeated WSPEventSelect does not record FD_READ again for data already reported", "[wsp][async][event][windows]") {
+TEST_CASE("a repeated WSPEventSelect does not record FD_READ again for data already reported",
+          "[wsp][async][event][windows]") {
     connected c;
     wsp_env& env = c.env;
     event ev;
@@ -1630,7 +1636,8 @@ TEST_CASE("a repeated WSPEventSelect does not record FD_READ again for data alre
     CHECK(enum_events(env, c.s, ev.h).lNetworkEvents == 0);
 }
 
-TEST_CASE("a repeated WSPEventSelect does not record FD_ACCEPT again for a connection already reported", "[wsp][async][event][windows]") {
+TEST_CASE("a repeated WSPEventSelect does not record FD_ACCEPT again for a connection already reported",
+          "[wsp][async][event][windows]") {
     wsp_env env;
     SOCKET lst = env.listener(k_port);
     event ev;
@@ -1643,7 +1650,8 @@ TEST_CASE("a repeated WSPEventSelect does not record FD_ACCEPT again for a conne
     CHECK(enum_events(env, lst, ev.h).lNetworkEvents == 0);
 }
 
-TEST_CASE("a registration that leaves FD_ACCEPT out keeps it recorded; selecting it again signals at once", "[wsp][async][event][windows]") {
+TEST_CASE("a registration that leaves FD_ACCEPT out keeps it recorded; selecting it again signals at once",
+          "[wsp][async][event][windows]") {
     wsp_env env;
     SOCKET lst = env.listener(k_port);
     event ev;
@@ -1684,7 +1692,8 @@ TEST_CASE("an unbound UDP socket records nothing at registration", "[wsp][async]
     CHECK(enum_events(env, u, ev.h).lNetworkEvents == 0);
 }
 
-TEST_CASE("a connect completed before the registration is reported by it: FD_CONNECT and FD_WRITE", "[wsp][async][event][windows]") {
+TEST_CASE("a connect completed before the registration is reported by it: FD_CONNECT and FD_WRITE",
+          "[wsp][async][event][windows]") {
     wsp_env env;
     tcp_script conn(env.peer4, 7000, 40000);
     SOCKET s = env.socket();
@@ -1693,7 +1702,8 @@ TEST_CASE("a connect completed before the registration is reported by it: FD_CON
     REQUIRE(env.p.lpWSPBind(s, reinterpret_cast<sockaddr*>(&local), sizeof local, &err) == 0);
     REQUIRE(env.set_nonblocking(s, true) == 0);
     sockaddr_in to = wsp_env::addr4("192.0.2.2", 7000);
-    REQUIRE(env.p.lpWSPConnect(s, reinterpret_cast<sockaddr*>(&to), sizeof to, nullptr, nullptr, nullptr, nullptr, &err) == SOCKET_ERROR);
+    REQUIRE(env.p.lpWSPConnect(s, reinterpret_cast<sockaddr*>(&to), sizeof to, nullptr, nullptr, nullptr, nullptr,
+                               &err) == SOCKET_ERROR);
     for (parsed_frame& f : env.pump()) conn.accept(f);
     conn.send_syn_ack();
     env.pump();
@@ -1707,7 +1717,8 @@ TEST_CASE("a connect completed before the registration is reported by it: FD_CON
     CHECK(enum_events(env, s, ev.h).lNetworkEvents == 0);
 }
 
-TEST_CASE("FD_CONNECT not selected when the connect completes is reported once it is selected", "[wsp][async][event][windows]") {
+TEST_CASE("FD_CONNECT not selected when the connect completes is reported once it is selected",
+          "[wsp][async][event][windows]") {
     wsp_env env;
     tcp_script conn(env.peer4, 7000, 40000);
     event ev;
@@ -1731,7 +1742,8 @@ TEST_CASE("events recorded and not yet enumerated survive a re-registration", "[
     CHECK(enum_events(env, s, ev.h).lNetworkEvents == (FD_CONNECT | FD_WRITE));
 }
 
-TEST_CASE("FD_CLOSE not selected when the peer closes is reported once it is selected", "[wsp][async][event][windows]") {
+TEST_CASE("FD_CLOSE not selected when the peer closes is reported once it is selected",
+          "[wsp][async][event][windows]") {
     connected c;
     wsp_env& env = c.env;
     event ev;
@@ -1745,7 +1757,8 @@ TEST_CASE("FD_CLOSE not selected when the peer closes is reported once it is sel
     CHECK(ne.lNetworkEvents == FD_CLOSE);
 }
 
-TEST_CASE("a refused connect records FD_CONNECT with WSAECONNREFUSED once, not again at a re-registration", "[wsp][async][event][windows]") {
+TEST_CASE("a refused connect records FD_CONNECT with WSAECONNREFUSED once, not again at a re-registration",
+          "[wsp][async][event][windows]") {
     wsp_env env;
     tcp_script conn(env.peer4, 7000, 40000);
     event ev;
@@ -1759,7 +1772,8 @@ TEST_CASE("a refused connect records FD_CONNECT with WSAECONNREFUSED once, not a
     CHECK(enum_events(env, s, ev.h).lNetworkEvents == 0);
 }
 
-TEST_CASE("a receive with MSG_PEEK re-enables FD_READ and the data left records it again", "[wsp][async][event][windows]") {
+TEST_CASE("a receive with MSG_PEEK re-enables FD_READ and the data left records it again",
+          "[wsp][async][event][windows]") {
     connected c;
     wsp_env& env = c.env;
     event ev;
@@ -1793,7 +1807,8 @@ TEST_CASE("after a re-registration new data records FD_READ once without a recei
     CHECK(enum_events(env, c.s, ev.h).lNetworkEvents == 0);
 }
 
-TEST_CASE("data received while nothing was selected leaves nothing; data left unread is reported at registration", "[wsp][async][event][windows]") {
+TEST_CASE("data received while nothing was selected leaves nothing; data left unread is reported at registration",
+          "[wsp][async][event][windows]") {
     connected c;
     wsp_env& env = c.env;
     event ev;
@@ -1813,7 +1828,8 @@ TEST_CASE("data received while nothing was selected leaves nothing; data left un
     CHECK(enum_events(env, c.s, ev.h).lNetworkEvents == (FD_READ | FD_WRITE));
 }
 
-TEST_CASE("after a re-registration a new connection records FD_ACCEPT once without an accept", "[wsp][async][event][windows]") {
+TEST_CASE("after a re-registration a new connection records FD_ACCEPT once without an accept",
+          "[wsp][async][event][windows]") {
     wsp_env env;
     SOCKET lst = env.listener(k_port);
     event ev;

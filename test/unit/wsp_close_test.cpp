@@ -115,7 +115,8 @@ TEST_CASE("linger on with a zero timeout: close always resets, even with nothing
     CHECK(env.st.stats().tcp_pcbs == 1);  // only the listener
 }
 
-TEST_CASE("linger on with a timeout, blocking socket: close waits for the ACK of data and FIN", "[wsp][close][linger]") {
+TEST_CASE("linger on with a timeout, blocking socket: close waits for the ACK of data and FIN",
+          "[wsp][close][linger]") {
     connected c;
     wsp_env& env = c.env;
     REQUIRE(env.set_linger(c.s, 1, 5) == 0);
@@ -205,8 +206,8 @@ TEST_CASE("linger on with a timeout, nonblocking socket: WSAEWOULDBLOCK with not
     }
     SECTION("SO_DONTLINGER, then close: graceful FIN") {
         BOOL on = TRUE;
-        REQUIRE(env.p.lpWSPSetSockOpt(c.s, SOL_SOCKET, SO_DONTLINGER, reinterpret_cast<const char*>(&on),
-                                      sizeof on, &err) == 0);
+        REQUIRE(env.p.lpWSPSetSockOpt(c.s, SOL_SOCKET, SO_DONTLINGER, reinterpret_cast<const char*>(&on), sizeof on,
+                                      &err) == 0);
         REQUIRE(env.close(c.s) == 0);
         auto segs = env.tcp_out(k_port);
         CHECK(has_flag(segs, tcp_fin));

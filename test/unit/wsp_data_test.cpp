@@ -29,7 +29,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::uint16_t k_port = 80;         // the stack's listener
+constexpr std::uint16_t k_port = 80;          // the stack's listener
 constexpr std::uint16_t k_peer_port = 50000;  // the peer's side of accepted connections
 
 // The stack's send buffer per connection (lwIP's TCP_SND_BUF, from
@@ -55,8 +55,8 @@ io send_parts(wsp_env& env, SOCKET s, const std::vector<std::string>& parts, DWO
     for (const std::string& p : parts) bufs.push_back({static_cast<u_long>(p.size()), const_cast<char*>(p.data())});
     io r;
     r.bytes = 0xdeadbeef;
-    r.rc = env.p.lpWSPSend(s, bufs.data(), static_cast<DWORD>(bufs.size()), &r.bytes, flags, nullptr, nullptr,
-                           nullptr, &r.err);
+    r.rc = env.p.lpWSPSend(s, bufs.data(), static_cast<DWORD>(bufs.size()), &r.bytes, flags, nullptr, nullptr, nullptr,
+                           &r.err);
     return r;
 }
 
@@ -109,9 +109,8 @@ int get_int(wsp_env& env, SOCKET s, int level, int name, int& err) {
 
 int set_int(wsp_env& env, SOCKET s, int level, int name, int value) {
     int err = 0;
-    return env.p.lpWSPSetSockOpt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value, &err) == 0
-               ? 0
-               : err;
+    return env.p.lpWSPSetSockOpt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value, &err) == 0 ? 0
+                                                                                                                 : err;
 }
 
 u_long fionread(wsp_env& env, SOCKET s) {
@@ -243,7 +242,7 @@ TEST_CASE("blocking WSPConnect completes on the peer's SYN-ACK and names both en
     CHECK(syn[0].dport == 7000);
     REQUIRE(syn[0].mss());
     CHECK(*syn[0].mss() == (v6 ? 1440 : 1460));  // 1500-byte link minus IP and TCP headers
-    REQUIRE(blocked(env.st, call));  // waiting for the SYN-ACK
+    REQUIRE(blocked(env.st, call));              // waiting for the SYN-ACK
     CHECK_FALSE(call.done());
 
     conn.send_syn_ack();
@@ -406,7 +405,9 @@ TEST_CASE("WSPAccept returns the peer address and the socket inherits the listen
     feed(conn, env.pump());
 
     CHECK(get_int(env, a, IPPROTO_TCP, TCP_NODELAY, err) == 1);
-    struct linger l{0, 0};
+    struct linger l {
+        0, 0
+    };
     int len = sizeof l;
     REQUIRE(env.p.lpWSPGetSockOpt(a, SOL_SOCKET, SO_LINGER, reinterpret_cast<char*>(&l), &len, &err) == 0);
     CHECK(l.l_onoff == 1);
@@ -1203,7 +1204,7 @@ TEST_CASE("UDP WSPRecvFrom gives payload and sender and keeps datagram boundarie
 
     env.peer(v6).send_udp(6000, 5000, to_bytes("first"));
     env.peer(v6).send_udp(6001, 5000, to_bytes("second datagram"));
-    CHECK(env.pump().empty());  // nothing to answer
+    CHECK(env.pump().empty());          // nothing to answer
     CHECK(fionread(env, s) == 5 + 15);  // all queued bytes (wsp-facts §6)
 
     from_io a = recvfrom_text(env, s, 100);

@@ -20,7 +20,7 @@
 #include <catch2/catch.hpp>
 
 #include "async_call.hpp"
-#include "lwip/opt.h"     // TCP_SND_BUF, TCP_WND
+#include "lwip/opt.h"    // TCP_SND_BUF, TCP_WND
 #include "provider.hpp"  // the handle table: failing calls must not leak handles
 #include "wsp_fixture.hpp"
 
@@ -109,13 +109,14 @@ int get_int(wsp_env& env, SOCKET s, int level, int name, int& value) {
 
 int set_int(wsp_env& env, SOCKET s, int level, int name, int value) {
     int err = 0;
-    return env.p.lpWSPSetSockOpt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value, &err) == 0
-               ? 0
-               : err;
+    return env.p.lpWSPSetSockOpt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value, &err) == 0 ? 0
+                                                                                                                 : err;
 }
 
 struct linger get_linger(wsp_env& env, SOCKET s) {
-    struct linger l{0xeeee, 0xeeee};
+    struct linger l {
+        0xeeee, 0xeeee
+    };
     int len = sizeof l, err = 0;
     REQUIRE(env.p.lpWSPGetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<char*>(&l), &len, &err) == 0);
     REQUIRE(len == static_cast<int>(sizeof l));
@@ -270,8 +271,7 @@ TEST_CASE("WSPStartup fails WSASYSNOTREADY without a running stack", "[wsp][erro
     }
 }
 
-TEST_CASE("WSPCleanup: each WSPStartup needs its own and the last one closes every socket",
-          "[wsp][errors][startup]") {
+TEST_CASE("WSPCleanup: each WSPStartup needs its own and the last one closes every socket", "[wsp][errors][startup]") {
     wsp_env env;  // startup 1
     WSPUPCALLTABLE up{};
     WSPDATA d{};
@@ -352,14 +352,13 @@ TEST_CASE("after the last WSPCleanup every call fails WSANOTINITIALISED", "[wsp]
     CHECK_FAILS(p.lpWSPGetOverlappedResult(s, &ov, &n, FALSE, &flags, &err), FALSE, WSANOTINITIALISED);
     CHECK_FAILS(p.lpWSPGetPeerName(s, sa(out), &out_len, &err), SOCKET_ERROR, WSANOTINITIALISED);
     CHECK_FAILS(p.lpWSPGetSockName(s, sa(out), &out_len, &err), SOCKET_ERROR, WSANOTINITIALISED);
-    CHECK_FAILS(p.lpWSPGetSockOpt(s, SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&opt), &optlen, &err),
-                SOCKET_ERROR, WSANOTINITIALISED);
+    CHECK_FAILS(p.lpWSPGetSockOpt(s, SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&opt), &optlen, &err), SOCKET_ERROR,
+                WSANOTINITIALISED);
     CHECK_FAILS(p.lpWSPGetQOSByName(s, &buf, &qos, &err), FALSE, WSANOTINITIALISED);
     CHECK_FAILS(p.lpWSPIoctl(s, FIONBIO, &arg, sizeof arg, nullptr, 0, &cb, nullptr, nullptr, nullptr, &err),
                 SOCKET_ERROR, WSANOTINITIALISED);
     CHECK_FAILS(p.lpWSPListen(s, 5, &err), SOCKET_ERROR, WSANOTINITIALISED);
-    CHECK_FAILS(p.lpWSPRecv(s, &buf, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
-                WSANOTINITIALISED);
+    CHECK_FAILS(p.lpWSPRecv(s, &buf, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSANOTINITIALISED);
     CHECK_FAILS(p.lpWSPRecvFrom(u, &buf, 1, &n, &flags, sa(out), &out_len, nullptr, nullptr, nullptr, &err),
                 SOCKET_ERROR, WSANOTINITIALISED);
     CHECK_FAILS(p.lpWSPSelect(0, &rd, nullptr, nullptr, &tv, &err), SOCKET_ERROR, WSANOTINITIALISED);
@@ -386,8 +385,7 @@ TEST_CASE("after the last WSPCleanup every call fails WSANOTINITIALISED", "[wsp]
     CHECK(env.pump().empty());
 }
 
-TEST_CASE("a closed or invented handle fails WSAENOTSOCK in every call that takes a socket",
-          "[wsp][errors][handles]") {
+TEST_CASE("a closed or invented handle fails WSAENOTSOCK in every call that takes a socket", "[wsp][errors][handles]") {
     wsp_env env;
     WSPPROC_TABLE& p = env.p;
     SOCKET closed = env.socket();
@@ -428,13 +426,12 @@ TEST_CASE("a closed or invented handle fails WSAENOTSOCK in every call that take
         CHECK_FAILS(p.lpWSPIoctl(bad, FIONREAD, nullptr, 0, &arg, sizeof arg, &cb, nullptr, nullptr, nullptr, &err),
                     SOCKET_ERROR, WSAENOTSOCK);
         CHECK_FAILS(p.lpWSPListen(bad, 5, &err), SOCKET_ERROR, WSAENOTSOCK);
-        CHECK_FAILS(p.lpWSPRecv(bad, &buf, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
-                    WSAENOTSOCK);
+        CHECK_FAILS(p.lpWSPRecv(bad, &buf, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAENOTSOCK);
         CHECK_FAILS(p.lpWSPRecvFrom(bad, &buf, 1, &n, &flags, sa(out), &out_len, nullptr, nullptr, nullptr, &err),
                     SOCKET_ERROR, WSAENOTSOCK);
         CHECK_FAILS(p.lpWSPSend(bad, &buf, 1, &n, 0, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAENOTSOCK);
-        CHECK_FAILS(p.lpWSPSendTo(bad, &buf, 1, &n, 0, sa(a), sizeof a, nullptr, nullptr, nullptr, &err),
-                    SOCKET_ERROR, WSAENOTSOCK);
+        CHECK_FAILS(p.lpWSPSendTo(bad, &buf, 1, &n, 0, sa(a), sizeof a, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+                    WSAENOTSOCK);
         CHECK_FAILS(
             p.lpWSPSetSockOpt(bad, SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&opt), sizeof opt, &err),
             SOCKET_ERROR, WSAENOTSOCK);
@@ -473,8 +470,8 @@ TEST_CASE("WSPDuplicateSocket WSPJoinLeaf WSPSendDisconnect and WSPRecvDisconnec
 
     CHECK_FAILS(p.lpWSPDuplicateSocket(c.s, 1234, &info, &err), SOCKET_ERROR, WSASYSCALLFAILURE);
     CHECK(std::memcmp(&info, &info_before, sizeof info) == 0);
-    CHECK_FAILS(p.lpWSPJoinLeaf(c.s, sa(to), sizeof to, nullptr, nullptr, nullptr, nullptr, 0, &err),
-                INVALID_SOCKET, WSASYSCALLFAILURE);
+    CHECK_FAILS(p.lpWSPJoinLeaf(c.s, sa(to), sizeof to, nullptr, nullptr, nullptr, nullptr, 0, &err), INVALID_SOCKET,
+                WSASYSCALLFAILURE);
     CHECK_FAILS(p.lpWSPSendDisconnect(c.s, &disconnect_data, &err), SOCKET_ERROR, WSASYSCALLFAILURE);
     CHECK_FAILS(p.lpWSPSendDisconnect(c.s, nullptr, &err), SOCKET_ERROR, WSASYSCALLFAILURE);
     CHECK_FAILS(p.lpWSPRecvDisconnect(c.s, &disconnect_data, &err), SOCKET_ERROR, WSASYSCALLFAILURE);
@@ -596,8 +593,7 @@ TEST_CASE("WSPSocket treats 0 and FROM_PROTOCOL_INFO as wildcards", "[wsp][error
     info.iAddressFamily = AF_INET6;
     info.iSocketType = SOCK_DGRAM;
     info.iProtocol = IPPROTO_UDP;
-    SOCKET from_info =
-        env.p.lpWSPSocket(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &info, 0, 0, &err);
+    SOCKET from_info = env.p.lpWSPSocket(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &info, 0, 0, &err);
     REQUIRE(from_info != INVALID_SOCKET);
     CHECK(get_int(env, from_info, SOL_SOCKET, SO_TYPE, type) == 0);
     CHECK(type == SOCK_DGRAM);
@@ -623,8 +619,7 @@ TEST_CASE("WSPSocket treats 0 and FROM_PROTOCOL_INFO as wildcards", "[wsp][error
 
 // ---- WSPBind -------------------------------------------------------------------------
 
-TEST_CASE("WSPBind: WSAEFAULT WSAEAFNOSUPPORT and WSAEADDRNOTAVAIL leave the socket unbound",
-          "[wsp][errors][bind]") {
+TEST_CASE("WSPBind: WSAEFAULT WSAEAFNOSUPPORT and WSAEADDRNOTAVAIL leave the socket unbound", "[wsp][errors][bind]") {
     wsp_env env;
     WSPPROC_TABLE& p = env.p;
     const bool udp = GENERATE(false, true);
@@ -644,9 +639,9 @@ TEST_CASE("WSPBind: WSAEFAULT WSAEAFNOSUPPORT and WSAEADDRNOTAVAIL leave the soc
     CHECK_FAILS(p.lpWSPBind(s, sa(a), sizeof a - 1, &err), SOCKET_ERROR, WSAEFAULT);
     CHECK_FAILS(p.lpWSPBind(s, sa(a), 0, &err), SOCKET_ERROR, WSAEFAULT);
     CHECK_FAILS(p.lpWSPBind(s, sa(a), -1, &err), SOCKET_ERROR, WSAEFAULT);
-    CHECK_FAILS(p.lpWSPBind(s, sa(a6), sizeof a6, &err), SOCKET_ERROR, WSAEFAULT);    // the other family
-    CHECK_FAILS(p.lpWSPBind(s6, sa(a), sizeof a, &err), SOCKET_ERROR, WSAEFAULT);     // too short for IPv6
-    CHECK_FAILS(p.lpWSPBind(s6, sa(big), sizeof big, &err), SOCKET_ERROR, WSAEFAULT); // the other family
+    CHECK_FAILS(p.lpWSPBind(s, sa(a6), sizeof a6, &err), SOCKET_ERROR, WSAEFAULT);     // the other family
+    CHECK_FAILS(p.lpWSPBind(s6, sa(a), sizeof a, &err), SOCKET_ERROR, WSAEFAULT);      // too short for IPv6
+    CHECK_FAILS(p.lpWSPBind(s6, sa(big), sizeof big, &err), SOCKET_ERROR, WSAEFAULT);  // the other family
     CHECK_FAILS(p.lpWSPBind(s, sa(odd), sizeof odd, &err), SOCKET_ERROR, WSAEAFNOSUPPORT);
     CHECK_FAILS(p.lpWSPBind(s6, sa(odd), sizeof odd, &err), SOCKET_ERROR, WSAEAFNOSUPPORT);
 
@@ -910,14 +905,14 @@ TEST_CASE("WSPConnect: argument errors send nothing and leave the socket as it w
                 WSAEFAULT);
     CHECK_FAILS(p.lpWSPConnect(s, sa(odd), sizeof odd, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
                 WSAEAFNOSUPPORT);
-    CHECK_FAILS(p.lpWSPConnect(s, sa(unspec), sizeof unspec, nullptr, nullptr, nullptr, nullptr, &err),
-                SOCKET_ERROR, WSAEAFNOSUPPORT);
-    CHECK_FAILS(p.lpWSPConnect(s, sa(any_ip), sizeof any_ip, nullptr, nullptr, nullptr, nullptr, &err),
-                SOCKET_ERROR, WSAEADDRNOTAVAIL);
+    CHECK_FAILS(p.lpWSPConnect(s, sa(unspec), sizeof unspec, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+                WSAEAFNOSUPPORT);
+    CHECK_FAILS(p.lpWSPConnect(s, sa(any_ip), sizeof any_ip, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+                WSAEADDRNOTAVAIL);
     CHECK_FAILS(p.lpWSPConnect(s, sa(port0), sizeof port0, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
                 WSAEADDRNOTAVAIL);
-    CHECK_FAILS(p.lpWSPConnect(s6, sa(any_ip6), sizeof any_ip6, nullptr, nullptr, nullptr, nullptr, &err),
-                SOCKET_ERROR, WSAEADDRNOTAVAIL);
+    CHECK_FAILS(p.lpWSPConnect(s6, sa(any_ip6), sizeof any_ip6, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+                WSAEADDRNOTAVAIL);
     // No connect data on TCP/IP, and no QoS.
     CHECK_FAILS(p.lpWSPConnect(s, sa(to), sizeof to, &caller_data, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
                 WSAEPROTONOSUPPORT);
@@ -982,11 +977,11 @@ TEST_CASE("WSPConnect: WSAEINVAL when listening WSAEALREADY while pending WSAEIS
         CHECK_FAILS(p.lpWSPConnect(s, sa(to), sizeof to, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
                     WSAEISCONN);
         sockaddr_in same = wsp_env::addr4("192.0.2.2", 6000);
-        CHECK_FAILS(p.lpWSPConnect(s, sa(same), sizeof same, nullptr, nullptr, nullptr, nullptr, &err),
-                    SOCKET_ERROR, WSAEISCONN);
+        CHECK_FAILS(p.lpWSPConnect(s, sa(same), sizeof same, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+                    WSAEISCONN);
         REQUIRE(env.set_nonblocking(s, true) == 0);
-        CHECK_FAILS(p.lpWSPConnect(s, sa(same), sizeof same, nullptr, nullptr, nullptr, nullptr, &err),
-                    SOCKET_ERROR, WSAEISCONN);
+        CHECK_FAILS(p.lpWSPConnect(s, sa(same), sizeof same, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+                    WSAEISCONN);
         CHECK(env.pump().empty());
         sockaddr_in name{};
         int len = sizeof name;
@@ -1133,8 +1128,8 @@ TEST_CASE("WSPConnect: a UDP socket connects to a broadcast address only with SO
     for (const char* ip : {"255.255.255.255", "192.0.2.255"}) {
         INFO(ip);
         sockaddr_in bcast = wsp_env::addr4(ip, 9);
-        CHECK_FAILS(p.lpWSPConnect(u, sa(bcast), sizeof bcast, nullptr, nullptr, nullptr, nullptr, &err),
-                    SOCKET_ERROR, WSAEACCES);
+        CHECK_FAILS(p.lpWSPConnect(u, sa(bcast), sizeof bcast, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+                    WSAEACCES);
         sockaddr_in name{};
         int len = sizeof name;
         CHECK_FAILS(p.lpWSPGetPeerName(u, sa(name), &len, &err), SOCKET_ERROR, WSAENOTCONN);
@@ -1192,26 +1187,22 @@ TEST_CASE("send and receive calls: WSAEFAULT and WSAEINVAL for bad buffers consu
                     SOCKET_ERROR, WSAEFAULT);
         CHECK_FAILS(p.lpWSPSendTo(s, &good, 1, nullptr, 0, sa(to), sizeof to, nullptr, nullptr, nullptr, &err),
                     SOCKET_ERROR, WSAEFAULT);
-        CHECK_FAILS(p.lpWSPRecv(s, nullptr, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
-                    WSAEFAULT);
-        CHECK_FAILS(p.lpWSPRecv(s, &null_buf, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
-                    WSAEFAULT);
+        CHECK_FAILS(p.lpWSPRecv(s, nullptr, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAEFAULT);
+        CHECK_FAILS(p.lpWSPRecv(s, &null_buf, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAEFAULT);
         CHECK_FAILS(p.lpWSPRecv(s, two, 2, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAEFAULT);
         CHECK_FAILS(p.lpWSPRecv(s, &good, 1, nullptr, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
                     WSAEFAULT);
         CHECK_FAILS(p.lpWSPRecv(s, &good, 1, &n, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAEFAULT);
         CHECK_FAILS(p.lpWSPRecvFrom(s, nullptr, 1, &n, &flags, sa(from), &from_len, nullptr, nullptr, nullptr, &err),
                     SOCKET_ERROR, WSAEFAULT);
-        CHECK_FAILS(p.lpWSPRecvFrom(s, &good, 1, nullptr, &flags, sa(from), &from_len, nullptr, nullptr, nullptr,
-                                    &err),
+        CHECK_FAILS(p.lpWSPRecvFrom(s, &good, 1, nullptr, &flags, sa(from), &from_len, nullptr, nullptr, nullptr, &err),
                     SOCKET_ERROR, WSAEFAULT);
-        CHECK_FAILS(
-            p.lpWSPRecvFrom(s, &good, 1, &n, nullptr, sa(from), &from_len, nullptr, nullptr, nullptr, &err),
-            SOCKET_ERROR, WSAEFAULT);
+        CHECK_FAILS(p.lpWSPRecvFrom(s, &good, 1, &n, nullptr, sa(from), &from_len, nullptr, nullptr, nullptr, &err),
+                    SOCKET_ERROR, WSAEFAULT);
         // No buffers at all.
         CHECK_FAILS(p.lpWSPSend(s, &good, 0, &n, 0, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAEINVAL);
-        CHECK_FAILS(p.lpWSPSendTo(s, &good, 0, &n, 0, sa(to), sizeof to, nullptr, nullptr, nullptr, &err),
-                    SOCKET_ERROR, WSAEINVAL);
+        CHECK_FAILS(p.lpWSPSendTo(s, &good, 0, &n, 0, sa(to), sizeof to, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+                    WSAEINVAL);
         CHECK_FAILS(p.lpWSPRecv(s, &good, 0, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAEINVAL);
         CHECK_FAILS(p.lpWSPRecvFrom(s, nullptr, 0, &n, &flags, sa(from), &from_len, nullptr, nullptr, nullptr, &err),
                     SOCKET_ERROR, WSAEINVAL);
@@ -1291,19 +1282,17 @@ TEST_CASE("send and receive calls: WSAENOTCONN WSAEDESTADDRREQ and WSAEINVAL for
     for (SOCKET s : {fresh, bound, lst}) {
         INFO("TCP socket " << (s == fresh ? "fresh" : s == bound ? "bound" : "listening"));
         CHECK_FAILS(p.lpWSPSend(s, &buf, 1, &n, 0, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAENOTCONN);
-        CHECK_FAILS(p.lpWSPSendTo(s, &buf, 1, &n, 0, sa(to), sizeof to, nullptr, nullptr, nullptr, &err),
-                    SOCKET_ERROR, WSAENOTCONN);
-        CHECK_FAILS(p.lpWSPRecv(s, &buf, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+        CHECK_FAILS(p.lpWSPSendTo(s, &buf, 1, &n, 0, sa(to), sizeof to, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
                     WSAENOTCONN);
+        CHECK_FAILS(p.lpWSPRecv(s, &buf, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAENOTCONN);
     }
     // A connect under way is not a connection yet.
     SOCKET connecting = env.socket();
     REQUIRE(env.set_nonblocking(connecting, true) == 0);
-    CHECK_FAILS(p.lpWSPConnect(connecting, sa(to), sizeof to, nullptr, nullptr, nullptr, nullptr, &err),
-                SOCKET_ERROR, WSAEWOULDBLOCK);
+    CHECK_FAILS(p.lpWSPConnect(connecting, sa(to), sizeof to, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+                WSAEWOULDBLOCK);
     REQUIRE(env.tcp_out().size() == 1);
-    CHECK_FAILS(p.lpWSPSend(connecting, &buf, 1, &n, 0, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
-                WSAENOTCONN);
+    CHECK_FAILS(p.lpWSPSend(connecting, &buf, 1, &n, 0, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAENOTCONN);
 
     SOCKET u = env.socket(AF_INET, SOCK_DGRAM, 0);
     CHECK_FAILS(p.lpWSPSend(u, &buf, 1, &n, 0, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAENOTCONN);
@@ -1342,8 +1331,7 @@ TEST_CASE("send and receive calls: WSAEOPNOTSUPP for MSG_OOB and MSG_PARTIAL", "
     for (SOCKET s : {c.s, u}) {
         INFO((s == u ? "UDP" : "TCP"));
         // lwIP sends no urgent data (and a datagram socket has none): MSG_OOB is refused on both.
-        CHECK_FAILS(p.lpWSPSend(s, &buf, 1, &n, MSG_OOB, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
-                    WSAEOPNOTSUPP);
+        CHECK_FAILS(p.lpWSPSend(s, &buf, 1, &n, MSG_OOB, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAEOPNOTSUPP);
         CHECK_FAILS(p.lpWSPSend(s, &buf, 1, &n, MSG_PARTIAL, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
                     WSAEOPNOTSUPP);
         CHECK_FAILS(p.lpWSPSendTo(s, &buf, 1, &n, MSG_OOB, sa(to), sizeof to, nullptr, nullptr, nullptr, &err),
@@ -1398,8 +1386,8 @@ TEST_CASE("send and receive calls: WSAESHUTDOWN after WSPShutdown", "[wsp][error
         SOCKET u = bound_udp(env, 9000);
         env.peer4.send_udp(7000, 9000, to_bytes("queued"));
         REQUIRE(p.lpWSPShutdown(u, SD_SEND, &err) == 0);
-        CHECK_FAILS(p.lpWSPSendTo(u, &buf, 1, &n, 0, sa(to), sizeof to, nullptr, nullptr, nullptr, &err),
-                    SOCKET_ERROR, WSAESHUTDOWN);
+        CHECK_FAILS(p.lpWSPSendTo(u, &buf, 1, &n, 0, sa(to), sizeof to, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+                    WSAESHUTDOWN);
         CHECK(env.pump().empty());
         REQUIRE(p.lpWSPShutdown(u, SD_RECEIVE, &err) == 0);
         sockaddr_in from{};
@@ -1451,8 +1439,7 @@ TEST_CASE("WSPRecv and WSPRecvFrom: a datagram larger than the buffer is truncat
     WSABUF in_buf{sizeof in, in};
     DWORD n = k_untouched, flags = 0;
 
-    CHECK_FAILS(p.lpWSPRecv(u, &in_buf, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
-                WSAEMSGSIZE);
+    CHECK_FAILS(p.lpWSPRecv(u, &in_buf, 1, &n, &flags, nullptr, nullptr, nullptr, &err), SOCKET_ERROR, WSAEMSGSIZE);
     CHECK(n == 4);
     CHECK(std::string(in, 4) == "0123");
 
@@ -1723,7 +1710,9 @@ TEST_CASE("socket options: WSAEFAULT for missing or short buffers leaves value a
     }
 
     // Set: a linger structure or an int needs its 4 bytes.
-    struct linger l{0, 99};
+    struct linger l {
+        0, 99
+    };
     for (int short_len : {0, 1, 2, 3}) {
         INFO("optlen " << short_len);
         CHECK_FAILS(p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), short_len, &err),
@@ -1731,9 +1720,8 @@ TEST_CASE("socket options: WSAEFAULT for missing or short buffers leaves value a
         const int big = 1;
         CHECK_FAILS(p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&big), short_len, &err),
                     SOCKET_ERROR, WSAEFAULT);
-        CHECK_FAILS(
-            p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char*>(&big), short_len, &err),
-            SOCKET_ERROR, WSAEFAULT);
+        CHECK_FAILS(p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char*>(&big), short_len, &err),
+                    SOCKET_ERROR, WSAEFAULT);
     }
     CHECK_FAILS(p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, nullptr, sizeof l, &err), SOCKET_ERROR, WSAEFAULT);
     CHECK_FAILS(p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_DONTLINGER, nullptr, 4, &err), SOCKET_ERROR, WSAEFAULT);
@@ -1941,8 +1929,7 @@ TEST_CASE("socket options: SO_ERROR returns the pending error once", "[wsp][erro
 
 // ---- WSPIoctl ------------------------------------------------------------------------
 
-TEST_CASE("WSPIoctl: WSAEINVAL for unknown codes and WSAEFAULT for missing or short buffers",
-          "[wsp][errors][ioctl]") {
+TEST_CASE("WSPIoctl: WSAEINVAL for unknown codes and WSAEFAULT for missing or short buffers", "[wsp][errors][ioctl]") {
     wsp_env env;
     WSPPROC_TABLE& p = env.p;
     int err = 0;
@@ -2092,8 +2079,7 @@ TEST_CASE("WSPGetSockName and WSPGetPeerName: state errors come before WSAEFAULT
     CHECK(std::memcmp(&name, &peer, sizeof name) == 0);
 }
 
-TEST_CASE("WSPGetSockName: a socket bound to the wildcard reports it with the assigned port",
-          "[wsp][errors][names]") {
+TEST_CASE("WSPGetSockName: a socket bound to the wildcard reports it with the assigned port", "[wsp][errors][names]") {
     wsp_env env;
     WSPPROC_TABLE& p = env.p;
     int err = 0;
@@ -2243,8 +2229,7 @@ TEST_CASE("WSPSelect takes any timeval without overflow: a huge timeout waits, i
 
 // ---- WSPAddressToString / WSPStringToAddress -------------------------------------------------
 
-TEST_CASE("WSPAddressToString and WSPStringToAddress are dispatched with the entry checks",
-          "[wsp][errors][address]") {
+TEST_CASE("WSPAddressToString and WSPStringToAddress are dispatched with the entry checks", "[wsp][errors][address]") {
     wsp_env env;
     WSPPROC_TABLE& p = env.p;
     int err = 0;

@@ -179,8 +179,8 @@ void post_recv(wsp_env& env, SOCKET s, ov_op& op, std::size_t size, WSAEVENT ev,
     op.flags = 0;
     op.err = 0;
     op.fromlen = sizeof op.from;
-    op.rc = env.p.lpWSPRecvFrom(s, &op.wb, 1, &op.bytes, &op.flags, reinterpret_cast<sockaddr*>(&op.from),
-                                &op.fromlen, &op.ov, routine, nullptr, &op.err);
+    op.rc = env.p.lpWSPRecvFrom(s, &op.wb, 1, &op.bytes, &op.flags, reinterpret_cast<sockaddr*>(&op.from), &op.fromlen,
+                                &op.ov, routine, nullptr, &op.err);
 }
 
 void post_send(wsp_env& env, SOCKET s, ov_op& op, const std::string& data, WSAEVENT ev,
@@ -638,8 +638,8 @@ constexpr unsigned k_send_threads = 4;
 // Byte j of thread t's payload number `seq`: the top two bits name the
 // thread, so every byte of the stream says whose it is.
 char payload_byte(unsigned t, std::size_t seq, std::size_t j) {
-    std::uint32_t x = static_cast<std::uint32_t>(seq) * 2654435761u ^ static_cast<std::uint32_t>(j) * 40503u ^
-                      (t + 1) * 0x9e3779b9u;
+    std::uint32_t x =
+        static_cast<std::uint32_t>(seq) * 2654435761u ^ static_cast<std::uint32_t>(j) * 40503u ^ (t + 1) * 0x9e3779b9u;
     x ^= x >> 15;
     x *= 0x2c1b3c6du;
     x ^= x >> 12;
@@ -669,7 +669,8 @@ struct send_worker_result {
 };
 
 void send_worker(wsp_env& env, SOCKET s, mode_gate& gate, unsigned t, std::uint32_t seed, std::size_t calls,
-                 const std::vector<mode>& modes, std::atomic<std::size_t>& accepted, clock_type::time_point end, send_worker_result& out) {
+                 const std::vector<mode>& modes, std::atomic<std::size_t>& accepted, clock_type::time_point end,
+                 send_worker_result& out) {
     rand_source rnd(seed);
     auto owned = std::make_unique<slot_pool>(6);
     slot_pool& pool = *owned;
@@ -684,9 +685,8 @@ void send_worker(wsp_env& env, SOCKET s, mode_gate& gate, unsigned t, std::uint3
         const slot_result r = read_result(env, s, sl);
         if (r.error != 0 || r.bytes != k.length || r.flags != 0 || (sl.routine && sl.runs != 1)) {
             std::ostringstream o;
-            o << "thread " << t << " payload " << k.seq << ": overlapped send completed with error " << r.error
-              << ", " << r.bytes << " of " << k.length << " bytes, flags " << r.flags << ", routine runs "
-              << sl.runs;
+            o << "thread " << t << " payload " << k.seq << ": overlapped send completed with error " << r.error << ", "
+              << r.bytes << " of " << k.length << " bytes, flags " << r.flags << ", routine runs " << sl.runs;
             fail(o.str());
         }
         pool.release_oldest();
@@ -695,8 +695,9 @@ void send_worker(wsp_env& env, SOCKET s, mode_gate& gate, unsigned t, std::uint3
     bool stop = false;
     for (std::size_t seq = 0; seq < calls && !stop && clock_type::now() < end; ++seq) {
         const std::size_t kind = rnd.below(10);
-        const std::size_t size = kind < 2 ? rnd.between(1, 64) : kind < 6 ? rnd.between(65, 4000)
-                                                                           : rnd.between(4001, 48000);
+        const std::size_t size = kind < 2   ? rnd.between(1, 64)
+                                 : kind < 6 ? rnd.between(65, 4000)
+                                            : rnd.between(4001, 48000);
         const mode m = modes[rnd.below(modes.size())];
         ++out.calls[static_cast<int>(m)];
         const std::string data = payload(t, seq, size);
@@ -752,8 +753,8 @@ void send_worker(wsp_env& env, SOCKET s, mode_gate& gate, unsigned t, std::uint3
             }
             if (m == mode::blocking && r.bytes != size - offset) {
                 std::ostringstream o;
-                o << describe_call(t, seq, m) << ": a blocking send returned " << r.bytes << " of "
-                  << size - offset << " bytes";
+                o << describe_call(t, seq, m) << ": a blocking send returned " << r.bytes << " of " << size - offset
+                  << " bytes";
                 fail(o.str());
             }
             out.chunks.push_back({seq, offset, r.bytes});
@@ -821,7 +822,9 @@ bool decode_slice(const std::string& data, std::size_t& first) {
     if (data.size() % 8 != 0) return false;
     for (std::size_t k = 0; k * 8 < data.size(); ++k) {
         std::size_t v = 0;
-        for (int b = 0; b < 6; ++b) v |= static_cast<std::size_t>(static_cast<unsigned char>(data[k * 8 + static_cast<std::size_t>(b)])) << (8 * b);
+        for (int b = 0; b < 6; ++b)
+            v |= static_cast<std::size_t>(static_cast<unsigned char>(data[k * 8 + static_cast<std::size_t>(b)]))
+                 << (8 * b);
         if (static_cast<unsigned char>(data[k * 8 + 6]) != 0x5a || static_cast<unsigned char>(data[k * 8 + 7]) != 0xa5)
             return false;
         if (k == 0) first = v;
@@ -848,8 +851,8 @@ struct recv_worker_result {
 // Receives in random modes until the end of the stream (TCP) or until the
 // socket is closed under it (`closed` set first: UDP, which has no end).
 void recv_worker(wsp_env& env, SOCKET s, mode_gate& gate, unsigned t, std::uint32_t seed, bool tcp,
-                 const std::vector<mode>& modes, std::atomic<std::size_t>& taken, const std::atomic<bool>& closed, clock_type::time_point end,
-                 recv_worker_result& out) {
+                 const std::vector<mode>& modes, std::atomic<std::size_t>& taken, const std::atomic<bool>& closed,
+                 clock_type::time_point end, recv_worker_result& out) {
     rand_source rnd(seed);
     auto owned = std::make_unique<slot_pool>(4);
     slot_pool& pool = *owned;
@@ -978,7 +981,8 @@ bool parse_datagram(const std::string& d, unsigned& t, std::size_t& seq) {
     if (d.size() < 5) return false;
     t = static_cast<unsigned char>(d[0]);
     seq = 0;
-    for (int b = 0; b < 4; ++b) seq |= static_cast<std::size_t>(static_cast<unsigned char>(d[1 + static_cast<std::size_t>(b)])) << (8 * b);
+    for (int b = 0; b < 4; ++b)
+        seq |= static_cast<std::size_t>(static_cast<unsigned char>(d[1 + static_cast<std::size_t>(b)])) << (8 * b);
     return true;
 }
 
@@ -1020,8 +1024,7 @@ TEST_CASE("TCP sends keep issue order across modes: overlapped, then blocking, t
     CHECK(ev.quiet());
 
     // The peer opens its window and acknowledges as data comes.
-    const bool drained =
-        c.ack_until([&] { return second.done() && c.conn.received().size() >= a.size() + b.size(); });
+    const bool drained = c.ack_until([&] { return second.done() && c.conn.received().size() >= a.size() + b.size(); });
     CHECK(drained);
     REQUIRE(second.wait());
     CHECK(second.result().rc == 0);
@@ -1252,8 +1255,7 @@ TEST_CASE("MSG_PEEK and MSG_WAITALL blocking receives wait behind an overlapped 
 // time it wakes, so switching the socket to nonblocking while it waits makes
 // it return early: a blocking send with part of its bytes sent, a
 // MSG_WAITALL receive with part of its buffer filled.
-TEST_CASE("a blocking call that waits stays blocking when another thread sets FIONBIO",
-          "[wsp][order][threads]") {
+TEST_CASE("a blocking call that waits stays blocking when another thread sets FIONBIO", "[wsp][order][threads]") {
     SECTION("send") {
         connected c(0);
         wsp_env& env = c.env;
@@ -1396,10 +1398,11 @@ void random_tcp_sends(const char* what, const std::vector<mode>& modes) {
         would_block += results[t].would_block;
         CHECK(results[t].chunks.size() >= calls);
     }
-    std::printf("%s: %zu bytes in %.1f s; calls %zu overlapped/event, %zu overlapped/routine, %zu blocking, "
-                "%zu nonblocking; %zu pending, %zu WSAEWOULDBLOCK\n",
-                what, stream.size(), std::chrono::duration<double>(clock_type::now() - start).count(),
-                calls_by_mode[0], calls_by_mode[1], calls_by_mode[2], calls_by_mode[3], pending, would_block);
+    std::printf(
+        "%s: %zu bytes in %.1f s; calls %zu overlapped/event, %zu overlapped/routine, %zu blocking, "
+        "%zu nonblocking; %zu pending, %zu WSAEWOULDBLOCK\n",
+        what, stream.size(), std::chrono::duration<double>(clock_type::now() - start).count(), calls_by_mode[0],
+        calls_by_mode[1], calls_by_mode[2], calls_by_mode[3], pending, would_block);
     std::fflush(stdout);
     CHECK(pending > 0);  // the mix did queue
     CHECK(stream.size() == accepted.load());
@@ -1463,8 +1466,8 @@ void random_tcp_receives(const char* what, const std::vector<mode>& modes, bool 
             const std::int64_t room =
                 static_cast<std::int64_t>(*conn.snd_una() + *conn.stack_window() - conn.snd_nxt());
             if (sent < stream.size() && room >= 8) {
-                const std::size_t n = std::min({8 * rnd.between(1, 182), static_cast<std::size_t>(room) / 8 * 8,
-                                                stream.size() - sent});
+                const std::size_t n =
+                    std::min({8 * rnd.between(1, 182), static_cast<std::size_t>(room) / 8 * 8, stream.size() - sent});
                 conn.send_data(bytes(stream.begin() + static_cast<std::ptrdiff_t>(sent),
                                      stream.begin() + static_cast<std::ptrdiff_t>(sent + n)));
                 sent += n;
@@ -1503,8 +1506,7 @@ void random_tcp_receives(const char* what, const std::vector<mode>& modes, bool 
         bool eof = false;
         for (std::size_t k = 0; k < r.slices.size(); ++k) {
             const recv_slice& sl = r.slices[k];
-            INFO("call " << k << " (" << mode_name(sl.m) << "), " << sl.data.size() << " of " << sl.asked
-                         << " bytes");
+            INFO("call " << k << " (" << mode_name(sl.m) << "), " << sl.data.size() << " of " << sl.asked << " bytes");
             CHECK(sl.done);
             if (!sl.done) continue;
             if (sl.data.empty()) {
@@ -1524,10 +1526,11 @@ void random_tcp_receives(const char* what, const std::vector<mode>& modes, bool 
         }
         CHECK(eof);
     }
-    std::printf("%s: %zu slices in %.1f s; calls %zu overlapped/event, %zu overlapped/routine, %zu blocking, "
-                "%zu nonblocking, %zu MSG_WAITALL; %zu pending, %zu WSAEWOULDBLOCK\n",
-                what, all.size(), std::chrono::duration<double>(clock_type::now() - start).count(), calls_by_mode[0],
-                calls_by_mode[1], calls_by_mode[2], calls_by_mode[3], calls_by_mode[4], pending, would_block);
+    std::printf(
+        "%s: %zu slices in %.1f s; calls %zu overlapped/event, %zu overlapped/routine, %zu blocking, "
+        "%zu nonblocking, %zu MSG_WAITALL; %zu pending, %zu WSAEWOULDBLOCK\n",
+        what, all.size(), std::chrono::duration<double>(clock_type::now() - start).count(), calls_by_mode[0],
+        calls_by_mode[1], calls_by_mode[2], calls_by_mode[3], calls_by_mode[4], pending, would_block);
     std::fflush(stdout);
     CHECK(pending > 0);  // the mix did queue
     std::sort(all.begin(), all.end(), [](const placed& x, const placed& y) { return x.first < y.first; });
@@ -1560,9 +1563,8 @@ TEST_CASE("TCP receives in several threads, no MSG_WAITALL: slices tile the stre
 // thread has switched the socket to nonblocking returns short).
 TEST_CASE("TCP receives in several threads in random modes: slices tile the stream, each thread's in order",
           "[wsp][order][threads][random]") {
-    random_tcp_receives("random TCP receives", {mode::ov_event, mode::ov_routine, mode::blocking, mode::nonblocking,
-                                                mode::waitall},
-                        false);
+    random_tcp_receives("random TCP receives",
+                        {mode::ov_event, mode::ov_routine, mode::blocking, mode::nonblocking, mode::waitall}, false);
 }
 
 // ============================================================================
@@ -1775,8 +1777,8 @@ TEST_CASE("UDP sends from several threads in random modes: one datagram per call
                     }
                     const slot_result r = read_result(env, s, sl);
                     if (r.error != 0 || r.bytes != sl.buf.size() || (sl.routine && sl.runs != 1))
-                        out.errors.push_back("overlapped send completed with error " + std::to_string(r.error) +
-                                             ", " + std::to_string(r.bytes) + " bytes");
+                        out.errors.push_back("overlapped send completed with error " + std::to_string(r.error) + ", " +
+                                             std::to_string(r.bytes) + " bytes");
                     slots.release_oldest();
                     return true;
                 };
@@ -1793,9 +1795,8 @@ TEST_CASE("UDP sends from several threads in random modes: one datagram per call
                         sl.buf = d;
                         sl.wb = {static_cast<u_long>(d.size()), sl.buf.data()};
                         sockaddr_in to = wsp_env::addr4("192.0.2.2", k_peer_udp_port);
-                        r.rc = env.p.lpWSPSendTo(s, &sl.wb, 1, &r.bytes, 0, reinterpret_cast<sockaddr*>(&to),
-                                                 sizeof to, &sl.ov, sl.routine ? &on_slot_complete : nullptr, nullptr,
-                                                 &r.err);
+                        r.rc = env.p.lpWSPSendTo(s, &sl.wb, 1, &r.bytes, 0, reinterpret_cast<sockaddr*>(&to), sizeof to,
+                                                 &sl.ov, sl.routine ? &on_slot_complete : nullptr, nullptr, &r.err);
                         if (!(r.rc == 0 && r.bytes == d.size()) && !(r.rc == SOCKET_ERROR && r.err == WSA_IO_PENDING)) {
                             slots.release_newest();
                             out.errors.push_back(describe_call(t, seq, m) + ": rc " + std::to_string(r.rc) +
@@ -1879,8 +1880,7 @@ TEST_CASE("UDP receives in several threads in random modes: one whole datagram p
         });
         for (unsigned t = 0; t < k_udp_threads; ++t) {
             pool.start([&, t] {
-                recv_worker(env, s, gate, t, seed + 7919 * (t + 1), false, udp_modes, taken, closed, end,
-                            results[t]);
+                recv_worker(env, s, gate, t, seed + 7919 * (t + 1), false, udp_modes, taken, closed, end, results[t]);
                 ++pool.finished();
             });
         }
@@ -1896,7 +1896,7 @@ TEST_CASE("UDP receives in several threads in random modes: one whole datagram p
                 continue;
             }
             if (sent == count && queued == 0) break;  // every datagram taken by some call
-            std::this_thread::sleep_for(1ms);  // a poll of FIONREAD
+            std::this_thread::sleep_for(1ms);         // a poll of FIONREAD
         }
         CHECK(sent == count);
         // All taken: the close ends the calls still queued.
@@ -1923,14 +1923,15 @@ TEST_CASE("UDP receives in several threads in random modes: one whole datagram p
             REQUIRE(parse_datagram(sl.data, from, seq));
             REQUIRE(seq < count);
             CHECK(sl.data == datagram(0, seq, datagram_size(seed, 0, seq)));  // whole
-            CHECK(seq >= next);  // this thread's in increasing order
+            CHECK(seq >= next);                                               // this thread's in increasing order
             next = seq + 1;
             ++seen[seq];
         }
     }
-    std::printf("random UDP receives: calls %zu overlapped/event, %zu overlapped/routine, %zu blocking, "
-                "%zu nonblocking; %zu pending, %zu WSAEWOULDBLOCK\n",
-                calls_by_mode[0], calls_by_mode[1], calls_by_mode[2], calls_by_mode[3], pending, would_block);
+    std::printf(
+        "random UDP receives: calls %zu overlapped/event, %zu overlapped/routine, %zu blocking, "
+        "%zu nonblocking; %zu pending, %zu WSAEWOULDBLOCK\n",
+        calls_by_mode[0], calls_by_mode[1], calls_by_mode[2], calls_by_mode[3], pending, would_block);
     for (std::size_t i = 0; i < count; ++i) {
         INFO("datagram " << i);
         CHECK(seen[i] == 1);  // none lost, none twice
@@ -1994,11 +1995,11 @@ TEST_CASE("closing the socket ends every queued call: blocking WSAEINTR, overlap
             retried out;
             const auto end = clock_type::now() + 10s;
             for (;;) {
-                out.last = nonblocking(env, s, [&] { return recv ? recv_call(env, s, 100) : send_call(env, s, "late"); });
+                out.last =
+                    nonblocking(env, s, [&] { return recv ? recv_call(env, s, 100) : send_call(env, s, "late"); });
                 ++out.attempts;
                 ++tries;
-                if (!(out.last.rc == SOCKET_ERROR && out.last.err == WSAEWOULDBLOCK) || clock_type::now() >= end)
-                    break;
+                if (!(out.last.rc == SOCKET_ERROR && out.last.err == WSAEWOULDBLOCK) || clock_type::now() >= end) break;
                 std::this_thread::sleep_for(1ms);  // a poll: retry
             }
             return out;

@@ -28,19 +28,17 @@ struct sock_address {
     static sock_address v6addr(const ipv6_address& a, std::uint16_t port);
     static sock_address any(bool v6, std::uint16_t port = 0);
     bool is_any_ip() const;
-    bool operator==(const sock_address& o) const {
-        return v6 == o.v6 && ip == o.ip && port == o.port;
-    }
+    bool operator==(const sock_address& o) const { return v6 == o.v6 && ip == o.ip && port == o.port; }
 };
 
 // What changed on an endpoint.  These map one to one onto Winsock's FD_*
 // network events.
 enum class endpoint_event : unsigned {
-    readable = 1u << 0,    // data, EOF or an error is waiting
-    writable = 1u << 1,    // send space opened up (or the connect completed)
-    accept = 1u << 3,      // a connection is waiting to be accepted
-    connect = 1u << 4,     // a connect finished (the error says how)
-    close = 1u << 5,       // the connection ended (error 0: graceful)
+    readable = 1u << 0,  // data, EOF or an error is waiting
+    writable = 1u << 1,  // send space opened up (or the connect completed)
+    accept = 1u << 3,    // a connection is waiting to be accepted
+    connect = 1u << 4,   // a connect finished (the error says how)
+    close = 1u << 5,     // the connection ended (error 0: graceful)
 };
 
 class endpoint_sink {

@@ -59,7 +59,7 @@ struct frame_info {
 // delivers is described frame by frame (frame_info), so there is nothing to
 // announce for receiving.
 struct link_offloads {
-    bool tx_checksum = false;           // takes checksum::partial TCP/UDP frames
+    bool tx_checksum = false;            // takes checksum::partial TCP/UDP frames
     std::size_t tx_tcp_segment_max = 0;  // takes gso_size TCP frames up to this many bytes (0: none)
 };
 

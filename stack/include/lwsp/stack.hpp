@@ -60,13 +60,13 @@ using interface_id = int;
 
 // Counts of live lwIP objects, for leak checks and memory benchmarks.
 struct stack_stats {
-    std::size_t tcp_pcbs = 0;         // all TCP pcbs, LISTEN and TIME_WAIT included
+    std::size_t tcp_pcbs = 0;  // all TCP pcbs, LISTEN and TIME_WAIT included
     std::size_t tcp_listen_pcbs = 0;
     std::size_t tcp_time_wait_pcbs = 0;
     std::size_t udp_pcbs = 0;
-    std::size_t pbufs = 0;            // pool pbufs in use (PBUF_RAM pbufs count in heap_bytes)
-    std::size_t heap_bytes = 0;       // lwIP heap bytes in use, its timer entries excluded
-    std::size_t timers = 0;           // lwIP timeouts queued
+    std::size_t pbufs = 0;       // pool pbufs in use (PBUF_RAM pbufs count in heap_bytes)
+    std::size_t heap_bytes = 0;  // lwIP heap bytes in use, its timer entries excluded
+    std::size_t timers = 0;      // lwIP timeouts queued
     std::size_t tcp_segments = 0;
 };
 

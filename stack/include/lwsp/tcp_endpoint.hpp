@@ -145,7 +145,7 @@ private:
     bool shut_wr_ = false;
     net_error fate_ = net_error::ok;
     net_error pending_error_ = net_error::ok;
-    sock_address bound_{};    // the local address once known (bind, connect, accept)
+    sock_address bound_{};  // the local address once known (bind, connect, accept)
     bool has_bound_ = false;
 
     std::deque<std::unique_ptr<tcp_endpoint>> accept_q_;

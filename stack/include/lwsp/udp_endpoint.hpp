@@ -28,14 +28,14 @@ class stack;
 class udp_endpoint {
 public:
     struct options {
-        bool broadcast = false;      // SO_BROADCAST: may send to broadcast addresses
+        bool broadcast = false;  // SO_BROADCAST: may send to broadcast addresses
         bool reuse_address = false;
-        std::uint8_t ttl = 0;        // 0: lwIP's default
+        std::uint8_t ttl = 0;                                 // 0: lwIP's default
         std::size_t receive_buffer = default_receive_buffer;  // SO_RCVBUF; at most max_receive_buffer
     };
 
-    static constexpr std::size_t default_receive_buffer = 64 * 1024;
-    static constexpr std::size_t max_receive_buffer = 8 * 1024 * 1024;
+    static constexpr std::size_t default_receive_buffer = std::size_t{64} * 1024;
+    static constexpr std::size_t max_receive_buffer = std::size_t{8} * 1024 * 1024;
 
     udp_endpoint(stack& st, bool v6);
     ~udp_endpoint();

@@ -51,8 +51,7 @@ inline bool stays_false(const std::function<bool()>& f,
 // makes now (under the core lock, as every change is) reaches it.
 inline bool blocked(lwsp::stack& st, std::size_t threads = 1, const std::function<bool()>& returned = {},
                     std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
-    const bool reached = eventually(
-        [&] { return (returned && returned()) || st.waiting_threads() == threads; }, limit);
+    const bool reached = eventually([&] { return (returned && returned()) || st.waiting_threads() == threads; }, limit);
     return reached && !(returned && returned());
 }
 

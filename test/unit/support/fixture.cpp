@@ -16,7 +16,8 @@ lwsp::stack::options make_options(bool manual) {
 }
 
 bool is_mld(const parsed_frame& f) {
-    return f.icmp && f.icmp->v6 && (f.icmp->type == 130 || f.icmp->type == 131 || f.icmp->type == 132 || f.icmp->type == 143);
+    return f.icmp && f.icmp->v6 &&
+           (f.icmp->type == 130 || f.icmp->type == 131 || f.icmp->type == 132 || f.icmp->type == 143);
 }
 
 }  // namespace

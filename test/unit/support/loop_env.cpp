@@ -71,9 +71,10 @@ SOCKADDR_STORAGE loopback(bool v6, std::uint16_t port, int& len) {
 }
 
 std::uint16_t port_of(const SOCKADDR_STORAGE& ss) {
-    const std::uint8_t* be = ss.ss_family == AF_INET6
-                                 ? reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port)
-                                 : reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+    const std::uint8_t* be =
+        ss.ss_family == AF_INET6
+            ? reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port)
+            : reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
     return static_cast<std::uint16_t>(be[0] << 8 | be[1]);
 }
 
@@ -115,10 +116,10 @@ resources measure(lwsp::stack& st) {
 std::string describe(const resources& r) {
     std::ostringstream o;
     o << "tcp pcbs " << r.stack.tcp_pcbs << " (listen " << r.stack.tcp_listen_pcbs << ", time-wait "
-      << r.stack.tcp_time_wait_pcbs << "), tcp segments " << r.stack.tcp_segments << ", udp pcbs "
-      << r.stack.udp_pcbs << ", pbufs " << r.stack.pbufs << ", lwIP heap " << r.stack.heap_bytes
-      << " B, handles " << r.handles << ", thread records " << r.thread_states << ", process heap "
-      << r.heap_in_use << " B, RSS " << r.rss / 1024 << " KiB";
+      << r.stack.tcp_time_wait_pcbs << "), tcp segments " << r.stack.tcp_segments << ", udp pcbs " << r.stack.udp_pcbs
+      << ", pbufs " << r.stack.pbufs << ", lwIP heap " << r.stack.heap_bytes << " B, handles " << r.handles
+      << ", thread records " << r.thread_states << ", process heap " << r.heap_in_use << " B, RSS " << r.rss / 1024
+      << " KiB";
     return o.str();
 }
 
@@ -202,18 +203,19 @@ int loop_env::shutdown(SOCKET s, int how) {
 }
 
 int loop_env::set_linger(SOCKET s, bool on, u_short seconds) {
-    struct linger l{static_cast<u_short>(on ? 1 : 0), seconds};
+    struct linger l {
+        static_cast<u_short>(on ? 1 : 0), seconds
+    };
     int err = 0;
     return p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l, &err) == 0 ? 0
-                                                                                                              : err;
+                                                                                                               : err;
 }
 
 int loop_env::set_dontlinger(SOCKET s) { return set_int(s, SOL_SOCKET, SO_DONTLINGER, 1); }
 
 int loop_env::set_int(SOCKET s, int level, int name, int value) {
     int err = 0;
-    return p.lpWSPSetSockOpt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value, &err) == 0 ? 0
-                                                                                                            : err;
+    return p.lpWSPSetSockOpt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value, &err) == 0 ? 0 : err;
 }
 
 int loop_env::get_int(SOCKET s, int level, int name, int& value) {

@@ -60,9 +60,9 @@ public:
     // Thin wrappers: 0 (or the count) on success, otherwise the WSAE code
     // from *lpErrno, negated where a count is returned.
     SOCKET socket(bool v6, int& err);
-    int bind(SOCKET s, bool v6, std::uint16_t port);          // loopback address
+    int bind(SOCKET s, bool v6, std::uint16_t port);  // loopback address
     int listen(SOCKET s, int backlog);
-    int connect(SOCKET s, bool v6, std::uint16_t port);        // to the loopback address
+    int connect(SOCKET s, bool v6, std::uint16_t port);  // to the loopback address
     SOCKET accept(SOCKET lst, int& err, std::uint16_t* peer_port = nullptr);
     long send(SOCKET s, const void* data, std::size_t n, DWORD flags = 0);
     long recv(SOCKET s, void* data, std::size_t n, DWORD flags = 0);
@@ -73,7 +73,7 @@ public:
     int set_int(SOCKET s, int level, int name, int value);
     int get_int(SOCKET s, int level, int name, int& value);
     int set_nonblocking(SOCKET s, bool on);
-    int bytes_readable(SOCKET s, u_long& n);                   // FIONREAD
+    int bytes_readable(SOCKET s, u_long& n);  // FIONREAD
     int local_port(SOCKET s, std::uint16_t& port);
     int peer_port(SOCKET s, std::uint16_t& port);
 };

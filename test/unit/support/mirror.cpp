@@ -13,7 +13,8 @@ void swap_ranges_at(bytes& f, std::size_t a, std::size_t b, std::size_t n) {
 }
 
 bool equals_at(const bytes& f, std::size_t at, const ip_addr& a) {
-    return f.size() >= at + a.size() && std::equal(a.data(), a.data() + a.size(), f.begin() + static_cast<std::ptrdiff_t>(at));
+    return f.size() >= at + a.size() &&
+           std::equal(a.data(), a.data() + a.size(), f.begin() + static_cast<std::ptrdiff_t>(at));
 }
 
 }  // namespace

@@ -34,9 +34,7 @@ void set16(bytes& b, size_t off, uint16_t v) {
 
 uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
-uint32_t rd32(const uint8_t* p) {
-    return (static_cast<uint32_t>(rd16(p)) << 16) | static_cast<uint32_t>(rd16(p + 2));
-}
+uint32_t rd32(const uint8_t* p) { return (static_cast<uint32_t>(rd16(p)) << 16) | static_cast<uint32_t>(rd16(p + 2)); }
 
 mac_addr rd_mac(const uint8_t* p) {
     mac_addr m;
@@ -173,9 +171,9 @@ std::string tcp_options_text(const std::vector<tcp_option>& opts) {
                 break;
             }
             case tcp_opt_timestamps:
-                s += d.size() == 8 ? "TS val " + std::to_string(rd32(d.data())) + " ecr " +
-                                         std::to_string(rd32(d.data() + 4))
-                                   : "TS ?";
+                s += d.size() == 8
+                         ? "TS val " + std::to_string(rd32(d.data())) + " ecr " + std::to_string(rd32(d.data() + 4))
+                         : "TS ?";
                 break;
             case tcp_opt_nop: s += "nop"; break;
             case tcp_opt_eol: s += "eol"; break;
@@ -517,8 +515,8 @@ std::string ip_addr::to_string() const {
     // RFC 5952 4.2.3/5: IPv4-mapped addresses keep their dotted tail.
     bool mapped = g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 0 && g[4] == 0 && g[5] == 0xffff;
     if (mapped) {
-        return "::ffff:" + std::to_string(raw_[12]) + "." + std::to_string(raw_[13]) + "." +
-               std::to_string(raw_[14]) + "." + std::to_string(raw_[15]);
+        return "::ffff:" + std::to_string(raw_[12]) + "." + std::to_string(raw_[13]) + "." + std::to_string(raw_[14]) +
+               "." + std::to_string(raw_[15]);
     }
 
     // RFC 5952 4.2: compress the longest run of two or more zero groups, the
@@ -613,8 +611,7 @@ uint32_t udp_pseudo_header_sum(const ip_addr& src, const ip_addr& dst, uint32_t 
 }
 
 uint32_t icmpv6_pseudo_header_sum(const ip_addr& src, const ip_addr& dst, uint32_t length) {
-    if (!src.is_v6() || !dst.is_v6())
-        throw std::runtime_error("icmpv6_pseudo_header_sum: IPv6 addresses required");
+    if (!src.is_v6() || !dst.is_v6()) throw std::runtime_error("icmpv6_pseudo_header_sum: IPv6 addresses required");
     return pseudo_header_sum(src, dst, ip_proto_icmpv6, length);
 }
 
@@ -739,8 +736,7 @@ bytes ipv6_packet(const ip_addr& src, const ip_addr& dst, uint8_t next_header, c
 bytes ip_frame(mac_addr dst, mac_addr src, const ip_addr& src_ip, const ip_addr& dst_ip, uint8_t protocol,
                const bytes& payload, uint8_t ttl) {
     require_same_family(src_ip, dst_ip, "ip_frame");
-    if (src_ip.is_v6())
-        return eth_frame(dst, src, ethertype_ipv6, ipv6_packet(src_ip, dst_ip, protocol, payload, ttl));
+    if (src_ip.is_v6()) return eth_frame(dst, src, ethertype_ipv6, ipv6_packet(src_ip, dst_ip, protocol, payload, ttl));
     return eth_frame(dst, src, ethertype_ipv4, ipv4_packet(src_ip, dst_ip, protocol, payload, ttl));
 }
 
@@ -763,16 +759,14 @@ bytes arp_packet(uint16_t op, mac_addr sha, const ip_addr& spa, mac_addr tha, co
 }
 
 // ICMPv4 or ICMPv6 message (header + body) with its checksum filled in.
-bytes icmp_message(const ip_addr& src_ip, const ip_addr& dst_ip, uint8_t type, uint8_t code,
-                   const bytes& body) {
+bytes icmp_message(const ip_addr& src_ip, const ip_addr& dst_ip, uint8_t type, uint8_t code, const bytes& body) {
     bytes m;
     m.reserve(4 + body.size());
     put8(m, type);
     put8(m, code);
     put16(m, 0);
     put_bytes(m, body);
-    uint32_t ph =
-        src_ip.is_v6() ? icmpv6_pseudo_header_sum(src_ip, dst_ip, static_cast<uint32_t>(m.size())) : 0;
+    uint32_t ph = src_ip.is_v6() ? icmpv6_pseudo_header_sum(src_ip, dst_ip, static_cast<uint32_t>(m.size())) : 0;
     set16(m, 2, inet_checksum(m, ph));
     return m;
 }
@@ -793,8 +787,7 @@ bytes arp_request(mac_addr src_mac, ip_addr src_ip, ip_addr target_ip) {
 }
 
 bytes arp_reply(mac_addr src_mac, ip_addr src_ip, mac_addr dst_mac, ip_addr dst_ip) {
-    return eth_frame(dst_mac, src_mac, ethertype_arp,
-                     arp_packet(arp_op_reply, src_mac, src_ip, dst_mac, dst_ip));
+    return eth_frame(dst_mac, src_mac, ethertype_arp, arp_packet(arp_op_reply, src_mac, src_ip, dst_mac, dst_ip));
 }
 
 bytes icmp_frame(mac_addr dst, mac_addr src, ip_addr src_ip, ip_addr dst_ip, uint8_t type, uint8_t code,
@@ -828,12 +821,10 @@ bytes ndp_neighbor_solicitation(mac_addr src_mac, ip_addr src_ip, ip_addr target
         put_mac(body, src_mac);
     }
     // Hop limit 255 is how the receiver knows ND came from on-link (RFC 4861 7.1.1).
-    return icmp_frame(multicast_mac(dst_ip), src_mac, src_ip, dst_ip, icmpv6_neighbor_solicitation_type, 0,
-                      body, 255);
+    return icmp_frame(multicast_mac(dst_ip), src_mac, src_ip, dst_ip, icmpv6_neighbor_solicitation_type, 0, body, 255);
 }
 
-bytes ndp_neighbor_advertisement(mac_addr src_mac, ip_addr src_ip, mac_addr dst_mac, ip_addr dst_ip,
-                                 bool solicited) {
+bytes ndp_neighbor_advertisement(mac_addr src_mac, ip_addr src_ip, mac_addr dst_mac, ip_addr dst_ip, bool solicited) {
     if (!src_ip.is_v6() || !dst_ip.is_v6())
         throw std::runtime_error("ndp_neighbor_advertisement: IPv6 addresses required");
     bytes body;
@@ -903,9 +894,7 @@ bytes udp_frame(mac_addr dst, mac_addr src, ip_addr src_ip, ip_addr dst_ip, uint
 
 // ---------------------------------------------------------------- parsing
 
-bool icmp_info::is_echo_request() const {
-    return type == (v6 ? icmpv6_echo_request_type : icmp_echo_request_type);
-}
+bool icmp_info::is_echo_request() const { return type == (v6 ? icmpv6_echo_request_type : icmp_echo_request_type); }
 
 bool icmp_info::is_echo_reply() const { return type == (v6 ? icmpv6_echo_reply_type : icmp_echo_reply_type); }
 
@@ -937,10 +926,8 @@ std::string describe(const parsed_frame& f) {
         const arp_info& a = *f.arp;
         if (a.op == arp_op_request)
             return "ARP who-has " + a.target_ip.to_string() + " tell " + a.sender_ip.to_string();
-        if (a.op == arp_op_reply)
-            return "ARP reply " + a.sender_ip.to_string() + " is-at " + a.sender_mac.to_string();
-        return "ARP op " + std::to_string(a.op) + " " + a.sender_ip.to_string() + " > " +
-               a.target_ip.to_string();
+        if (a.op == arp_op_reply) return "ARP reply " + a.sender_ip.to_string() + " is-at " + a.sender_mac.to_string();
+        return "ARP op " + std::to_string(a.op) + " " + a.sender_ip.to_string() + " > " + a.target_ip.to_string();
     }
 
     if (!f.ip) {
@@ -959,9 +946,9 @@ std::string describe(const parsed_frame& f) {
     const std::string addrs = ip.src.to_string() + " > " + ip.dst.to_string();
 
     if (ip.fragment) {
-        return family + addrs + " frag id=" + std::to_string(ip.id) +
-               " off=" + std::to_string(ip.fragment_offset) + (ip.more_fragments ? "+" : "") + " proto " +
-               std::to_string(ip.protocol) + " len " + std::to_string(ip.total_length) + ipbad;
+        return family + addrs + " frag id=" + std::to_string(ip.id) + " off=" + std::to_string(ip.fragment_offset) +
+               (ip.more_fragments ? "+" : "") + " proto " + std::to_string(ip.protocol) + " len " +
+               std::to_string(ip.total_length) + ipbad;
     }
     if (ip.truncated) {
         return family + addrs + " proto " + std::to_string(ip.protocol) +
@@ -971,8 +958,8 @@ std::string describe(const parsed_frame& f) {
 
     if (f.tcp) {
         const tcp_segment& t = *f.tcp;
-        std::string s = "TCP " + endpoint_text(ip.src, t.sport) + " > " + endpoint_text(ip.dst, t.dport) +
-                        " [" + tcp_flags_string(t.flags) + "] seq=" + std::to_string(t.seq);
+        std::string s = "TCP " + endpoint_text(ip.src, t.sport) + " > " + endpoint_text(ip.dst, t.dport) + " [" +
+                        tcp_flags_string(t.flags) + "] seq=" + std::to_string(t.seq);
         if (t.has(tcp_ack)) s += " ack=" + std::to_string(t.ack);
         s += " win=" + std::to_string(t.window);
         if (t.has(tcp_urg)) s += " urg=" + std::to_string(t.urgent_pointer);

@@ -201,14 +201,13 @@ std::string tcp_flags_string(uint8_t flags);
 // padded with zeros to eth_min_frame, as a real NIC would deliver them, which
 // also checks that the stack trims by the IP length rather than the frame
 // length.
-bytes eth_frame(mac_addr dst, mac_addr src, uint16_t ethertype, const bytes& payload,
-                bool pad_to_minimum = true);
+bytes eth_frame(mac_addr dst, mac_addr src, uint16_t ethertype, const bytes& payload, bool pad_to_minimum = true);
 
 // Network-layer packets without the Ethernet header, for tests that need
 // unusual combinations. The IPv4 header has no options, DF clear, and the
 // given ID; its checksum is filled in.
-bytes ipv4_packet(const ip_addr& src, const ip_addr& dst, uint8_t protocol, const bytes& payload,
-                  uint8_t ttl = 64, uint16_t id = 0);
+bytes ipv4_packet(const ip_addr& src, const ip_addr& dst, uint8_t protocol, const bytes& payload, uint8_t ttl = 64,
+                  uint16_t id = 0);
 bytes ipv6_packet(const ip_addr& src, const ip_addr& dst, uint8_t next_header, const bytes& payload,
                   uint8_t hop_limit = 64);
 // Either of the above, by address family, wrapped in Ethernet.
@@ -231,8 +230,7 @@ bytes icmp_echo_reply(mac_addr dst, mac_addr src, ip_addr src_ip, ip_addr dst_ip
 // the source link-layer option is omitted, as RFC 4861 requires.
 bytes ndp_neighbor_solicitation(mac_addr src_mac, ip_addr src_ip, ip_addr target);
 // Advertises src_ip at src_mac, override flag set.
-bytes ndp_neighbor_advertisement(mac_addr src_mac, ip_addr src_ip, mac_addr dst_mac, ip_addr dst_ip,
-                                 bool solicited);
+bytes ndp_neighbor_advertisement(mac_addr src_mac, ip_addr src_ip, mac_addr dst_mac, ip_addr dst_ip, bool solicited);
 
 // The TCP header and payload with the checksum filled in for src/dst.
 bytes tcp_segment_bytes(const ip_addr& src_ip, const ip_addr& dst_ip, const tcp_segment& seg);

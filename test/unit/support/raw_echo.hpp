@@ -44,12 +44,12 @@ struct raw_client {
 
 // Direct raw-API operations on a pcb, so tests need no lwIP header (lwIP's
 // global `ip_addr` and `tcp_rst` names collide with the packet library's).
-void raw_detach(struct tcp_pcb* pcb);             // clear arg and callbacks
-int raw_close(struct tcp_pcb* pcb);               // tcp_close; returns err_t
-void raw_abort(struct tcp_pcb* pcb);              // tcp_abort
+void raw_detach(struct tcp_pcb* pcb);                          // clear arg and callbacks
+int raw_close(struct tcp_pcb* pcb);                            // tcp_close; returns err_t
+void raw_abort(struct tcp_pcb* pcb);                           // tcp_abort
 bool raw_write(struct tcp_pcb* pcb, const std::string& data);  // tcp_write + tcp_output
-int raw_rto_ms(struct tcp_pcb* pcb);              // current RTO in ms
-int raw_slow_timer_ms();                          // lwIP's TCP slow-timer period
+int raw_rto_ms(struct tcp_pcb* pcb);                           // current RTO in ms
+int raw_slow_timer_ms();                                       // lwIP's TCP slow-timer period
 
 // Listens on `port` and keeps whatever its connections receive, unread (no
 // tcp_recved): nothing the application does provokes an ACK.
@@ -58,7 +58,7 @@ struct raw_holding_server {
     std::size_t bytes = 0;  // received and held
 
     bool listen(std::uint16_t port);  // any address, IPv4 and IPv6
-    void release();  // frees what it held
+    void release();                   // frees what it held
 
 private:
     std::vector<struct pbuf*> held_;

@@ -73,8 +73,8 @@ bool scripted_peer::answer_resolution(const parsed_frame& f) {
         send_frame(arp_reply(self_.mac, self_.ip, a.sender_mac, a.sender_ip));
         return true;
     }
-    if (f.icmp && f.ip && f.icmp->v6 && f.icmp->type == icmpv6_neighbor_solicitation_type &&
-        f.icmp->nd_target && *f.icmp->nd_target == self_.ip) {
+    if (f.icmp && f.ip && f.icmp->v6 && f.icmp->type == icmpv6_neighbor_solicitation_type && f.icmp->nd_target &&
+        *f.icmp->nd_target == self_.ip) {
         // A solicitation from the unspecified address is duplicate address
         // detection for our own address; answering would make the stack give
         // it up, which no test wants by accident.
@@ -89,8 +89,7 @@ bool scripted_peer::answer_resolution(const parsed_frame& f) {
 bool scripted_peer::auto_respond(const parsed_frame& f) {
     if (answer_resolution(f)) return true;
     if (f.icmp && f.ip && f.icmp->is_echo_request() && f.ip->dst == self_.ip) {
-        send_frame(icmp_echo_reply(f.eth_src, self_.mac, self_.ip, f.ip->src, f.icmp->id, f.icmp->seq,
-                                   f.icmp->data));
+        send_frame(icmp_echo_reply(f.eth_src, self_.mac, self_.ip, f.ip->src, f.icmp->id, f.icmp->seq, f.icmp->data));
         return true;
     }
     return false;
@@ -105,8 +104,7 @@ bool scripted_peer::is_from_stack(const parsed_frame& f) const {
 tcp_script::tcp_script(scripted_peer& peer, uint16_t local_port, uint16_t remote_port, uint32_t isn)
     : peer_(peer), local_port_(local_port), remote_port_(remote_port), isn_(isn), snd_nxt_(isn) {}
 
-void tcp_script::send(uint32_t seq, uint32_t ack, uint8_t flags, const bytes& payload,
-                      std::vector<tcp_option> opts) {
+void tcp_script::send(uint32_t seq, uint32_t ack, uint8_t flags, const bytes& payload, std::vector<tcp_option> opts) {
     tcp_segment s;
     s.sport = local_port_;
     s.dport = remote_port_;
@@ -159,8 +157,7 @@ void tcp_script::send_raw(uint32_t seq, uint32_t ack, uint8_t flags, const bytes
 }
 
 bool tcp_script::on_segment(const tcp_segment& seg, const ip_addr& src, const ip_addr& dst) {
-    if (seg.sport != remote_port_ || seg.dport != local_port_ || src != peer_.stack().ip ||
-        dst != peer_.self().ip)
+    if (seg.sport != remote_port_ || seg.dport != local_port_ || src != peer_.stack().ip || dst != peer_.self().ip)
         return false;
 
     if (seg.has(tcp_ack)) {

@@ -135,10 +135,12 @@ int wsp_env::close(SOCKET s) {
 }
 
 int wsp_env::set_linger(SOCKET s, u_short on, u_short seconds) {
-    struct linger l{on, seconds};
+    struct linger l {
+        on, seconds
+    };
     int err = 0;
     return p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l, &err) == 0 ? 0
-                                                                                                              : err;
+                                                                                                               : err;
 }
 
 int wsp_env::set_nonblocking(SOCKET s, bool on) {

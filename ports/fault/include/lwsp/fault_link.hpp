@@ -109,13 +109,13 @@ public:
         timing mode = timing::deterministic;
         bool per_segment = true;
         std::chrono::microseconds reorder_hold{10000};  // real_time: longest a held-back frame waits
-        std::size_t queue_limit = 10000;               // real_time: frames held or delayed per direction
+        std::size_t queue_limit = 10000;                // real_time: frames held or delayed per direction
     };
 
     // What one direction did.  A frame cut into segments counts as its
     // segments from `frames` on.
     struct counters {
-        std::uint64_t frames = 0;      // frames that came in
+        std::uint64_t frames = 0;  // frames that came in
         std::uint64_t lost = 0;
         std::uint64_t corrupted = 0;
         std::uint64_t duplicated = 0;
@@ -165,7 +165,7 @@ private:
     struct rng {
         std::uint64_t state;
         std::uint64_t next();
-        double unit();                       // [0, 1)
+        double unit();                         // [0, 1)
         std::uint64_t below(std::uint64_t n);  // [0, n), n > 0
     };
     struct lane {
@@ -189,8 +189,7 @@ private:
               std::vector<item>& now_out, clock::time_point now);
     void one(direction d, item it, std::vector<item>& now_out, clock::time_point now);
     bool corrupt(lane& l, item& it, std::vector<item>& out);
-    void pass(direction d, item it, std::chrono::microseconds delay, std::vector<item>& now_out,
-              clock::time_point now);
+    void pass(direction d, item it, std::chrono::microseconds delay, std::vector<item>& now_out, clock::time_point now);
     void overtaken(direction d, std::size_t frames, std::vector<item>& now_out, clock::time_point now);
     // Under mu_: everything due by `now` (all of it if `all`), oldest first.
     void collect_due(direction d, clock::time_point now, bool all, std::vector<item>& out);
@@ -205,8 +204,8 @@ private:
     link_sink* outer_ = nullptr;
 
     // Lock order: in_emit_ → (the stack's core lock) → out_emit_ → mu_.
-    std::mutex in_emit_;   // one hand-over towards the stack at a time, in order
-    std::mutex out_emit_;  // one call of the wrapped link's transmit() at a time
+    std::mutex in_emit_;     // one hand-over towards the stack at a time, in order
+    std::mutex out_emit_;    // one call of the wrapped link's transmit() at a time
     mutable std::mutex mu_;  // decisions, queues, counters
     std::condition_variable wake_;
     lane in_, out_;

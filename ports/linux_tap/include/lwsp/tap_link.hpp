@@ -36,10 +36,10 @@ public:
 class tap_link final : public link {
 public:
     struct options {
-        std::string name = "lwsp0";  // the device's name
-        std::size_t mtu = 1500;      // IP MTU, 576..65535 (set the kernel side to match)
+        std::string name = "lwsp0";                                // the device's name
+        std::size_t mtu = 1500;                                    // IP MTU, 576..65535 (set the kernel side to match)
         mac_address mac = {{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};  // the stack's MAC
-        std::size_t max_queued_frames = 4096;  // transmit queue while the device is busy
+        std::size_t max_queued_frames = 4096;                      // transmit queue while the device is busy
         // Create the device when it does not exist (in the calling thread's
         // network namespace).  Off by default: attaching to a device the
         // scripts made inside a private namespace is the safe default, and a

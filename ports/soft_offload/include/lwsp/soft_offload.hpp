@@ -43,7 +43,6 @@ bool complete_partial_checksum(std::uint8_t* frame, std::size_t size, const fram
 // Returns false, appending nothing, when the metadata does not fit the
 // frame (a gso_size frame that is no TCP segment over IPv4 or IPv6,
 // offsets past its end).
-bool to_wire_frames(const std::uint8_t* frame, std::size_t size, const frame_info& info,
-                    std::vector<frame_bytes>& out);
+bool to_wire_frames(const std::uint8_t* frame, std::size_t size, const frame_info& info, std::vector<frame_bytes>& out);
 
 }  // namespace lwsp
