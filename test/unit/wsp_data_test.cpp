@@ -1205,7 +1205,7 @@ TEST_CASE("UDP WSPRecvFrom gives payload and sender and keeps datagram boundarie
     env.peer(v6).send_udp(6000, 5000, to_bytes("first"));
     env.peer(v6).send_udp(6001, 5000, to_bytes("second datagram"));
     CHECK(env.pump().empty());          // nothing to answer
-    CHECK(fionread(env, s) == 5 + 15);  // all queued bytes (wsp-facts §6)
+    CHECK(fionread(env, s) == 5 + 15);  // all queued bytes (docs/wsp-contract.md, WSPIoctl FIONREAD)
 
     from_io a = recvfrom_text(env, s, 100);
     CHECK(a.rc == 0);
