@@ -26,7 +26,7 @@ extern "C" {
 
 u32_t sys_now(void) {
     lwsp::stack* s = lwsp::stack::current();
-    return s ? static_cast<u32_t>(s->internals().now_ms()) : 0;
+    return s ? static_cast<u32_t>(lwsp::stack::impl::of(*s).now_ms()) : 0;
 }
 
 void lwsp_platform_assert(const char* message, int line, const char* file) {
@@ -46,14 +46,16 @@ unsigned int lwsp_rand(void) {
     // Called under the core lock only (local port choice).
     lwsp::stack* s = lwsp::stack::current();
     if (s == nullptr) return 0;
-    s->internals().assert_held();
-    return static_cast<unsigned int>(s->internals().rng());
+    lwsp::stack::impl& in = lwsp::stack::impl::of(*s);
+    in.assert_held();
+    return static_cast<unsigned int>(in.rng());
 }
 
 u32_t lwsp_tcp_isn(const ip_addr_t* local, u16_t local_port, const ip_addr_t* remote, u16_t remote_port) {
     lwsp::stack* s = lwsp::stack::current();
-    const std::uint64_t now_us = s != nullptr ? s->internals().now_ms() * 1000 : 0;
-    const std::array<std::uint64_t, 2> key = s != nullptr ? s->internals().isn_key : std::array<std::uint64_t, 2>{};
+    lwsp::stack::impl* in = s != nullptr ? &lwsp::stack::impl::of(*s) : nullptr;
+    const std::uint64_t now_us = in != nullptr ? in->now_ms() * 1000 : 0;
+    const std::array<std::uint64_t, 2> key = in != nullptr ? in->isn_key : std::array<std::uint64_t, 2>{};
     if (IP_IS_V6(local)) {
         return lwsp::detail::tcp_isn(key, now_us, reinterpret_cast<const std::uint8_t*>(ip_2_ip6(local)->addr),
                                      local_port, reinterpret_cast<const std::uint8_t*>(ip_2_ip6(remote)->addr),
@@ -69,8 +71,9 @@ void* lwsp_mem_malloc(size_t size) {
     lwsp::stack* s = lwsp::stack::current();
     std::size_t limit = s != nullptr ? s->settings().memory_limit : 0;
     if (limit != 0) {
-        s->internals().assert_held();
-        if (s->internals().allocating_inbound) limit += std::max<std::size_t>(limit / 8, std::size_t{64} * 1024);
+        lwsp::stack::impl& in = lwsp::stack::impl::of(*s);
+        in.assert_held();
+        if (in.allocating_inbound) limit += std::max<std::size_t>(limit / 8, std::size_t{64} * 1024);
         if (lwip_stats.mem.used + size > limit) return nullptr;
     }
     return std::malloc(size);
@@ -79,7 +82,7 @@ void* lwsp_mem_malloc(size_t size) {
 void lwsp_assert_core_locked(void) {
     lwsp::stack* s = lwsp::stack::current();
     if (s == nullptr) lwsp_platform_assert("lwIP entered with no lwsp::stack alive", __LINE__, __FILE__);
-    s->internals().assert_held();
+    lwsp::stack::impl::of(*s).assert_held();
 }
 
 }  // extern "C"

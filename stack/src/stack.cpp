@@ -73,7 +73,7 @@ public:
 
     void deliver_many(const frame_part* frames, std::size_t count, const frame_info* info) override {
         core_lock lk(stack_);
-        stack_.internals().assert_held();
+        stack::impl::of(stack_).assert_held();
         if (!active) return;
         for (std::size_t i = 0; i < count; ++i) {
             const auto* data = static_cast<const std::uint8_t*>(frames[i].data);
@@ -94,9 +94,9 @@ public:
             // total length) stay inside the buffer; every length a header
             // claims is then checked by lwIP against the frame.
             const std::size_t len = std::max(size - skip, min_frame);
-            stack_.internals().allocating_inbound = true;
+            stack::impl::of(stack_).allocating_inbound = true;
             struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(len), PBUF_RAM);
-            stack_.internals().allocating_inbound = false;
+            stack::impl::of(stack_).allocating_inbound = false;
             if (p == nullptr) continue;  // out of memory: dropped, as a NIC would
             pbuf_take(p, data + skip, static_cast<u16_t>(size - skip));
             if (len > size - skip)
@@ -116,7 +116,7 @@ public:
             lwsp_input_gso = 0;
             nif.chksum_flags = saved;
         }
-        stack_.internals().notify_progress();
+        stack::impl::of(stack_).notify_progress();
     }
 
     // Hands over frames held back for merging; before the core lock goes.

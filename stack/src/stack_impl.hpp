@@ -25,6 +25,10 @@ struct stack::impl {
     impl(stack& self, const options& o);  // out of line: `interface` is complete only in stack.cpp
     ~impl();
 
+    // The internals of `s`, for the stack's own translation units (a member
+    // of a nested class may use stack's private members).
+    static impl& of(stack& s) { return *s.impl_; }
+
     stack& self;
     options opts;
 

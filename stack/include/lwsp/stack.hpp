@@ -192,9 +192,10 @@ public:
 
     stack_stats stats();
 
-    // lwsp's own translation units reach the internals through this.
+    // The state behind the stack, defined in a private header of the
+    // library (stack/src/stack_impl.hpp, not installed): its own
+    // translation units reach it with stack::impl::of(stack&).
     struct impl;
-    impl& internals() { return *impl_; }
 
 private:
     friend class core_lock;
