@@ -159,6 +159,9 @@
 #define LWIP_HOOK_FILENAME              "lwsp_hooks.h"
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
   lwsp_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p)
+/* Neighbour discovery messages with an option of length 0 are discarded, as
+ * RFC 4861 requires and lwIP 2.1.3 does not (lwsp_hooks.h). */
+#define LWIP_HOOK_IP6_INPUT(p, inp) lwsp_ip6_input(p, inp)
 /* Unpredictable initial sequence numbers (RFC 6528): lwIP's own are a
  * counter, so a blind attacker who saw one connection could guess the next. */
 #define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \

@@ -1,6 +1,7 @@
 /* lwsp's lwIP hooks: see lwsp_hooks.h. */
 #include "lwsp_hooks.h"
 
+#include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/tcp.h"
 #include "lwip/stats.h"
@@ -88,4 +89,47 @@ err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, 
     tcp_ack_now(pcb); /* sent by the tcp_output() that ends tcp_input() */
   }
   return ERR_OK;
+}
+
+/* Where the options of a neighbour discovery message start (RFC 4861 4.1-4.5:
+ * the ICMPv6 header and the message's fixed part), or 0 for other messages. */
+static u16_t nd_options_offset(u8_t icmp_type)
+{
+  switch (icmp_type) {
+    case 133: return 8;  /* router solicitation */
+    case 134: return 16; /* router advertisement */
+    case 135: return 24; /* neighbour solicitation */
+    case 136: return 24; /* neighbour advertisement */
+    case 137: return 40; /* redirect */
+    default: return 0;
+  }
+}
+
+int lwsp_ip6_input(struct pbuf *p, struct netif *inp)
+{
+  const u8_t *ip6 = (const u8_t *)p->payload;
+  const u8_t *icmp;
+  u32_t len;
+  u32_t at;
+  LWIP_UNUSED_ARG(inp);
+  if (p->len < 40 + 4 || (ip6[0] >> 4) != 6 || ip6[6] != 58 /* ICMPv6 */) {
+    return 0;
+  }
+  len = ((u32_t)ip6[4] << 8) | ip6[5];
+  if (len > (u32_t)p->len - 40) {
+    len = (u32_t)p->len - 40; /* options in a later pbuf are not looked at */
+  }
+  icmp = ip6 + 40;
+  at = nd_options_offset(icmp[0]);
+  if (at == 0) {
+    return 0;
+  }
+  while (at + 2 <= len) {
+    if (icmp[at + 1] == 0) {
+      pbuf_free(p); /* an option of length 0: discarded (RFC 4861 4.6) */
+      return 1;
+    }
+    at += 8u * icmp[at + 1];
+  }
+  return 0;
 }

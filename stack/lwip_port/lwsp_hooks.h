@@ -60,6 +60,18 @@ struct pbuf;
 err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len, u8_t *opt2,
                         const struct pbuf *p);
 
+/* LWIP_HOOK_IP6_INPUT: runs for every IPv6 packet before lwIP looks at it;
+ * nonzero means the hook has freed it.  It discards a neighbour discovery
+ * message (router solicitation and advertisement, neighbour solicitation
+ * and advertisement, redirect) that carries an option of length 0: RFC 4861
+ * says to, and lwIP 2.1.3's nd6_input would copy a link-layer address from
+ * behind such an option, past the packet.  Only messages right behind the
+ * IPv6 header are looked at (neighbour discovery has no reason for
+ * extension headers); lwIP's other reads past a packet find the zeros the
+ * stack puts behind every inbound frame (stack.cpp, deliver_many). */
+struct netif;
+int lwsp_ip6_input(struct pbuf *p, struct netif *inp);
+
 /* LWIP_HOOK_TCP_ISN: initial sequence numbers as RFC 6528 computes them,
  * keyed by a secret of the stack (stack/src/isn.*); lwIP's own are a global
  * counter anyone can predict. */

@@ -47,6 +47,8 @@ bool loop_queues_pending() {
 // The shortest Ethernet frame a NIC delivers (64 bytes on the wire, FCS
 // removed).
 constexpr std::size_t min_frame = 60;
+// Zeros behind every inbound frame, inside its buffer (deliver_many).
+constexpr std::size_t input_slack = 64;
 
 constexpr u16_t trusted_checks =
     NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_ICMP | NETIF_CHECKSUM_CHECK_ICMP6;
@@ -93,14 +95,21 @@ public:
             // that lwIP's fixed-size header reads (ARP's 28 bytes, the IPv4
             // total length) stay inside the buffer; every length a header
             // claims is then checked by lwIP against the frame.
+            //
+            // Behind the frame, inside the same buffer, `input_slack` more
+            // zeros: lwIP 2.1.3 reads a few bytes past what a header says
+            // in places (an ND option of length 0 has its 6-byte address
+            // copied from behind the packet, fuzz/README.md), and those
+            // reads must find zeros of ours, not a neighbour's heap.
             const std::size_t len = std::max(size - skip, min_frame);
+            const std::size_t room = std::min<std::size_t>(len + input_slack, 0xffff);
             stack::impl::of(stack_).allocating_inbound = true;
-            struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(len), PBUF_RAM);
+            struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(room), PBUF_RAM);
             stack::impl::of(stack_).allocating_inbound = false;
             if (p == nullptr) continue;  // out of memory: dropped, as a NIC would
             pbuf_take(p, data + skip, static_cast<u16_t>(size - skip));
-            if (len > size - skip)
-                std::memset(static_cast<std::uint8_t*>(p->payload) + (size - skip), 0, len - (size - skip));
+            std::memset(static_cast<std::uint8_t*>(p->payload) + (size - skip), 0, room - (size - skip));
+            p->len = p->tot_len = static_cast<u16_t>(len);  // one PBUF_RAM pbuf: the slack stays allocated
             const frame_info fi = info != nullptr ? info[i] : frame_info{};
             // Partial or verified checksums are not checked — for whole
             // datagrams only: a fragment's flag would carry over to the

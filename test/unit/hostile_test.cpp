@@ -107,6 +107,43 @@ TEST_CASE("short ARP and IP frames are dropped without reading past their end", 
     CHECK(net.st.stats().pbufs == 0);
 }
 
+TEST_CASE("a neighbour solicitation with an option of length 0 is discarded; lwIP's reads past it find zeros",
+          "[hostile][frames][regression]") {
+    // lwIP 2.1.3's nd6_input copies a link-layer address option's 6 bytes
+    // without checking that the option holds them: with length 0 they come
+    // from behind the packet.  An 80-byte frame filled its buffer exactly,
+    // so they came from the heap (ASan: heap-buffer-overflow in nd6_input;
+    // found by fuzzing) and went back out as the reply's destination MAC.
+    // RFC 4861 4.6: such a message is discarded (lwsp's IPv6 input hook).
+    // Behind an extension header, which the hook does not walk, lwIP still
+    // reads past the packet: it must find the zeros the stack puts behind
+    // every inbound frame, never another buffer's bytes.
+    lan net;
+    bytes body = {0, 0, 0, 0};  // reserved
+    const bytes target = ip_addr::parse("2001:db8::1").raw();
+    body.insert(body.end(), target.begin(), target.end());
+    body.push_back(1);  // source link-layer address option...
+    body.push_back(0);  // ...of length 0
+    const ip_addr peer = ip_addr::parse("2001:db8::2");
+    const ip_addr stack = ip_addr::parse("2001:db8::1");
+    const bytes frame =
+        icmp_frame(k_stack_mac, k_peer_mac, peer, stack, icmpv6_neighbor_solicitation_type, 0, body, 255);
+    REQUIRE(frame.size() == 80);
+    REQUIRE(net.link.inject(frame));
+    CHECK(net.pump().empty());  // discarded: no advertisement in reply
+    // The same message behind a Destination Options header (PadN only).
+    bytes ext = {ip_proto_icmpv6, 0, 1, 4, 0, 0, 0, 0};
+    ext.insert(ext.end(), frame.begin() + 14 + 40, frame.end());
+    const bytes wrapped = raw_frame(k_stack_mac, ethertype_ipv6, ipv6_packet(peer, stack, 60, ext, 255));
+    REQUIRE(wrapped.size() == 88);
+    REQUIRE(net.link.inject(wrapped));
+    for (const parsed_frame& f : net.pump()) {
+        INFO("reply to " << f.eth_dst.to_string());
+        CHECK((f.eth_dst == mac_addr{} || f.eth_dst == k_peer_mac));  // zeros of the stack's, never heap bytes
+    }
+    CHECK(net.st.stats().pbufs == 0);
+}
+
 // ---- UDP receive memory ---------------------------------------------------------
 
 namespace {
