@@ -25,9 +25,9 @@
 // At the end every socket is closed (gracefully or abortively), the clock
 // runs on for a while, and env::end() checks that nothing leaked.  Failed
 // WSP calls must report an error their reference page documents
-// (common/wsa_errors.hpp).  A frame that would trigger a known, unfixed
-// finding is steered around (common/known_issues.hpp), so that fuzzing goes
-// on past it.
+// (common/wsa_errors.hpp).  A zero-copy frame that would trigger a known,
+// unfixed finding is delivered by copy instead (env::inject_exact,
+// common/known_issues.hpp), so that fuzzing goes on past it.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -39,7 +39,6 @@
 #include "common/check.hpp"
 #include "common/env.hpp"
 #include "common/input.hpp"
-#include "common/known_issues.hpp"
 #include "common/wsa_errors.hpp"
 #include "frames_format.hpp"
 #include "lwsp/upcalls.h"
@@ -260,16 +259,6 @@ private:
     std::vector<app_socket> sockets_;
     std::deque<std::unique_ptr<overlapped_op>> ops_;
     std::uint64_t clock_used_ = 0;
-    struct tuple {
-        bool v6;
-        std::uint16_t stack_port, peer_port;
-    };
-    std::vector<tuple> rx_shut_;  // connections whose socket shut down receiving
-    bool receive_shut(bool v6, std::uint16_t stack_port, std::uint16_t peer_port) const {
-        for (const tuple& t : rx_shut_)
-            if (t.v6 == v6 && t.stack_port == stack_port && t.peer_port == peer_port) return true;
-        return false;
-    }
 };
 
 SOCKET run::new_socket(bool v6, bool tcp) {
@@ -461,22 +450,6 @@ bytes run::ipv6_header(const ip_spec& ip, std::size_t payload_len, std::uint8_t 
 
 void run::emit(const ip_spec& ip, bytes l4, std::optional<std::size_t> csum_at, bool pseudo, bool udp,
                const frame_spec& fr) {
-    if (ip.proto == lwsp::test::ip_proto_tcp && avoid_known_issues()) {
-        if (tcp_ooseq_fin_past_window_predicted(e_.st(), l4)) {
-            env::trace("  (known issue tcp_ooseq_fin_past_window: segment not delivered)");
-            return;
-        }
-        if (tcp_ooseq_past_window_predicted(e_.st(), l4)) {
-            env::trace("  (known issue tcp_ooseq_past_window: segment not delivered)");
-            return;
-        }
-        if (l4.size() >= 4 && receive_shut(ip.v6, static_cast<std::uint16_t>(l4[2] << 8 | l4[3]),
-                                           static_cast<std::uint16_t>(l4[0] << 8 | l4[1])) &&
-            sd_receive_fin_predicted(e_.st(), l4)) {
-            env::trace("  (known issue sd_receive_fin_use_after_free: segment not delivered)");
-            return;
-        }
-    }
     if (csum_at && *csum_at + 2 <= l4.size()) {
         l4[*csum_at] = l4[*csum_at + 1] = 0;
         const std::uint32_t ph = pseudo ? lwsp::test::pseudo_header_sum(ip.src, ip.dst, ip.proto, static_cast<std::uint32_t>(l4.size())) : 0;
@@ -839,19 +812,7 @@ void run::rec_app(input& in) {
         }
         case a_shutdown: {
             static const int how[] = {SD_RECEIVE, SD_SEND, SD_BOTH};
-            if (check(wsp_call::shutdown, w_.lpWSPShutdown(so.h, how[arg % 3], &err), err, "WSPShutdown") == 0 &&
-                how[arg % 3] != SD_SEND && so.tcp) {
-                // Remembered for known_issues.hpp: sd_receive_fin_use_after_free.
-                SOCKADDR_STORAGE local{}, remote{};
-                INT ll = sizeof local, rl = sizeof remote;
-                if (w_.lpWSPGetSockName(so.h, reinterpret_cast<sockaddr*>(&local), &ll, &err) == 0 &&
-                    w_.lpWSPGetPeerName(so.h, reinterpret_cast<sockaddr*>(&remote), &rl, &err) == 0) {
-                    const auto* lb = reinterpret_cast<const std::uint8_t*>(&local);
-                    const auto* rb = reinterpret_cast<const std::uint8_t*>(&remote);
-                    rx_shut_.push_back({so.v6, static_cast<std::uint16_t>(lb[2] << 8 | lb[3]),
-                                        static_cast<std::uint16_t>(rb[2] << 8 | rb[3])});
-                }
-            }
+            check(wsp_call::shutdown, w_.lpWSPShutdown(so.h, how[arg % 3], &err), err, "WSPShutdown");
             break;
         }
         case a_close: {
