@@ -49,7 +49,46 @@ known_issue ip6_walk(std::uint8_t nh, const std::uint8_t* p, std::size_t n) {
     return known_issue::none;
 }
 
+// An NS, NA or Redirect at m[0..n) whose first option has length 0.
+bool nd6_empty_first_option(const std::uint8_t* m, std::size_t n) {
+    if (n == 0) return false;
+    std::size_t hdr;
+    switch (m[0]) {
+        case 135:  // Neighbor Solicitation
+        case 136:  // Neighbor Advertisement
+            hdr = 24;
+            break;
+        case 137: hdr = 40; break;  // Redirect
+        default: return false;
+    }
+    return n >= hdr + 2 && m[hdr + 1] == 0;
+}
+
 }  // namespace
+
+bool nd6_lladdr_overread_predicted(const test::bytes& icmp6) {
+    return nd6_empty_first_option(icmp6.data(), icmp6.size());
+}
+
+bool nd6_lladdr_overread_predicted_in_frame(const test::bytes& f) {
+    if (f.size() < 14 + 40 || be16(f.data() + 12) != 0x86dd) return false;
+    const std::uint8_t* p = f.data() + 14 + 40;
+    const std::size_t n = f.size() - 14 - 40;
+    std::uint8_t nh = f[14 + 6];
+    for (std::size_t o = 0; o + 8 <= n;) {
+        if (nh == 58) return nd6_empty_first_option(p + o, n - o);
+        if (nh == 0 || nh == 60 || nh == 43) {
+            nh = p[o];
+            o += 8 * (1u + p[o + 1]);
+        } else if (nh == 44 && (be16(p + o + 2) & 0xfff9) == 0) {  // an atomic fragment
+            nh = p[o];
+            o += 8;
+        } else {
+            return false;
+        }
+    }
+    return false;
+}
 
 known_issue zero_copy_known_issue(const test::bytes& f) {
     if (f.size() < 14 + 40 || be16(f.data() + 12) != 0x86dd) return known_issue::none;
@@ -71,6 +110,7 @@ const char* to_string(known_issue k) {
     switch (k) {
         case known_issue::none: return "none";
         case known_issue::ip6_ext_header_overread: return "ip6_ext_header_overread";
+        case known_issue::nd6_lladdr_option_overread: return "nd6_lladdr_option_overread";
     }
     return "?";
 }

@@ -26,11 +26,26 @@ enum class known_issue {
     // Destination Options or Routing header (and of an option inside the
     // first two) is read before checking that the packet holds it.
     ip6_ext_header_overread,
+    // lwIP 2.1.3 nd6.c, nd6_input(): a Neighbor Solicitation, Neighbor
+    // Advertisement or Redirect whose first option has length 0 passes the
+    // option's length check (p->len < header + 8 * length), and the
+    // link-layer address (6 bytes from the option's third byte) is copied
+    // into the neighbour cache from past the packet.  Reached through the
+    // copying ports too.  Avoided by not delivering such a message.
+    nd6_lladdr_option_overread,
 };
 
 // Which known issue `frame` would trigger if lwIP read it from a buffer of
 // exactly its length (env::inject_exact).
 known_issue zero_copy_known_issue(const test::bytes& frame);
+
+// Whether the ICMPv6 message `icmp6` would hit nd6_lladdr_option_overread
+// (whatever the fragments or the frame it travels in).
+bool nd6_lladdr_overread_predicted(const test::bytes& icmp6);
+
+// The same for a whole Ethernet frame (raw frames; a fragment is not
+// followed).
+bool nd6_lladdr_overread_predicted_in_frame(const test::bytes& frame);
 
 // False when LWSP_FUZZ_KNOWN_ISSUES=reproduce.
 bool avoid_known_issues();
