@@ -19,9 +19,9 @@
 //     parameters a router advertisement may change to their defaults;
 //   * then it checks that nothing leaked: no pcb, no pbuf, no TCP segment,
 //     lwIP's heap as before the first input, no provider handle.
-// What stays different is lwIP's ISN counter and IP ids: the harnesses
-// learn sequence numbers from the stack's own segments instead of assuming
-// them.
+// What stays different is the initial sequence numbers and IP ids: the
+// harnesses learn sequence numbers from the stack's own segments instead
+// of assuming them.
 //
 // Loopback traffic (a frame from the stack's own address, a socket
 // connected to 127.0.0.1) is processed by the stack's driver thread; the
