@@ -75,7 +75,15 @@ constexpr unsigned grace_ms[4] = {0, 1000, 30000, 130000};
 
 constexpr std::uint8_t ip_tos = 0x01, ip_ttl = 0x02, ip_id = 0x04, ip_df = 0x08, ip_src = 0x10, ip_dst = 0x20,
                        ip_options = 0x40, ip_fragment = 0x80;
-enum frag_order : std::uint8_t { fo_in_order, fo_reverse, fo_shuffle, fo_drop_one, fo_duplicate_one, fo_overlap, fo_count };
+enum frag_order : std::uint8_t {
+    fo_in_order,
+    fo_reverse,
+    fo_shuffle,
+    fo_drop_one,
+    fo_duplicate_one,
+    fo_overlap,
+    fo_count
+};
 
 constexpr std::uint8_t fr_bad_csum = 0x01, fr_l3_len = 0x02, fr_offload = 0x04, fr_exact = 0x08, fr_truncate = 0x10,
                        fr_trailer = 0x20, fr_dst_mac = 0x40, fr_ethertype = 0x80;
@@ -91,13 +99,13 @@ enum icmp_body : std::uint8_t { ib_tail, ib_quote, ib_one_address, ib_two_addres
 enum quote_target : std::uint8_t { qt_accepted, qt_active, qt_udp_connected, qt_udp_bound };
 
 enum app_action : std::uint8_t {
-    a_recv,        // arg: bytes (low 14 bits), bit 14 MSG_PEEK
-    a_send,        // arg: bytes of a pattern (UDP: one datagram to the peer)
-    a_shutdown,    // arg % 3: SD_RECEIVE, SD_SEND, SD_BOTH
-    a_close,       // arg % 3: default, abortive (linger 0), linger 5 s
+    a_recv,      // arg: bytes (low 14 bits), bit 14 MSG_PEEK
+    a_send,      // arg: bytes of a pattern (UDP: one datagram to the peer)
+    a_shutdown,  // arg % 3: SD_RECEIVE, SD_SEND, SD_BOTH
+    a_close,     // arg % 3: default, abortive (linger 0), linger 5 s
     a_accept,
-    a_ov_recv,     // overlapped receive of arg bytes
-    a_ov_send,     // overlapped send of arg bytes
+    a_ov_recv,  // overlapped receive of arg bytes
+    a_ov_send,  // overlapped send of arg bytes
     a_enum_events,
     a_setsockopt,  // arg % 6: nodelay on/off, keepalive, SO_RCVBUF arg >> 3, linger arg >> 3, dontlinger
     a_query,       // FIONREAD, SO_ERROR
@@ -110,10 +118,31 @@ enum app_action : std::uint8_t {
 enum socket_index : std::uint8_t { s_listener, s_accepted, s_active, s_udp_connected, s_udp_bound, sockets_per_family };
 
 // Address selectors: index % the size of these tables (fuzz_frames.cpp).
-enum ip4_sel : std::uint8_t { a4_peer, a4_stack, a4_other, a4_offlink, a4_bcast, a4_dbcast, a4_mcast, a4_zero, a4_loop };
+enum ip4_sel : std::uint8_t {
+    a4_peer,
+    a4_stack,
+    a4_other,
+    a4_offlink,
+    a4_bcast,
+    a4_dbcast,
+    a4_mcast,
+    a4_zero,
+    a4_loop
+};
 enum ip6_sel : std::uint8_t {
-    a6_peer, a6_stack, a6_other, a6_offlink, a6_all_nodes, a6_solicited, a6_zero, a6_loop, a6_peer_ll, a6_stack_ll,
-    a6_mapped, a6_all_routers, a6_router_ll
+    a6_peer,
+    a6_stack,
+    a6_other,
+    a6_offlink,
+    a6_all_nodes,
+    a6_solicited,
+    a6_zero,
+    a6_loop,
+    a6_peer_ll,
+    a6_stack_ll,
+    a6_mapped,
+    a6_all_routers,
+    a6_router_ll
 };
 enum mac_sel : std::uint8_t { m_stack, m_peer, m_bcast, m_mcast4, m_mcast6, m_other, m_zero, m_solicited };
 
@@ -214,7 +243,10 @@ struct tcp_fields {
 inline void tcp_body(output& o, const tcp_fields& t) {
     o.u8(t.target);
     if (t.target == tt_new_conn) o.u8(t.port_index);
-    o.u8(t.flags).u16(static_cast<std::uint16_t>(t.seq_delta)).u16(static_cast<std::uint16_t>(t.ack_delta)).u16(t.window);
+    o.u8(t.flags)
+        .u16(static_cast<std::uint16_t>(t.seq_delta))
+        .u16(static_cast<std::uint16_t>(t.ack_delta))
+        .u16(t.window);
     o.u8(t.extras);
     if (t.extras & tcp_x_urgent) o.u16(t.urgent);
     if (t.extras & tcp_x_std_opts) o.bytes(t.std_opts);
@@ -244,6 +276,8 @@ inline void clock_rec(output& o, unsigned ms) {
     o.u16(ms < 50000 ? ms : 50000 + ms / 1000);
 }
 
-inline void app_rec(output& o, unsigned socket, app_action a, unsigned arg = 0) { o.u8(k_app).u8(socket).u8(a).u16(arg); }
+inline void app_rec(output& o, unsigned socket, app_action a, unsigned arg = 0) {
+    o.u8(k_app).u8(socket).u8(a).u16(arg);
+}
 
 }  // namespace lwsp::fuzz::frames

@@ -70,8 +70,9 @@ parsed do_parse(const std::string& text, int family, bool table) {
     std::memset(buf, canary, sizeof buf);
     INT len = sizeof buf;
     int err = sentinel_errno;
-    const INT r = table ? g_table.lpWSPStringToAddress(w.data(), family, nullptr, reinterpret_cast<LPSOCKADDR>(buf), &len, &err)
-                        : lwsp::wsp::string_to_address(w.data(), family, nullptr, reinterpret_cast<LPSOCKADDR>(buf), &len, &err);
+    const INT r =
+        table ? g_table.lpWSPStringToAddress(w.data(), family, nullptr, reinterpret_cast<LPSOCKADDR>(buf), &len, &err)
+              : lwsp::wsp::string_to_address(w.data(), family, nullptr, reinterpret_cast<LPSOCKADDR>(buf), &len, &err);
     parsed p;
     if (r != 0) return p;
     p.ok = true;
@@ -86,10 +87,10 @@ std::string do_print(const std::vector<std::uint8_t>& sa, bool table) {
     int err = sentinel_errno;
     std::vector<std::uint8_t> copy(sa);
     auto call = [&](LPWSTR out, LPDWORD len) {
-        return table ? g_table.lpWSPAddressToString(reinterpret_cast<LPSOCKADDR>(copy.data()), static_cast<DWORD>(copy.size()),
-                                                     nullptr, out, len, &err)
-                     : lwsp::wsp::address_to_string(reinterpret_cast<LPSOCKADDR>(copy.data()), static_cast<DWORD>(copy.size()),
-                                                    nullptr, out, len, &err);
+        return table ? g_table.lpWSPAddressToString(reinterpret_cast<LPSOCKADDR>(copy.data()),
+                                                    static_cast<DWORD>(copy.size()), nullptr, out, len, &err)
+                     : lwsp::wsp::address_to_string(reinterpret_cast<LPSOCKADDR>(copy.data()),
+                                                    static_cast<DWORD>(copy.size()), nullptr, out, len, &err);
     };
     INT r = call(nullptr, &need);
     LWSP_FUZZ_CHECK(r == SOCKET_ERROR && err == WSAEFAULT && need > 1, "size query: r=%d err=%d need=%u", r, err,
@@ -98,8 +99,9 @@ std::string do_print(const std::vector<std::uint8_t>& sa, bool table) {
     DWORD len = need;
     err = sentinel_errno;
     r = call(out.get(), &len);
-    LWSP_FUZZ_CHECK(r == 0 && err == sentinel_errno && len == need, "print with the required size: r=%d err=%d len=%u need=%u",
-                    r, err, static_cast<unsigned>(len), static_cast<unsigned>(need));
+    LWSP_FUZZ_CHECK(r == 0 && err == sentinel_errno && len == need,
+                    "print with the required size: r=%d err=%d len=%u need=%u", r, err, static_cast<unsigned>(len),
+                    static_cast<unsigned>(need));
     LWSP_FUZZ_CHECK(out[need - 1] == 0, "output not NUL-terminated at its reported length");
     for (DWORD i = 0; i + 1 < need; ++i)
         LWSP_FUZZ_CHECK(out[i] > 0 && out[i] < 0x80, "output character %u is 0x%x", static_cast<unsigned>(i), out[i]);
@@ -142,15 +144,15 @@ void check_parsed(const std::string& text, int family, const std::vector<std::ui
     LWSP_FUZZ_CHECK(printed_again == printed, "printing is not canonical: '%s' then '%s'", printed.c_str(),
                     printed_again.c_str());
     // Plain text against the C library.
-    const bool plain = family == AF_INET ? text.find(':') == std::string::npos
-                                         : text.find_first_of("[]%") == std::string::npos;
+    const bool plain =
+        family == AF_INET ? text.find(':') == std::string::npos : text.find_first_of("[]%") == std::string::npos;
     if (plain) {
         std::uint8_t ref[16];
         const bool ref_ok = family == AF_INET ? reference_parse_ipv4(text, ref) : reference_parse_ipv6(text, ref);
         LWSP_FUZZ_CHECK(ref_ok, "'%s' parsed, inet_pton refuses it", text.c_str());
         const std::uint8_t* mine = sa.data() + (family == AF_INET ? 4 : 8);
-        LWSP_FUZZ_CHECK(std::memcmp(ref, mine, family == AF_INET ? 4 : 16) == 0,
-                        "'%s': other bytes than inet_pton's", text.c_str());
+        LWSP_FUZZ_CHECK(std::memcmp(ref, mine, family == AF_INET ? 4 : 16) == 0, "'%s': other bytes than inet_pton's",
+                        text.c_str());
     }
     std::string ref_text;
     const bool no_port = be16(sa.data() + 2) == 0;
@@ -200,7 +202,8 @@ void run_parse(input& in, unsigned op) {
         for (std::size_t i = 0; i < claimed; ++i) LWSP_FUZZ_CHECK(buf[i] == canary, "failed parse wrote byte %zu", i);
         const bool short_buffer = need != 0 && static_cast<int>(claimed) < need && s && a && l;
         if (err == WSAEFAULT && l != nullptr && !(s == nullptr || a == nullptr))
-            LWSP_FUZZ_CHECK(short_buffer && len == need, "WSAEFAULT: claimed %zu, length now %d, need %d", claimed, len, need);
+            LWSP_FUZZ_CHECK(short_buffer && len == need, "WSAEFAULT: claimed %zu, length now %d, need %d", claimed, len,
+                            need);
         if (err == WSAEINVAL) LWSP_FUZZ_CHECK(len == static_cast<INT>(claimed), "WSAEINVAL changed the length");
         // Refused plain text must be text the C library refuses too.
         if (err == WSAEINVAL && need != 0 && all_ascii && ascii.size() < 96) {
@@ -264,16 +267,18 @@ void run_print(input& in, unsigned op) {
                             text.size());
         }
         if (err == WSAEINVAL && a != nullptr && l != nullptr)
-            LWSP_FUZZ_CHECK(need == 0 || sa_len < static_cast<std::size_t>(need), "WSAEINVAL for a complete family %u address",
-                            family);
+            LWSP_FUZZ_CHECK(need == 0 || sa_len < static_cast<std::size_t>(need),
+                            "WSAEINVAL for a complete family %u address", family);
         return;
     }
     LWSP_FUZZ_CHECK(a && o && l, "success with a NULL argument");
     LWSP_FUZZ_CHECK(err == sentinel_errno, "success changed *lpErrno to %d", err);
-    LWSP_FUZZ_CHECK(need != 0 && sa_len >= static_cast<std::size_t>(need), "printed family %u from %zu bytes", family, sa_len);
+    LWSP_FUZZ_CHECK(need != 0 && sa_len >= static_cast<std::size_t>(need), "printed family %u from %zu bytes", family,
+                    sa_len);
     LWSP_FUZZ_CHECK(len >= 1 && len <= claimed, "printed length %u into %zu", static_cast<unsigned>(len), claimed);
     LWSP_FUZZ_CHECK(out[len - 1] == 0, "not NUL-terminated at its length");
-    for (std::size_t i = len; i < claimed; ++i) LWSP_FUZZ_CHECK(out[i] == wide_canary, "wrote character %zu beyond the text", i);
+    for (std::size_t i = len; i < claimed; ++i)
+        LWSP_FUZZ_CHECK(out[i] == wide_canary, "wrote character %zu beyond the text", i);
     const std::string text = narrow(out.get());
     LWSP_FUZZ_CHECK(text.size() + 1 == len, "length %u for %zu characters", static_cast<unsigned>(len), text.size());
     // What was printed parses back to what was given, flow info aside.

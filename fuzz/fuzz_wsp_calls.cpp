@@ -113,7 +113,7 @@ std::uint64_t take_clock(std::uint64_t ms) {
 int WSPAPI query_blocking_callback(DWORD, LPBLOCKINGCALLBACK* cb, PDWORD_PTR ctx, LPINT err);
 
 env& the_env() {
-    static env& e = [] () -> env& {
+    static env& e = []() -> env& {
         WSPUPCALLTABLE t;
         lwsp_default_upcalls(&t);
         t.lpWPUQueryBlockingCallback = &query_blocking_callback;
@@ -150,8 +150,8 @@ void inner_call(std::uint8_t which) {
             break;
         }
     }
-    LWSP_FUZZ_CHECK(r == SOCKET_ERROR && err == WSAEINPROGRESS, "call %u from the blocking hook: %d, error %d", which % 5,
-                    r, err);
+    LWSP_FUZZ_CHECK(r == SOCKET_ERROR && err == WSAEINPROGRESS, "call %u from the blocking hook: %d, error %d",
+                    which % 5, r, err);
 }
 
 BOOL CALLBACK blocking_hook(DWORD_PTR) {
@@ -159,7 +159,8 @@ BOOL CALLBACK blocking_hook(DWORD_PTR) {
     int err = 0;
     switch (g_hook.mode % hook_mode_count) {
         case h_cancel_call:
-            LWSP_FUZZ_CHECK(the_env().wsp().lpWSPCancelBlockingCall(&err) == 0, "WSPCancelBlockingCall in the hook: %d", err);
+            LWSP_FUZZ_CHECK(the_env().wsp().lpWSPCancelBlockingCall(&err) == 0, "WSPCancelBlockingCall in the hook: %d",
+                            err);
             return TRUE;
         case h_inner_call: inner_call(g_hook.inner); return FALSE;
         case h_advance:
@@ -272,16 +273,17 @@ int CALLBACK condition(LPWSABUF caller, LPWSABUF, LPQOS, LPQOS, LPWSABUF callee,
 }
 
 const ip_addr& addr4(unsigned sel) {
-    static const ip_addr t[] = {ip_addr::parse("192.0.2.2"),   ip_addr::parse("192.0.2.1"),   ip_addr::parse("0.0.0.0"),
-                                ip_addr::parse("127.0.0.1"),   ip_addr::parse("255.255.255.255"),
-                                ip_addr::parse("192.0.2.255"), ip_addr::parse("224.0.0.1"), ip_addr::parse("198.51.100.7"),
-                                ip_addr::parse("192.0.2.3")};
+    static const ip_addr t[] = {
+        ip_addr::parse("192.0.2.2"), ip_addr::parse("192.0.2.1"),       ip_addr::parse("0.0.0.0"),
+        ip_addr::parse("127.0.0.1"), ip_addr::parse("255.255.255.255"), ip_addr::parse("192.0.2.255"),
+        ip_addr::parse("224.0.0.1"), ip_addr::parse("198.51.100.7"),    ip_addr::parse("192.0.2.3")};
     return t[sel % (sizeof t / sizeof t[0])];
 }
 const ip_addr& addr6(unsigned sel) {
-    static const ip_addr t[] = {ip_addr::parse("2001:db8::2"), ip_addr::parse("2001:db8::1"), ip_addr::parse("::"),
-                                ip_addr::parse("::1"),         ip_addr::parse("ff02::1"),     ip_addr::parse("fe80::ff:fe00:2"),
-                                ip_addr::parse("2001:db9::7"), ip_addr::parse("::ffff:192.0.2.2"), ip_addr::parse("2001:db8::3")};
+    static const ip_addr t[] = {
+        ip_addr::parse("2001:db8::2"), ip_addr::parse("2001:db8::1"),      ip_addr::parse("::"),
+        ip_addr::parse("::1"),         ip_addr::parse("ff02::1"),          ip_addr::parse("fe80::ff:fe00:2"),
+        ip_addr::parse("2001:db9::7"), ip_addr::parse("::ffff:192.0.2.2"), ip_addr::parse("2001:db8::3")};
     return t[sel % (sizeof t / sizeof t[0])];
 }
 std::uint16_t port_of(std::uint16_t p) {
@@ -317,7 +319,8 @@ private:
     op* wsabufs_arg(input& in, bool fill, LPWSABUF& array, DWORD& count);
     WSAEVENT event_arg(input& in);
     LPWSATHREADID thread_arg(input& in);
-    void ov_arg(input& in, op* o, LPWSAOVERLAPPED& ov, LPWSAOVERLAPPED_COMPLETION_ROUTINE& routine, LPWSATHREADID& thread);
+    void ov_arg(input& in, op* o, LPWSAOVERLAPPED& ov, LPWSAOVERLAPPED_COMPLETION_ROUTINE& routine,
+                LPWSATHREADID& thread);
     struct fdset_buf {
         std::unique_ptr<std::uint8_t[]> mem;
         u_int count = 0;
@@ -361,7 +364,8 @@ SOCKET run::handle_arg(input& in) {
         case hk_closed: return closed_.empty() ? static_cast<SOCKET>(0x7fff0001) : closed_[idx % closed_.size()];
         case hk_made_up: return static_cast<SOCKET>(in.u32());
         case hk_invalid: return INVALID_SOCKET;
-        default: return open_.empty() ? static_cast<SOCKET>(0) : (open_[idx % open_.size()] ^ static_cast<SOCKET>(0x10000));
+        default:
+            return open_.empty() ? static_cast<SOCKET>(0) : (open_[idx % open_.size()] ^ static_cast<SOCKET>(0x10000));
     }
 }
 
@@ -602,7 +606,8 @@ void run::do_select(input& in, bool errno_null) {
         if (r == 0) {
             const bool bounded = tvp != nullptr && tv.tv_sec <= 600 && tv.tv_usec <= 600000000L;
             if (bounded)
-                wait_ms = static_cast<std::uint64_t>(tv.tv_sec) * 1000 + (static_cast<std::uint64_t>(tv.tv_usec) + 999) / 1000;
+                wait_ms = static_cast<std::uint64_t>(tv.tv_sec) * 1000 +
+                          (static_cast<std::uint64_t>(tv.tv_usec) + 999) / 1000;
             if (!bounded || wait_ms > 600000 || wait_ms > g_clock_left) {
                 forever = true;
                 wait_ms = 0;
@@ -673,7 +678,8 @@ void run::call(input& in, what w, bool errno_null) {
             }
             const int g = pick(in, {0, 1, -1});
             const DWORD flags = static_cast<DWORD>(pick(in, {0, WSA_FLAG_OVERLAPPED, 0xff}));
-            const SOCKET s = w_.lpWSPSocket(af, type, proto, with_info ? &info : nullptr, static_cast<GROUP>(g), flags, ep);
+            const SOCKET s =
+                w_.lpWSPSocket(af, type, proto, with_info ? &info : nullptr, static_cast<GROUP>(g), flags, ep);
             if (s == INVALID_SOCKET) {
                 failed(wsp_call::socket, SOCKET_ERROR, err, "WSPSocket", errno_null);
                 break;
@@ -743,12 +749,14 @@ void run::call(input& in, what w, bool errno_null) {
             g_hook.socket = s;
             g_hook.wait_ms = timeout_of(s, SO_SNDTIMEO);
             LPDWORD sent = (ptrs & 1) ? nullptr : &o->bytes;
-            const int r = w == c_send ? w_.lpWSPSend(s, bufs, count, sent, flags, ov, routine, thread, ep)
-                                      : w_.lpWSPSendTo(s, bufs, count, sent, flags, to.ptr(), to.len, ov, routine, thread, ep);
+            const int r = w == c_send
+                              ? w_.lpWSPSend(s, bufs, count, sent, flags, ov, routine, thread, ep)
+                              : w_.lpWSPSendTo(s, bufs, count, sent, flags, to.ptr(), to.len, ov, routine, thread, ep);
             if (failed(w == c_send ? wsp_call::send : wsp_call::sendto, r, err, "WSPSend(To)", errno_null)) break;
             std::size_t total = 0;
             for (DWORD i = 0; i < count && bufs; ++i) total += bufs[i].len;
-            if (sent) LWSP_FUZZ_CHECK(o->bytes <= total, "sent %u of %zu bytes", static_cast<unsigned>(o->bytes), total);
+            if (sent)
+                LWSP_FUZZ_CHECK(o->bytes <= total, "sent %u of %zu bytes", static_cast<unsigned>(o->bytes), total);
             break;
         }
         case c_recv:
@@ -757,8 +765,8 @@ void run::call(input& in, what w, bool errno_null) {
             LPWSABUF bufs;
             DWORD count;
             op* o = wsabufs_arg(in, false, bufs, count);
-            o->flags = static_cast<DWORD>(pick(in, {0, MSG_PEEK, MSG_WAITALL, MSG_OOB, MSG_PARTIAL, MSG_PEEK | MSG_WAITALL,
-                                                    MSG_INTERRUPT}));
+            o->flags = static_cast<DWORD>(
+                pick(in, {0, MSG_PEEK, MSG_WAITALL, MSG_OOB, MSG_PARTIAL, MSG_PEEK | MSG_WAITALL, MSG_INTERRUPT}));
             outname_buf from;
             if (w == c_recvfrom) from = outname_arg(in);
             const std::uint8_t ptrs = in.u8();
@@ -779,13 +787,15 @@ void run::call(input& in, what w, bool errno_null) {
             LPDWORD got = (ptrs & 1) ? nullptr : &o->bytes;
             LPDWORD flags = (ptrs & 2) ? nullptr : &o->flags;
             const INT before = from_len ? *from_len : 0;
-            const int r = w == c_recv ? w_.lpWSPRecv(s, bufs, count, got, flags, ov, routine, thread, ep)
-                                      : w_.lpWSPRecvFrom(s, bufs, count, got, flags, from_ptr, from_len, ov, routine,
-                                                         thread, ep);
+            const int r =
+                w == c_recv ? w_.lpWSPRecv(s, bufs, count, got, flags, ov, routine, thread, ep)
+                            : w_.lpWSPRecvFrom(s, bufs, count, got, flags, from_ptr, from_len, ov, routine, thread, ep);
             if (failed(w == c_recv ? wsp_call::recv : wsp_call::recvfrom, r, err, "WSPRecv(From)", errno_null)) break;
             std::size_t total = 0;
             for (DWORD i = 0; i < count && bufs; ++i) total += bufs[i].len;
-            if (got) LWSP_FUZZ_CHECK(o->bytes <= total, "received %u into %zu bytes", static_cast<unsigned>(o->bytes), total);
+            if (got)
+                LWSP_FUZZ_CHECK(o->bytes <= total, "received %u into %zu bytes", static_cast<unsigned>(o->bytes),
+                                total);
             if (from_len && from_ptr) LWSP_FUZZ_CHECK(*from_len <= before, "WSPRecvFrom grew *lpFromlen");
             break;
         }
@@ -799,11 +809,31 @@ void run::call(input& in, what w, bool errno_null) {
         case c_getsockopt: {
             const SOCKET s = handle_arg(in);
             const int level = pick(in, {SOL_SOCKET, IPPROTO_TCP, IPPROTO_IP, IPPROTO_IPV6, IPPROTO_UDP, IPPROTO_ICMP});
-            const int name = pick(in, {SO_DEBUG, SO_ACCEPTCONN, SO_REUSEADDR, SO_KEEPALIVE, SO_DONTROUTE, SO_BROADCAST,
-                                       SO_LINGER, SO_OOBINLINE, SO_DONTLINGER, SO_EXCLUSIVEADDRUSE, SO_SNDBUF, SO_RCVBUF,
-                                       SO_SNDLOWAT, SO_RCVLOWAT, SO_SNDTIMEO, SO_RCVTIMEO, SO_ERROR, SO_TYPE,
-                                       SO_MAX_MSG_SIZE, SO_PROTOCOL_INFOW, SO_CONDITIONAL_ACCEPT, SO_CONNECT_TIME,
-                                       TCP_NODELAY, IP_TTL, IPV6_V6ONLY});
+            const int name = pick(in, {SO_DEBUG,
+                                       SO_ACCEPTCONN,
+                                       SO_REUSEADDR,
+                                       SO_KEEPALIVE,
+                                       SO_DONTROUTE,
+                                       SO_BROADCAST,
+                                       SO_LINGER,
+                                       SO_OOBINLINE,
+                                       SO_DONTLINGER,
+                                       SO_EXCLUSIVEADDRUSE,
+                                       SO_SNDBUF,
+                                       SO_RCVBUF,
+                                       SO_SNDLOWAT,
+                                       SO_RCVLOWAT,
+                                       SO_SNDTIMEO,
+                                       SO_RCVTIMEO,
+                                       SO_ERROR,
+                                       SO_TYPE,
+                                       SO_MAX_MSG_SIZE,
+                                       SO_PROTOCOL_INFOW,
+                                       SO_CONDITIONAL_ACCEPT,
+                                       SO_CONNECT_TIME,
+                                       TCP_NODELAY,
+                                       IP_TTL,
+                                       IPV6_V6ONLY});
             const std::uint8_t size = in.u8() % 65;
             std::unique_ptr<char[]> buf(size ? new char[size] : nullptr);
             const std::uint8_t mode = in.u8() % 3;
@@ -818,11 +848,31 @@ void run::call(input& in, what w, bool errno_null) {
         case c_setsockopt: {
             const SOCKET s = handle_arg(in);
             const int level = pick(in, {SOL_SOCKET, IPPROTO_TCP, IPPROTO_IP, IPPROTO_IPV6, IPPROTO_UDP, IPPROTO_ICMP});
-            const int name = pick(in, {SO_DEBUG, SO_ACCEPTCONN, SO_REUSEADDR, SO_KEEPALIVE, SO_DONTROUTE, SO_BROADCAST,
-                                       SO_LINGER, SO_OOBINLINE, SO_DONTLINGER, SO_EXCLUSIVEADDRUSE, SO_SNDBUF, SO_RCVBUF,
-                                       SO_SNDLOWAT, SO_RCVLOWAT, SO_SNDTIMEO, SO_RCVTIMEO, SO_ERROR, SO_TYPE,
-                                       SO_MAX_MSG_SIZE, SO_PROTOCOL_INFOW, SO_CONDITIONAL_ACCEPT, SO_CONNECT_TIME,
-                                       TCP_NODELAY, IP_TTL, IPV6_V6ONLY});
+            const int name = pick(in, {SO_DEBUG,
+                                       SO_ACCEPTCONN,
+                                       SO_REUSEADDR,
+                                       SO_KEEPALIVE,
+                                       SO_DONTROUTE,
+                                       SO_BROADCAST,
+                                       SO_LINGER,
+                                       SO_OOBINLINE,
+                                       SO_DONTLINGER,
+                                       SO_EXCLUSIVEADDRUSE,
+                                       SO_SNDBUF,
+                                       SO_RCVBUF,
+                                       SO_SNDLOWAT,
+                                       SO_RCVLOWAT,
+                                       SO_SNDTIMEO,
+                                       SO_RCVTIMEO,
+                                       SO_ERROR,
+                                       SO_TYPE,
+                                       SO_MAX_MSG_SIZE,
+                                       SO_PROTOCOL_INFOW,
+                                       SO_CONDITIONAL_ACCEPT,
+                                       SO_CONNECT_TIME,
+                                       TCP_NODELAY,
+                                       IP_TTL,
+                                       IPV6_V6ONLY});
             const std::uint8_t size = in.u8() % 65;
             std::unique_ptr<char[]> buf(size ? new char[size] : nullptr);
             if (size) std::memset(buf.get(), 0, size);
@@ -852,11 +902,11 @@ void run::call(input& in, what w, bool errno_null) {
         }
         case c_ioctl: {
             const SOCKET s = handle_arg(in);
-            const DWORD code = static_cast<DWORD>(pick(
-                in, {static_cast<int>(FIONBIO), static_cast<int>(FIONREAD), static_cast<int>(SIOCATMARK),
-                     static_cast<int>(SIO_GET_EXTENSION_FUNCTION_POINTER), static_cast<int>(SIO_GET_BROADCAST_ADDRESS),
-                     static_cast<int>(SIO_ADDRESS_LIST_QUERY), static_cast<int>(SIO_ROUTING_INTERFACE_QUERY),
-                     static_cast<int>(SIO_FLUSH), 0}));
+            const DWORD code = static_cast<DWORD>(
+                pick(in, {static_cast<int>(FIONBIO), static_cast<int>(FIONREAD), static_cast<int>(SIOCATMARK),
+                          static_cast<int>(SIO_GET_EXTENSION_FUNCTION_POINTER),
+                          static_cast<int>(SIO_GET_BROADCAST_ADDRESS), static_cast<int>(SIO_ADDRESS_LIST_QUERY),
+                          static_cast<int>(SIO_ROUTING_INTERFACE_QUERY), static_cast<int>(SIO_FLUSH), 0}));
             const std::uint8_t in_size = in.u8() % 17;
             const std::uint32_t value = in.u32();
             const std::uint8_t out_size = in.u8() % 17;
@@ -872,10 +922,12 @@ void run::call(input& in, what w, bool errno_null) {
             ov_arg(in, o.get(), ov, routine, thread);
             DWORD ret = 0;
             failed(wsp_call::ioctl,
-                   w_.lpWSPIoctl(s, code, ib.get(), in_size, ob.get(), out_size, (ptrs & 1) ? nullptr : &ret, ov, routine,
-                                 thread, ep),
+                   w_.lpWSPIoctl(s, code, ib.get(), in_size, ob.get(), out_size, (ptrs & 1) ? nullptr : &ret, ov,
+                                 routine, thread, ep),
                    err, "WSPIoctl", errno_null);
-            if (!(ptrs & 1)) LWSP_FUZZ_CHECK(ret <= out_size, "WSPIoctl returned %u bytes in %u", static_cast<unsigned>(ret), out_size);
+            if (!(ptrs & 1))
+                LWSP_FUZZ_CHECK(ret <= out_size, "WSPIoctl returned %u bytes in %u", static_cast<unsigned>(ret),
+                                out_size);
             ops_.push_back(std::move(o));
             break;
         }
@@ -883,8 +935,8 @@ void run::call(input& in, what w, bool errno_null) {
         case c_event_select: {
             const SOCKET s = handle_arg(in);
             const WSAEVENT ev = event_arg(in);
-            const long mask = pick(in, {FD_ALL_EVENTS, FD_READ | FD_WRITE | FD_CLOSE, 0, FD_ACCEPT, FD_CONNECT | FD_WRITE,
-                                        FD_OOB, 0x400});
+            const long mask = pick(
+                in, {FD_ALL_EVENTS, FD_READ | FD_WRITE | FD_CLOSE, 0, FD_ACCEPT, FD_CONNECT | FD_WRITE, FD_OOB, 0x400});
             failed(wsp_call::event_select, w_.lpWSPEventSelect(s, ev, mask, ep), err, "WSPEventSelect", errno_null);
             break;
         }
@@ -928,7 +980,8 @@ void run::call(input& in, what w, bool errno_null) {
             const INT before = name.len;
             const int r = w == c_sockname ? w_.lpWSPGetSockName(s, name.ptr(), name.len_ptr(), ep)
                                           : w_.lpWSPGetPeerName(s, name.ptr(), name.len_ptr(), ep);
-            if (failed(w == c_sockname ? wsp_call::getsockname : wsp_call::getpeername, r, err, "WSPGet*Name", errno_null))
+            if (failed(w == c_sockname ? wsp_call::getsockname : wsp_call::getpeername, r, err, "WSPGet*Name",
+                       errno_null))
                 break;
             LWSP_FUZZ_CHECK(name.len <= before && name.len >= 16, "WSPGet*Name: *namelen %d, was %d", name.len, before);
             break;
@@ -939,8 +992,8 @@ void run::call(input& in, what w, bool errno_null) {
             std::unique_ptr<WCHAR[]> out(chars ? new WCHAR[chars] : nullptr);
             DWORD len = chars;
             failed(wsp_call::address_to_string,
-                   w_.lpWSPAddressToString(reinterpret_cast<LPSOCKADDR>(a.mem.get()), static_cast<DWORD>(std::max(a.len, 0)),
-                                           nullptr, out.get(), &len, ep),
+                   w_.lpWSPAddressToString(reinterpret_cast<LPSOCKADDR>(a.mem.get()),
+                                           static_cast<DWORD>(std::max(a.len, 0)), nullptr, out.get(), &len, ep),
                    err, "WSPAddressToString", errno_null);
             break;
         }
@@ -953,14 +1006,17 @@ void run::call(input& in, what w, bool errno_null) {
             text[t.size()] = 0;
             std::unique_ptr<std::uint8_t[]> out(new std::uint8_t[size == 0 ? 1 : size]);
             INT len = size;
-            failed(wsp_call::string_to_address,
-                   w_.lpWSPStringToAddress(text.get(), family, nullptr, reinterpret_cast<LPSOCKADDR>(out.get()), &len, ep),
-                   err, "WSPStringToAddress", errno_null);
+            failed(
+                wsp_call::string_to_address,
+                w_.lpWSPStringToAddress(text.get(), family, nullptr, reinterpret_cast<LPSOCKADDR>(out.get()), &len, ep),
+                err, "WSPStringToAddress", errno_null);
             break;
         }
         case c_cancel: {
             const int r = w_.lpWSPCancelBlockingCall(ep);
-            if (!errno_null && startups_ > 0) LWSP_FUZZ_CHECK(r == SOCKET_ERROR && err == WSAEINVAL, "WSPCancelBlockingCall outside a blocking call: %d, %d", r, err);
+            if (!errno_null && startups_ > 0)
+                LWSP_FUZZ_CHECK(r == SOCKET_ERROR && err == WSAEINVAL,
+                                "WSPCancelBlockingCall outside a blocking call: %d, %d", r, err);
             break;
         }
         case c_startup: {
@@ -1010,8 +1066,8 @@ void run::call(input& in, what w, bool errno_null) {
                 case 0: r = w_.lpWSPDuplicateSocket(s, 1, &info, ep); break;
                 case 1: {
                     sockaddr_in6 a{};
-                    const SOCKET j = w_.lpWSPJoinLeaf(s, reinterpret_cast<sockaddr*>(&a), sizeof a, nullptr, nullptr, nullptr,
-                                                      nullptr, 0, ep);
+                    const SOCKET j = w_.lpWSPJoinLeaf(s, reinterpret_cast<sockaddr*>(&a), sizeof a, nullptr, nullptr,
+                                                      nullptr, nullptr, 0, ep);
                     r = j == INVALID_SOCKET ? SOCKET_ERROR : 0;
                     break;
                 }
@@ -1097,7 +1153,8 @@ void run::finish() {
         struct linger l = {1, 0};  // abortive: never waits
         w_.lpWSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l, &err);
         const int r = w_.lpWSPCloseSocket(s, &err);
-        LWSP_FUZZ_CHECK(r == 0 || err == WSAENOTSOCK, "closing %llu at the end: %d", static_cast<unsigned long long>(s), err);
+        LWSP_FUZZ_CHECK(r == 0 || err == WSAENOTSOCK, "closing %llu at the end: %d", static_cast<unsigned long long>(s),
+                        err);
     }
     open_.clear();
     while (startups_ > 1) {

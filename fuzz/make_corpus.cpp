@@ -221,8 +221,8 @@ void frames_seeds() {
             save(h, "udp" + f, o.data());
         }
         {  // A fragmented datagram: in order, reversed, one missing, overlapping.
-            for (std::uint8_t order : {fr::fo_in_order, fr::fo_reverse, fr::fo_drop_one, fr::fo_overlap,
-                                       fr::fo_shuffle, fr::fo_duplicate_one}) {
+            for (std::uint8_t order : {fr::fo_in_order, fr::fo_reverse, fr::fo_drop_one, fr::fo_overlap, fr::fo_shuffle,
+                                       fr::fo_duplicate_one}) {
                 output o;
                 o.u8(0);
                 fr::ip_opts ip;
@@ -261,11 +261,15 @@ void frames_seeds() {
             };
             const std::vector<err> errs =
                 v6 ? std::vector<err>{{1, 4, 0, fr::qt_udp_connected}, {2, 0, 1280, fr::qt_accepted},
-                                      {2, 0, 600, fr::qt_active}, {3, 0, 0, fr::qt_accepted}, {4, 0, 40, fr::qt_accepted},
-                                      {1, 1, 0, fr::qt_active}}
-                   : std::vector<err>{{3, 3, 0, fr::qt_udp_connected}, {3, 4, 576, fr::qt_accepted},
-                                      {3, 1, 0, fr::qt_active}, {11, 0, 0, fr::qt_accepted}, {12, 0, 0x14000000u, fr::qt_accepted},
-                                      {5, 1, 0xc0000203u, fr::qt_active}, {4, 0, 0, fr::qt_udp_bound}};
+                                      {2, 0, 600, fr::qt_active},      {3, 0, 0, fr::qt_accepted},
+                                      {4, 0, 40, fr::qt_accepted},     {1, 1, 0, fr::qt_active}}
+                   : std::vector<err>{{3, 3, 0, fr::qt_udp_connected},
+                                      {3, 4, 576, fr::qt_accepted},
+                                      {3, 1, 0, fr::qt_active},
+                                      {11, 0, 0, fr::qt_accepted},
+                                      {12, 0, 0x14000000u, fr::qt_accepted},
+                                      {5, 1, 0xc0000203u, fr::qt_active},
+                                      {4, 0, 0, fr::qt_udp_bound}};
             output o;
             o.u8(fr::cfg_auto_ack);
             for (const err& e : errs) {
@@ -287,16 +291,16 @@ void frames_seeds() {
             ip.tos = 0x03;  // ECN CE
             ip.ttl = 1;
             if (!v6) {
-                ip.v4_options = {7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0,  // record route
-                                 148, 4, 0, 0,                      // router alert
-                                 1};                                // NOP
+                ip.v4_options = {7,   11, 4, 0, 0, 0, 0, 0, 0, 0, 0,  // record route
+                                 148, 4,  0, 0,                       // router alert
+                                 1};                                  // NOP
             } else {
-                ip.exts.push_back({0, 0, {5, 2, 0, 0, 1, 0}});                       // hop-by-hop: router alert, PadN
-                ip.exts.push_back({60, 0, {1, 4, 0, 0, 0, 0}});                      // destination options: PadN
-                ip.exts.push_back({43, 2, bytes(22, 0)});                             // routing header type 0
+                ip.exts.push_back({0, 0, {5, 2, 0, 0, 1, 0}});   // hop-by-hop: router alert, PadN
+                ip.exts.push_back({60, 0, {1, 4, 0, 0, 0, 0}});  // destination options: PadN
+                ip.exts.push_back({43, 2, bytes(22, 0)});        // routing header type 0
                 ip.exts.back().body[0] = 0;
-                ip.exts.back().body[1] = 1;  // segments left
-                ip.exts.push_back({60, 0, {0xc2, 4, 0, 0, 0, 0}});                   // unknown option, act 11
+                ip.exts.back().body[1] = 1;                         // segments left
+                ip.exts.push_back({60, 0, {0xc2, 4, 0, 0, 0, 0}});  // unknown option, act 11
             }
             tcp(o, v6, seg(fr::tt_accepted, PSH | ACK), text("with options"), &ip);
             save(h, "ip_options" + f, o.data());
@@ -353,22 +357,22 @@ void frames_seeds() {
             for (std::uint8_t s : sels) o.u8(s);
             fr::icmp_tail(o, opts);
         };
-        const bytes peer_lladdr = {1, 1, 2, 0, 0, 0, 0, 2};       // source link-layer address
-        const bytes target_lladdr = {2, 1, 2, 0, 0, 0, 0, 2};     // target link-layer address
-        nd(135, 0, fr::ib_one_address, {fr::a6_stack}, peer_lladdr);                    // NS for the stack
-        nd(136, 0x60000000u, fr::ib_one_address, {fr::a6_peer}, target_lladdr);         // NA, solicited + override
-        bytes ra = {0, 0, 0, 0, 0, 0, 0, 0};                                             // reachable, retrans timers
-        const bytes prefix = {3, 4, 64, 0xc0, 0, 0, 0x0e, 0x10, 0, 0, 0x07, 0x08, 0, 0, 0, 0,
-                              0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        const bytes peer_lladdr = {1, 1, 2, 0, 0, 0, 0, 2};                      // source link-layer address
+        const bytes target_lladdr = {2, 1, 2, 0, 0, 0, 0, 2};                    // target link-layer address
+        nd(135, 0, fr::ib_one_address, {fr::a6_stack}, peer_lladdr);             // NS for the stack
+        nd(136, 0x60000000u, fr::ib_one_address, {fr::a6_peer}, target_lladdr);  // NA, solicited + override
+        bytes ra = {0, 0, 0, 0, 0, 0, 0, 0};                                     // reachable, retrans timers
+        const bytes prefix = {3,    4,    64,   0xc0, 0, 0, 0x0e, 0x10, 0, 0, 0x07, 0x08, 0, 0, 0, 0,
+                              0x20, 0x01, 0x0d, 0xb8, 0, 1, 0,    0,    0, 0, 0,    0,    0, 0, 0, 0};
         ra.insert(ra.end(), prefix.begin(), prefix.end());
         const bytes mtu = {5, 1, 0, 0, 0, 0, 0x05, 0x00};
         ra.insert(ra.end(), mtu.begin(), mtu.end());
         ra.insert(ra.end(), peer_lladdr.begin(), peer_lladdr.end());
-        nd(134, 0x40000708u, fr::ib_tail, {}, ra);                                       // RA: hop limit 64, lifetime
+        nd(134, 0x40000708u, fr::ib_tail, {}, ra);                                         // RA: hop limit 64, lifetime
         nd(137, 0, fr::ib_two_addresses, {fr::a6_router_ll, fr::a6_peer}, target_lladdr);  // redirect
-        nd(133, 0, fr::ib_tail, {}, peer_lladdr);                                        // RS
-        nd(130, 0x03e80000u, fr::ib_tail, {}, bytes(16, 0));                             // MLD general query
-        nd(130, 0x00010000u, fr::ib_one_address, {fr::a6_solicited}, {});               // MLD specific query
+        nd(133, 0, fr::ib_tail, {}, peer_lladdr);                                          // RS
+        nd(130, 0x03e80000u, fr::ib_tail, {}, bytes(16, 0));                               // MLD general query
+        nd(130, 0x00010000u, fr::ib_one_address, {fr::a6_solicited}, {});                  // MLD specific query
         fr::clock_rec(o, 12000);
         fr::app_rec(o, sock(true, fr::s_accepted), fr::a_send, 100);
         save("fuzz_frames", "nd_mld_v6", o.data());
@@ -431,10 +435,27 @@ bytes sockaddr6(const bytes& addr16, std::uint16_t port, std::uint32_t scope, st
 void address_string_seeds() {
     const std::string h = "fuzz_address_strings";
     const std::vector<std::pair<std::string, std::uint8_t>> texts = {
-        {"192.0.2.1", 0}, {"192.0.2.1:80", 0}, {"255.255.255.255:65535", 0}, {"0.0.0.0", 0}, {"01.2.3.4", 0},
-        {"::", 1}, {"::1", 1}, {"2001:db8::1", 1}, {"[2001:db8::1]:443", 1}, {"fe80::1%4", 1}, {"[fe80::1%4294967295]:1", 1},
-        {"::ffff:192.0.2.1", 1}, {"1:2:3:4:5:6:7:8", 1}, {"1::2:3:4:5:6:7", 1}, {"::1.2.3.4", 1}, {"1:2:3:4:5:6:1.2.3.4", 1},
-        {"[::]", 1}, {"2001:DB8:0:0:1:0:0:1", 1}, {"192.0.2.1", 1}, {"::1", 0}, {"1.2.3.4", 3},
+        {"192.0.2.1", 0},
+        {"192.0.2.1:80", 0},
+        {"255.255.255.255:65535", 0},
+        {"0.0.0.0", 0},
+        {"01.2.3.4", 0},
+        {"::", 1},
+        {"::1", 1},
+        {"2001:db8::1", 1},
+        {"[2001:db8::1]:443", 1},
+        {"fe80::1%4", 1},
+        {"[fe80::1%4294967295]:1", 1},
+        {"::ffff:192.0.2.1", 1},
+        {"1:2:3:4:5:6:7:8", 1},
+        {"1::2:3:4:5:6:7", 1},
+        {"::1.2.3.4", 1},
+        {"1:2:3:4:5:6:1.2.3.4", 1},
+        {"[::]", 1},
+        {"2001:DB8:0:0:1:0:0:1", 1},
+        {"192.0.2.1", 1},
+        {"::1", 0},
+        {"1.2.3.4", 3},
     };
     int n = 0;
     for (const auto& [t, fam] : texts) {
@@ -454,9 +475,15 @@ void address_string_seeds() {
     bytes compat(16, 0);
     compat[12] = 1, compat[13] = 2, compat[14] = 3, compat[15] = 4;
     const std::vector<std::pair<bytes, std::uint8_t>> addrs = {
-        {sockaddr4(192, 0, 2, 1, 0), 40},     {sockaddr4(10, 0, 0, 1, 8080), 40}, {sockaddr4(255, 255, 255, 255, 65535), 8},
-        {sockaddr6(zero, 0, 0), 60},          {sockaddr6(doc, 443, 0), 60},       {sockaddr6(mapped, 0, 0), 60},
-        {sockaddr6(compat, 0, 0), 60},        {sockaddr6(doc, 1, 7, 0x12345), 60}, {sockaddr6(doc, 0, 0), 3},
+        {sockaddr4(192, 0, 2, 1, 0), 40},
+        {sockaddr4(10, 0, 0, 1, 8080), 40},
+        {sockaddr4(255, 255, 255, 255, 65535), 8},
+        {sockaddr6(zero, 0, 0), 60},
+        {sockaddr6(doc, 443, 0), 60},
+        {sockaddr6(mapped, 0, 0), 60},
+        {sockaddr6(compat, 0, 0), 60},
+        {sockaddr6(doc, 1, 7, 0x12345), 60},
+        {sockaddr6(doc, 0, 0), 3},
     };
     n = 0;
     for (const auto& [sa, claim] : addrs) {
@@ -467,7 +494,6 @@ void address_string_seeds() {
     cut.resize(27);
     save(h, "print_short_sockaddr", as::print_input(0, cut, 60));
 }
-
 
 // ---- fuzz_wsp_calls ----------------------------------------------------------------
 
@@ -594,22 +620,22 @@ void wsp_call_seeds(const std::filesystem::path&) {
             nonblocking(o, 0);
             connect_to(o, 0, v6, 0, 1);
             wc::rec(o, wc::c_select);
-            o.u8(2).u8(0).u8(0);         // read set: the socket (the discard service sends nothing)
-            o.u8(0).u8(0);               // no write or except set
-            o.u8(3).u8(1).u32(500000);   // 1.5 s: the unblocker moves the clock
+            o.u8(2).u8(0).u8(0);        // read set: the socket (the discard service sends nothing)
+            o.u8(0).u8(0);              // no write or except set
+            o.u8(3).u8(1).u32(500000);  // 1.5 s: the unblocker moves the clock
             wc::rec(o, wc::c_getsockopt);
             wc::handle(o, 0);
             o.u8(0).u8(16).u8(4).u8(0);  // SO_ERROR
             new_socket(o, v6, true);
             nonblocking(o, 1);
             connect_to(o, 1, v6, 0, 3);  // refused
-            wc::rec(o, wc::c_select);  // except set: the refused connect, a made-up handle
+            wc::rec(o, wc::c_select);    // except set: the refused connect, a made-up handle
             o.u8(0).u8(0).u8(3).u8(0).u8(1);
             wc::handle(o, 0, wc::hk_made_up);
             o.u32(0x00050003).u8(1);
             wc::rec(o, wc::c_select);  // except set, no timeout
             o.u8(0).u8(0).u8(2).u8(0).u8(1).u8(0);
-            wc::rec(o, wc::c_select);  // a read set with nothing to read and no timeout: the
+            wc::rec(o, wc::c_select);               // a read set with nothing to read and no timeout: the
             o.u8(2).u8(0).u8(0).u8(0).u8(0).u8(0);  // harness adds an always-writable socket
             save(h, "nonblocking_select" + f, o.data());
         }

@@ -77,15 +77,50 @@
 namespace lwsp::fuzz::wsp_calls {
 
 enum what : std::uint8_t {
-    c_socket, c_bind, c_listen, c_accept, c_connect, c_send, c_sendto, c_recv, c_recvfrom, c_shutdown, c_close,
-    c_getsockopt, c_setsockopt, c_ioctl, c_select, c_event_select, c_enum_events, c_ov_result, c_sockname,
-    c_peername, c_addr_to_str, c_str_to_addr, c_cancel, c_startup, c_cleanup, c_unsupported,
-    w_peer, w_clock, w_alertable, w_hook,
+    c_socket,
+    c_bind,
+    c_listen,
+    c_accept,
+    c_connect,
+    c_send,
+    c_sendto,
+    c_recv,
+    c_recvfrom,
+    c_shutdown,
+    c_close,
+    c_getsockopt,
+    c_setsockopt,
+    c_ioctl,
+    c_select,
+    c_event_select,
+    c_enum_events,
+    c_ov_result,
+    c_sockname,
+    c_peername,
+    c_addr_to_str,
+    c_str_to_addr,
+    c_cancel,
+    c_startup,
+    c_cleanup,
+    c_unsupported,
+    w_peer,
+    w_clock,
+    w_alertable,
+    w_hook,
     what_count
 };
 constexpr std::uint8_t rec_null_errno = 0x01, rec_no_turn = 0x02;
 
-enum peer_action : std::uint8_t { p_connect, p_send, p_close, p_reset, p_udp, p_silent, p_zero_window, peer_action_count };
+enum peer_action : std::uint8_t {
+    p_connect,
+    p_send,
+    p_close,
+    p_reset,
+    p_udp,
+    p_silent,
+    p_zero_window,
+    peer_action_count
+};
 // What the blocking hook does once the peer has had its turn and the call
 // still cannot finish.
 enum hook_mode : std::uint8_t {

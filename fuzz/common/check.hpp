@@ -7,14 +7,13 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define LWSP_FUZZ_CHECK(cond, ...)                                                         \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            std::fprintf(stderr, "lwsp fuzz: property violated at %s:%d: %s\n  ", __FILE__, \
-                         __LINE__, #cond);                                               \
-            std::fprintf(stderr, __VA_ARGS__);                                           \
-            std::fprintf(stderr, "\n");                                                  \
-            std::fflush(stderr);                                                         \
-            std::abort();                                                                \
-        }                                                                                \
+#define LWSP_FUZZ_CHECK(cond, ...)                                                                            \
+    do {                                                                                                      \
+        if (!(cond)) {                                                                                        \
+            std::fprintf(stderr, "lwsp fuzz: property violated at %s:%d: %s\n  ", __FILE__, __LINE__, #cond); \
+            std::fprintf(stderr, __VA_ARGS__);                                                                \
+            std::fprintf(stderr, "\n");                                                                       \
+            std::fflush(stderr);                                                                              \
+            std::abort();                                                                                     \
+        }                                                                                                     \
     } while (0)

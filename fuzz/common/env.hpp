@@ -101,7 +101,7 @@ public:
     // and not there; findings in this mode concern lwIP and zero-copy ports.
     void inject_exact(const bytes& frame, std::size_t split);
 
-        // Frames the stack sent since the last call, with their metadata.
+    // Frames the stack sent since the last call, with their metadata.
     std::vector<std::pair<bytes, lwsp::frame_info>> take();
 
     // LWSP_FUZZ_TRACE=1 in the environment: the harnesses describe what they

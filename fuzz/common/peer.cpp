@@ -154,7 +154,8 @@ void peer::on_tcp(const test::parsed_frame& f) {
                 for (std::size_t off = 0; off < s.payload.size(); off += 536) {
                     const std::size_t n = std::min<std::size_t>(536, s.payload.size() - off);
                     segment(*c, test::tcp_psh | test::tcp_ack,
-                            bytes(s.payload.begin() + static_cast<long>(off), s.payload.begin() + static_cast<long>(off + n)));
+                            bytes(s.payload.begin() + static_cast<long>(off),
+                                  s.payload.begin() + static_cast<long>(off + n)));
                     c->snd_nxt += static_cast<std::uint32_t>(n);
                 }
             }
@@ -180,23 +181,28 @@ void peer::on_udp(const test::parsed_frame& f) {
     const bool v6 = f.ip->version == 6;
     const test::udp_info& u = *f.udp;
     if (u.dport == echo_port) {
-        emit(test::udp_frame(net().stack_mac, net().peer_mac, net().peer(v6), f.ip->src, echo_port, u.sport, u.payload));
+        emit(
+            test::udp_frame(net().stack_mac, net().peer_mac, net().peer(v6), f.ip->src, echo_port, u.sport, u.payload));
     } else if (u.dport == unreachable_udp_port) {
         // The offending datagram's IP header and the start of its data, as
         // RFC 792 / RFC 4443 quote it.
-        const bytes quoted = v6 ? test::ipv6_packet(f.ip->src, f.ip->dst, test::ip_proto_udp,
-                                                   bytes(u.payload.begin(), u.payload.end()))
-                                : test::ipv4_packet(f.ip->src, f.ip->dst, test::ip_proto_udp,
-                                                   bytes(u.payload.begin(), u.payload.end()));
-        bytes udp_header = {static_cast<std::uint8_t>(u.sport >> 8), static_cast<std::uint8_t>(u.sport),
-                            static_cast<std::uint8_t>(u.dport >> 8), static_cast<std::uint8_t>(u.dport),
-                            static_cast<std::uint8_t>(u.length >> 8), static_cast<std::uint8_t>(u.length), 0, 0};
+        const bytes quoted =
+            v6 ? test::ipv6_packet(f.ip->src, f.ip->dst, test::ip_proto_udp, bytes(u.payload.begin(), u.payload.end()))
+               : test::ipv4_packet(f.ip->src, f.ip->dst, test::ip_proto_udp, bytes(u.payload.begin(), u.payload.end()));
+        bytes udp_header = {static_cast<std::uint8_t>(u.sport >> 8),
+                            static_cast<std::uint8_t>(u.sport),
+                            static_cast<std::uint8_t>(u.dport >> 8),
+                            static_cast<std::uint8_t>(u.dport),
+                            static_cast<std::uint8_t>(u.length >> 8),
+                            static_cast<std::uint8_t>(u.length),
+                            0,
+                            0};
         bytes body(4, 0);  // unused
         const std::size_t ip_len = v6 ? 40 : 20;
         body.insert(body.end(), quoted.begin(), quoted.begin() + static_cast<long>(ip_len));
         body.insert(body.end(), udp_header.begin(), udp_header.end());
-        emit(test::icmp_frame(net().stack_mac, net().peer_mac, net().peer(v6), f.ip->src, v6 ? 1 : 3, v6 ? 4 : 3,
-                              body));
+        emit(
+            test::icmp_frame(net().stack_mac, net().peer_mac, net().peer(v6), f.ip->src, v6 ? 1 : 3, v6 ? 4 : 3, body));
     }
 }
 

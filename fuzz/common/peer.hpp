@@ -62,8 +62,7 @@ private:
     void respond(const test::parsed_frame& f);
     void on_tcp(const test::parsed_frame& f);
     void on_udp(const test::parsed_frame& f);
-    void segment(const conn& c, std::uint8_t flags, const bytes& data = {},
-                 std::vector<test::tcp_option> opts = {});
+    void segment(const conn& c, std::uint8_t flags, const bytes& data = {}, std::vector<test::tcp_option> opts = {});
     void raw_segment(bool v6, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq, std::uint32_t ack,
                      std::uint8_t flags);
     void emit(bytes frame) { out_.push_back(std::move(frame)); }
