@@ -1,6 +1,8 @@
 /* lwsp's lwIP hooks: see lwsp_hooks.h. */
 #include "lwsp_hooks.h"
 
+#include <string.h>
+
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/tcp.h"
@@ -123,6 +125,20 @@ int lwsp_ip6_input(struct pbuf *p, struct netif *inp)
   at = nd_options_offset(icmp[0]);
   if (at == 0) {
     return 0;
+  }
+  if (icmp[0] == 137 && len >= 40) {
+    /* A redirect's target is a router's link-local address or the
+     * destination itself (RFC 4861 8.1).  lwIP takes any target as the
+     * destination's next hop; the unspecified address matches every unused
+     * neighbour entry, and packets to that destination queue there for
+     * good. */
+    const u8_t *target = icmp + 8;
+    const u8_t *destination = icmp + 24;
+    const int link_local = target[0] == 0xfe && (target[1] & 0xc0) == 0x80;
+    if (!link_local && memcmp(target, destination, 16) != 0) {
+      pbuf_free(p);
+      return 1;
+    }
   }
   while (at + 2 <= len) {
     if (icmp[at + 1] == 0) {

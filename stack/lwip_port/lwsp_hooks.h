@@ -65,7 +65,10 @@ err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, 
  * message (router solicitation and advertisement, neighbour solicitation
  * and advertisement, redirect) that carries an option of length 0: RFC 4861
  * says to, and lwIP 2.1.3's nd6_input would copy a link-layer address from
- * behind such an option, past the packet.  Only messages right behind the
+ * behind such an option, past the packet; and a redirect whose target is
+ * neither link-local nor the destination itself (RFC 4861 8.1), which lwIP
+ * would take as the next hop (the unspecified address queued packets on an
+ * unused neighbour entry for good).  Only messages right behind the
  * IPv6 header are looked at (neighbour discovery has no reason for
  * extension headers); lwIP's other reads past a packet find the zeros the
  * stack puts behind every inbound frame (stack.cpp, deliver_many). */

@@ -144,6 +144,41 @@ TEST_CASE("a neighbour solicitation with an option of length 0 is discarded; lwI
     CHECK(net.st.stats().pbufs == 0);
 }
 
+TEST_CASE("a redirect to the unspecified address is discarded: datagrams to the destination keep flowing",
+          "[hostile][frames][regression]") {
+    // lwIP 2.1.3 takes a redirect's target as the destination's next hop
+    // unchecked; :: matched an unused neighbour entry, on which every later
+    // packet to that destination was queued for good (memory that no timer
+    // frees; found by fuzzing).  RFC 4861 8.1: the target is a link-local
+    // router address or the destination itself.
+    wsp_env env;
+    const SOCKET s = env.socket(AF_INET6, SOCK_DGRAM);
+    sockaddr_in6 to = wsp_env::addr6("2001:db8::2", 7000);
+    auto send_to_peer = [&](const std::string& text) {
+        WSABUF b{static_cast<ULONG>(text.size()), const_cast<char*>(text.data())};
+        DWORD sent = 0;
+        int err = 0;
+        REQUIRE(env.p.lpWSPSendTo(s, &b, 1, &sent, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to, nullptr,
+                                  nullptr, nullptr, &err) == 0);
+        bool arrived = false;
+        for (const parsed_frame& f : env.pump())
+            arrived = arrived || (f.udp && f.udp->dport == 7000 && as_string(f.udp->payload) == text);
+        return arrived;
+    };
+    CHECK(send_to_peer("before"));  // the destination is in the cache now
+    bytes body = {0, 0, 0, 0};      // reserved
+    const bytes unspecified(16, 0);
+    const bytes destination = ip_addr::parse("2001:db8::2").raw();
+    body.insert(body.end(), unspecified.begin(), unspecified.end());  // target
+    body.insert(body.end(), destination.begin(), destination.end());
+    REQUIRE(env.link.inject(icmp_frame(k_stack_mac, k_peer_mac, ip_addr::parse("fe80::2"),
+                                       ip_addr::parse("2001:db8::1"), 137 /* redirect */, 0, body, 255)));
+    CHECK(env.pump().empty());
+    CHECK(send_to_peer("after"));
+    CHECK(env.close(s) == 0);
+    CHECK(env.st.stats().pbufs == 0);
+}
+
 // ---- UDP receive memory ---------------------------------------------------------
 
 namespace {
