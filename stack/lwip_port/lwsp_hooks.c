@@ -107,45 +107,89 @@ static u16_t nd_options_offset(u8_t icmp_type)
   }
 }
 
-int lwsp_ip6_input(struct pbuf *p, struct netif *inp)
+/* Whether a neighbour discovery message (ICMPv6 at icmp[0..len)) breaks a
+ * rule of RFC 4861 that lwIP 2.1.3 does not check and suffers from. */
+static int nd_message_invalid(const u8_t *icmp, u32_t len)
 {
-  const u8_t *ip6 = (const u8_t *)p->payload;
-  const u8_t *icmp;
-  u32_t len;
-  u32_t at;
-  LWIP_UNUSED_ARG(inp);
-  if (p->len < 40 + 4 || (ip6[0] >> 4) != 6 || ip6[6] != 58 /* ICMPv6 */) {
-    return 0;
-  }
-  len = ((u32_t)ip6[4] << 8) | ip6[5];
-  if (len > (u32_t)p->len - 40) {
-    len = (u32_t)p->len - 40; /* options in a later pbuf are not looked at */
-  }
-  icmp = ip6 + 40;
-  at = nd_options_offset(icmp[0]);
-  if (at == 0) {
-    return 0;
-  }
+  u32_t at = nd_options_offset(icmp[0]);
   if (icmp[0] == 137 && len >= 40) {
     /* A redirect's target is a router's link-local address or the
-     * destination itself (RFC 4861 8.1).  lwIP takes any target as the
-     * destination's next hop; the unspecified address matches every unused
-     * neighbour entry, and packets to that destination queue there for
-     * good. */
+     * destination itself (8.1).  lwIP takes any target as the destination's
+     * next hop; the unspecified address matches every unused neighbour
+     * entry, and packets to that destination queue there for good. */
     const u8_t *target = icmp + 8;
     const u8_t *destination = icmp + 24;
     const int link_local = target[0] == 0xfe && (target[1] & 0xc0) == 0x80;
     if (!link_local && memcmp(target, destination, 16) != 0) {
-      pbuf_free(p);
       return 1;
     }
   }
   while (at + 2 <= len) {
     if (icmp[at + 1] == 0) {
-      pbuf_free(p); /* an option of length 0: discarded (RFC 4861 4.6) */
-      return 1;
+      return 1; /* an option of length 0 (4.6) */
     }
     at += 8u * icmp[at + 1];
+  }
+  return 0;
+}
+
+int lwsp_ip6_input(struct pbuf *p, struct netif *inp)
+{
+  const u8_t *ip6 = (const u8_t *)p->payload;
+  const u8_t *h;
+  u32_t len;
+  u32_t off = 0;
+  u8_t next;
+  int first_of_several = 0;
+  LWIP_UNUSED_ARG(inp);
+  if (p->len < 40 || (ip6[0] >> 4) != 6) {
+    return 0; /* lwIP drops it */
+  }
+  len = ((u32_t)ip6[4] << 8) | ip6[5];
+  if (len > (u32_t)p->len - 40) {
+    len = (u32_t)p->len - 40; /* what lies in a later pbuf is not looked at */
+  }
+  h = ip6 + 40;
+  next = ip6[6];
+  /* The extension headers lwIP follows, to the upper-layer header.  Each
+   * step moves on by at least 8 bytes, so the walk ends. */
+  for (;;) {
+    if (next == 0 || next == 43 || next == 60) { /* hop-by-hop, routing, destination options */
+      if (off + 8 > len) {
+        break;
+      }
+      next = h[off];
+      off += 8u * (1u + h[off + 1]);
+    } else if (next == 44) { /* fragment */
+      u16_t offset_flags;
+      if (off + 8 > len) {
+        break;
+      }
+      offset_flags = (u16_t)(((u16_t)h[off + 2] << 8) | h[off + 3]);
+      if ((offset_flags >> 3) != 0) {
+        return 0; /* a later fragment: its datagram was judged by its first */
+      }
+      first_of_several = first_of_several || (offset_flags & 1u) != 0;
+      next = h[off];
+      off += 8;
+    } else {
+      break;
+    }
+  }
+  if (next == 58 && off + 4 <= len && nd_options_offset(h[off]) != 0) {
+    /* Neighbour discovery in fragments is discarded (RFC 6980), and a
+     * message that breaks RFC 4861 (nd_message_invalid). */
+    if (first_of_several || nd_message_invalid(h + off, len - off)) {
+      pbuf_free(p);
+      return 1;
+    }
+    return 0;
+  }
+  if (first_of_several && (off + 8 > len || next == 0 || next == 43 || next == 60 || next == 44)) {
+    /* A first fragment without the whole header chain (RFC 7112): what it
+     * carries cannot be judged, so it is discarded. */
+    pbuf_free(p);
+    return 1;
   }
   return 0;
 }

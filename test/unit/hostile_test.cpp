@@ -171,10 +171,30 @@ TEST_CASE("a redirect to the unspecified address is discarded: datagrams to the 
     const bytes destination = ip_addr::parse("2001:db8::2").raw();
     body.insert(body.end(), unspecified.begin(), unspecified.end());  // target
     body.insert(body.end(), destination.begin(), destination.end());
-    REQUIRE(env.link.inject(icmp_frame(k_stack_mac, k_peer_mac, ip_addr::parse("fe80::2"),
-                                       ip_addr::parse("2001:db8::1"), 137 /* redirect */, 0, body, 255)));
+    const ip_addr router = ip_addr::parse("fe80::2");
+    const ip_addr stack = ip_addr::parse("2001:db8::1");
+    const bytes plain = icmp_frame(k_stack_mac, k_peer_mac, router, stack, 137 /* redirect */, 0, body, 255);
+    REQUIRE(env.link.inject(plain));
     CHECK(env.pump().empty());
     CHECK(send_to_peer("after"));
+    // The same message behind a Destination Options header, and in two
+    // fragments (RFC 6980: neighbour discovery is never fragmented).
+    const bytes message(plain.begin() + 14 + 40, plain.end());
+    bytes ext = {ip_proto_icmpv6, 0, 1, 4, 0, 0, 0, 0};
+    ext.insert(ext.end(), message.begin(), message.end());
+    REQUIRE(env.link.inject(raw_frame(k_stack_mac, ethertype_ipv6, ipv6_packet(router, stack, 60, ext, 255))));
+    CHECK(env.pump().empty());
+    CHECK(send_to_peer("after, behind a header"));
+    bytes first = {ip_proto_icmpv6, 0, 0x00, 0x01, 0, 0, 0, 7};  // offset 0, more fragments, id 7
+    first.insert(first.end(), message.begin(), message.begin() + 16);
+    bytes second = {ip_proto_icmpv6, 0, 0x00, 16, 0, 0, 0, 7};  // offset 2 (16 bytes), the last
+    second.insert(second.end(), message.begin() + 16, message.end());
+    REQUIRE(env.link.inject(raw_frame(k_stack_mac, ethertype_ipv6, ipv6_packet(router, stack, 44, first, 255))));
+    REQUIRE(env.link.inject(raw_frame(k_stack_mac, ethertype_ipv6, ipv6_packet(router, stack, 44, second, 255))));
+    CHECK(env.pump().empty());
+    CHECK(send_to_peer("after, in fragments"));
+    env.st.advance_time(std::chrono::seconds(120));  // the lone second fragment's reassembly times out
+    env.pump();
     CHECK(env.close(s) == 0);
     CHECK(env.st.stats().pbufs == 0);
 }
