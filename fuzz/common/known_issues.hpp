@@ -33,19 +33,27 @@ enum class known_issue {
     // into the neighbour cache from past the packet.  Reached through the
     // copying ports too.  Avoided by not delivering such a message.
     nd6_lladdr_option_overread,
+    // lwIP 2.1.3 nd6.c, nd6_input(): a Redirect's target address becomes
+    // the destination's next hop unchecked; the unspecified address (::)
+    // matches every unused neighbour cache entry (nd6_find_neighbor_cache_
+    // entry compares addresses only), and nd6_get_next_hop_addr_or_queue()
+    // queues the packets to that destination on an unused entry, which no
+    // timer and no nd6_cleanup_netif() ever frees.  Avoided by not
+    // delivering a Redirect whose target is ::.
+    nd6_redirect_unspecified_target,
 };
 
 // Which known issue `frame` would trigger if lwIP read it from a buffer of
 // exactly its length (env::inject_exact).
 known_issue zero_copy_known_issue(const test::bytes& frame);
 
-// Whether the ICMPv6 message `icmp6` would hit nd6_lladdr_option_overread
-// (whatever the fragments or the frame it travels in).
-bool nd6_lladdr_overread_predicted(const test::bytes& icmp6);
+// Which known issue the ICMPv6 message `icmp6` would trigger, whatever
+// the fragments or the frame it travels in.
+known_issue icmp6_known_issue(const test::bytes& icmp6);
 
-// The same for a whole Ethernet frame (raw frames; a fragment is not
-// followed).
-bool nd6_lladdr_overread_predicted_in_frame(const test::bytes& frame);
+// The same for the ICMPv6 message in a whole Ethernet frame (raw frames; a
+// fragment is not followed).
+known_issue icmp6_known_issue_in_frame(const test::bytes& frame);
 
 // False when LWSP_FUZZ_KNOWN_ISSUES=reproduce.
 bool avoid_known_issues();
