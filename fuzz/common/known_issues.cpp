@@ -1,5 +1,5 @@
 // Known, unfixed findings: see known_issues.hpp.  The checks walk a frame
-// the way lwIP does, far enough to see whether it reaches the faulty read;
+// the way lwIP does, far enough to see whether it reaches the faulty code;
 // they err on the side of avoiding.
 #include "known_issues.hpp"
 
@@ -59,12 +59,11 @@ known_issue icmp6_walk(const std::uint8_t* m, std::size_t n) {
         case 136:  // Neighbor Advertisement
             hdr = 24;
             break;
-        case 137: {  // Redirect
+        case 137:  // Redirect: its target address at 8
             hdr = 40;
             if (n >= hdr && std::all_of(m + 8, m + 24, [](std::uint8_t b) { return b == 0; }))
                 return known_issue::nd6_redirect_unspecified_target;
             break;
-        }
         default: return known_issue::none;
     }
     // The first option, taken as the link-layer address, with length 0.

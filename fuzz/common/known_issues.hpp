@@ -35,11 +35,11 @@ enum class known_issue {
     nd6_lladdr_option_overread,
     // lwIP 2.1.3 nd6.c, nd6_input(): a Redirect's target address becomes
     // the destination's next hop unchecked; the unspecified address (::)
-    // matches every unused neighbour cache entry (nd6_find_neighbor_cache_
-    // entry compares addresses only), and nd6_get_next_hop_addr_or_queue()
-    // queues the packets to that destination on an unused entry, which no
-    // timer and no nd6_cleanup_netif() ever frees.  Avoided by not
-    // delivering a Redirect whose target is ::.
+    // matches every unused neighbour cache entry (the lookup compares
+    // addresses only), and nd6_get_next_hop_addr_or_queue() queues the
+    // packets to that destination on an unused entry, which no timer and
+    // no nd6_cleanup_netif() ever frees.  Avoided by not delivering a
+    // Redirect whose target is ::.
     nd6_redirect_unspecified_target,
 };
 
