@@ -367,11 +367,9 @@ void run::process_output() {
 }
 
 void run::send_frame(bytes frame, const lwsp::frame_info& info, bool exact, std::size_t split) {
-    // Copied frames are safe (the stack's IPv6 input hook discards the
-    // message; behind an extension header the read finds the stack's zeros);
-    // zero-copy ones still reach lwIP's over-read behind an extension header.
-    if (exact && avoid_known_issues() && nd6_lladdr_overread_predicted_in_frame(frame)) {
-        env::trace("  (known issue nd6_lladdr_option_overread: frame not delivered)");
+    const known_issue k = avoid_known_issues() ? icmp6_known_issue_in_frame(frame, exact) : known_issue::none;
+    if (k != known_issue::none) {
+        env::trace("  (known issue %s: frame not delivered)", to_string(k));
         return;
     }
     if (exact)
@@ -479,9 +477,12 @@ bytes run::ipv6_header(const ip_spec& ip, std::size_t payload_len, std::uint8_t 
 
 void run::emit(const ip_spec& ip, bytes l4, std::optional<std::size_t> csum_at, bool pseudo, bool udp,
                const frame_spec& fr) {
-    if (fr.exact && ip.v6 && ip.proto == lwsp::test::ip_proto_icmpv6 && avoid_known_issues() &&
-        nd6_lladdr_overread_predicted(l4)) {
-        env::trace("  (known issue nd6_lladdr_option_overread: message not delivered)");
+    const bool behind_ext = !ip.exts.empty() || ip.fragment;
+    const known_issue k = avoid_known_issues() && ip.v6 && ip.proto == lwsp::test::ip_proto_icmpv6
+                              ? icmp6_known_issue(l4, behind_ext, fr.exact)
+                              : known_issue::none;
+    if (k != known_issue::none) {
+        env::trace("  (known issue %s: message not delivered)", to_string(k));
         return;
     }
     if (csum_at && *csum_at + 2 <= l4.size()) {

@@ -30,22 +30,36 @@ enum class known_issue {
     // Advertisement or Redirect whose first option has length 0 passes the
     // option's length check (p->len < header + 8 * length), and the
     // link-layer address (6 bytes from the option's third byte) is copied
-    // into the neighbour cache from past the packet.  Reached through the
-    // copying ports too.  Avoided by not delivering such a message.
+    // into the neighbour cache from past the packet.  lwsp's IPv6 input hook
+    // discards such a message right behind the IPv6 header, and the zeros
+    // the stack puts behind every copied frame take the read otherwise
+    // (f966f7c); a zero-copy frame with extension headers before the message
+    // still over-reads.  Avoided by not delivering that.
     nd6_lladdr_option_overread,
+    // lwIP 2.1.3 nd6.c, nd6_input(): a Redirect's target address becomes
+    // the destination's next hop unchecked; the unspecified address (::)
+    // matches every unused neighbour cache entry (the lookup compares
+    // addresses only), and nd6_get_next_hop_addr_or_queue() queues the
+    // packets to that destination on an unused entry, which no timer and
+    // no nd6_cleanup_netif() ever frees.  lwsp's IPv6 input hook discards
+    // such a Redirect right behind the IPv6 header (669430d), not one behind
+    // extension headers or in fragments (the hook sees each fragment, never
+    // the reassembled packet).  Avoided by not delivering those.
+    nd6_redirect_unspecified_target,
 };
 
 // Which known issue `frame` would trigger if lwIP read it from a buffer of
 // exactly its length (env::inject_exact).
 known_issue zero_copy_known_issue(const test::bytes& frame);
 
-// Whether the ICMPv6 message `icmp6` would hit nd6_lladdr_option_overread
-// (whatever the fragments or the frame it travels in).
-bool nd6_lladdr_overread_predicted(const test::bytes& icmp6);
+// Which known issue the ICMPv6 message `icmp6` would trigger: behind_ext,
+// whether extension headers (a fragment header included) come before it;
+// zero_copy, whether its frames go to lwIP zero-copy (env::inject_exact).
+known_issue icmp6_known_issue(const test::bytes& icmp6, bool behind_ext, bool zero_copy);
 
-// The same for a whole Ethernet frame (raw frames; a fragment is not
-// followed).
-bool nd6_lladdr_overread_predicted_in_frame(const test::bytes& frame);
+// The same for the ICMPv6 message in a whole Ethernet frame (raw frames; a
+// fragment is not followed).
+known_issue icmp6_known_issue_in_frame(const test::bytes& frame, bool zero_copy);
 
 // False when LWSP_FUZZ_KNOWN_ISSUES=reproduce.
 bool avoid_known_issues();
