@@ -52,8 +52,11 @@ known_issue ip6_walk(std::uint8_t nh, const std::uint8_t* p, std::size_t n) {
 
 // The ICMPv6 message at m[0..n) (icmp6_known_issue).
 known_issue icmp6_walk(const std::uint8_t* m, std::size_t n, bool behind_ext, bool zero_copy) {
-    // Right behind the IPv6 header, lwsp's IPv6 input hook discards both.
-    if (n == 0 || !behind_ext) return known_issue::none;
+    // lwsp's IPv6 input hook discards both, behind extension headers too,
+    // and neighbour discovery in fragments; it looks at the first pbuf only,
+    // which a copied frame always is.  A zero-copy frame split in two may
+    // carry the message past the hook's view.
+    if (n == 0 || !behind_ext || !zero_copy) return known_issue::none;
     std::size_t hdr;
     switch (m[0]) {
         case 135:  // Neighbor Solicitation

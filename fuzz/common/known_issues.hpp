@@ -31,10 +31,11 @@ enum class known_issue {
     // option's length check (p->len < header + 8 * length), and the
     // link-layer address (6 bytes from the option's third byte) is copied
     // into the neighbour cache from past the packet.  lwsp's IPv6 input hook
-    // discards such a message right behind the IPv6 header, and the zeros
-    // the stack puts behind every copied frame take the read otherwise
-    // (f966f7c); a zero-copy frame with extension headers before the message
-    // still over-reads.  Avoided by not delivering that.
+    // discards such a message (behind extension headers too, and in
+    // fragments), and the zeros the stack puts behind every copied frame
+    // take any read past it; a zero-copy frame split in two pbufs can carry
+    // the message past the hook's view (the first pbuf).  Avoided by not
+    // delivering that.
     nd6_lladdr_option_overread,
     // lwIP 2.1.3 nd6.c, nd6_input(): a Redirect's target address becomes
     // the destination's next hop unchecked; the unspecified address (::)
@@ -42,9 +43,10 @@ enum class known_issue {
     // addresses only), and nd6_get_next_hop_addr_or_queue() queues the
     // packets to that destination on an unused entry, which no timer and
     // no nd6_cleanup_netif() ever frees.  lwsp's IPv6 input hook discards
-    // such a Redirect right behind the IPv6 header (669430d), not one behind
-    // extension headers or in fragments (the hook sees each fragment, never
-    // the reassembled packet).  Avoided by not delivering those.
+    // a Redirect whose target is neither link-local nor the destination,
+    // behind extension headers too, and neighbour discovery in fragments;
+    // left: a zero-copy frame split so that the message lies past the first
+    // pbuf.  Avoided by not delivering that.
     nd6_redirect_unspecified_target,
 };
 
