@@ -56,7 +56,15 @@ void signal_event(stack& st, WSAEVENT ev) {
 }
 
 void on_socket_event(wsp_socket& sock, endpoint_event ev, net_error err) {
-    sock.wake();
+    // Room to send concerns only queued sends, which pump() below completes
+    // (finish() wakes their callers), and WSPSelect: a thread blocked in a
+    // receive, an accept or a connect has nothing to gain from it, and
+    // waking it for every ACK cost two context switches per request and
+    // reply.
+    if (ev == endpoint_event::writable)
+        sock.wake_watchers();
+    else
+        sock.wake();
     if (sock.closing) return;  // nothing is reported after close
     pump(sock);
     switch (ev) {

@@ -82,6 +82,10 @@ struct wsp_socket final : endpoint_sink {
     // Wakes everyone waiting on this socket.
     void wake() LWSP_REQUIRES(st->core()) {
         cv.notify_all();
+        wake_watchers();
+    }
+    // Wakes the WSPSelect calls watching this socket only.
+    void wake_watchers() LWSP_REQUIRES(st->core()) {
         for (std::condition_variable* w : watchers) w->notify_all();
     }
     // From inside lwIP, which holds the core lock for every callback.
