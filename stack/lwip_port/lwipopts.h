@@ -120,6 +120,17 @@
 /* Only lwIP's own socket layers use the low-water mark; it must stay below
  * 64 KiB - 4 * TCP_MSS. */
 #define TCP_SNDLOWAT                    1024
+/* lwIP's TCP timer: the fast half (delayed ACKs) runs every
+ * TCP_TMR_INTERVAL, the slow half (retransmission, persist, keepalive,
+ * TIME_WAIT) every second run.  lwIP keeps its RTO in slow-timer ticks and
+ * its variance estimate cannot fall below 3 ticks (sv -= sv >> 2 stops at
+ * 3), so the tick sets the shortest RTO on a fast link: 1.5 s with lwIP's
+ * 250 ms default, 600 ms with 100 ms.  On a lossy wire a small window
+ * recovers most losses by RTO, so this is most of lwsp's send rate there
+ * (docs/lwip-notes.md, "Timers"): the 10 % loss row of the lossy-wire
+ * matrix went from 55-73 s to ... for 512 KiB.  Delayed ACKs wait at most
+ * 100 ms, persist probes start after 600 ms (backing off to 24 s). */
+#define TCP_TMR_INTERVAL                100
 #define TCP_QUEUE_OOSEQ                 1
 /* Out-of-order segments: lwIP walks a connection's whole out-of-order queue
  * for every segment that arrives, so a peer sending 1-byte segments at

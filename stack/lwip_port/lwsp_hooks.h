@@ -35,7 +35,7 @@
  * stack.cpp), the hook asks for an immediate ACK: a receiver acknowledges at
  * least every second full-size segment (RFC 5681 §4.2), but lwIP counts the
  * frame as one segment and would delay the ACK until the application reads
- * or the 250 ms timer runs, stalling a sender in slow start.
+ * or the TCP timer runs, stalling a sender in slow start.
  */
 #ifndef LWSP_HOOKS_H
 #define LWSP_HOOKS_H

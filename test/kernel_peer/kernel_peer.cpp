@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 namespace kernel_peer {
@@ -152,6 +153,7 @@ void reset(int fd) {
 }
 
 void shutdown_send(int fd) { ::shutdown(fd, SHUT_WR); }
+void shutdown_both(int fd) { ::shutdown(fd, SHUT_RDWR); }
 
 void close_fd(int fd) {
     if (fd >= 0) ::close(fd);
@@ -231,6 +233,20 @@ unsigned retransmits_of(int fd) {
     struct tcp_info ti {};
     socklen_t len = sizeof ti;
     return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_total_retrans : 0;
+}
+
+std::string tcp_state_of(int fd) {
+    struct tcp_info ti {};
+    socklen_t len = sizeof ti;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return "TCP_INFO failed: " + error_name(errno);
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  "state %u, rto %u ms, backoff %u, retransmits now %u (total %u), unacked %u, lost %u, "
+                  "cwnd %u, last data sent %u ms ago, last data received %u ms ago, last ACK received %u ms ago",
+                  ti.tcpi_state, ti.tcpi_rto / 1000, ti.tcpi_backoff, ti.tcpi_retransmits, ti.tcpi_total_retrans,
+                  ti.tcpi_unacked, ti.tcpi_lost, ti.tcpi_snd_cwnd, ti.tcpi_last_data_sent, ti.tcpi_last_data_recv,
+                  ti.tcpi_last_ack_recv);
+    return buf;
 }
 
 long unread_bytes(int fd) {

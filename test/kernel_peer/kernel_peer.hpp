@@ -37,12 +37,20 @@ struct tcp_mss {
 tcp_mss mss_of(int fd);
 // Segments the kernel's TCP retransmitted on a connection (TCP_INFO).
 unsigned retransmits_of(int fd);
+// The kernel's view of a TCP connection in one line (TCP_INFO): state,
+// retransmission timeout and backoff, segments in flight, lost and
+// retransmitted, congestion window, and how long ago data last moved —
+// what a test prints when a transfer stops making progress.
+std::string tcp_state_of(int fd);
 // Bytes that arrived on a TCP socket and are not read yet (SIOCINQ); -1 on
 // failure.  What a test waits for when data must pile up at the kernel.
 long unread_bytes(int fd);
 // Closes with SO_LINGER {1, 0}: the kernel sends RST.
 void reset(int fd);
 void shutdown_send(int fd);
+// shutdown(SHUT_RDWR): threads blocked on `fd` wake up (end of stream,
+// EPIPE); the descriptor stays open.
+void shutdown_both(int fd);
 void close_fd(int fd);
 
 struct datagram {
