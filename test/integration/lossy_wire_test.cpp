@@ -111,8 +111,15 @@ struct lossy_tap {
     WSPPROC_TABLE p{};
     bool with_netem = false;
     std::string dev;
-    std::mutex mu;
+    mutable std::mutex mu;
+    // RSTs lwsp sent on the connection under test (to the kernel's port
+    // that connect() used), and how many it sent for any other: rows run one
+    // after another in one namespace, so segments the kernel retransmits on
+    // an earlier row's connection reach this row's stack, which has no such
+    // connection and answers them with RST, as it must.
+    std::atomic<std::uint16_t> kernel_port{0};
     std::vector<steady::time_point> rst_sent;
+    std::size_t other_rst = 0;
 
     lossy_tap(const impairment& imp, std::uint64_t seed) {
         const char* d = std::getenv("LWSP_TAP");
@@ -136,17 +143,21 @@ struct lossy_tap {
         lwsp::tap_link::options o;
         o.name = dev;
         fault = std::make_shared<fault_link>(lwsp::tap_link::open(o), plan);
-        // LWSP_LOSSY_PCAP=FILE keeps what lwsp sent (before the impairment)
-        // and received (after it), for a look at a slow or failed row.
+        // LWSP_LOSSY_PCAP=PREFIX keeps what lwsp sent (before the
+        // impairment) and received (after it) in PREFIX.<seed>.pcap, one
+        // file per row, for a look at a slow or failed row.
         const char* pcap = std::getenv("LWSP_LOSSY_PCAP");
         auto observed = std::make_shared<lwsp::pcap_link>(
-            fault, pcap ? pcap : "/dev/null",
+            fault, pcap ? std::string(pcap) + "." + std::to_string(seed) + ".pcap" : std::string("/dev/null"),
             [this](lwsp::pcap_link::direction dir, const std::uint8_t* f, std::size_t n) {
                 if (dir != lwsp::pcap_link::direction::out) return;
                 const lwsp::test::parsed_frame pf = lwsp::test::parse_frame(f, n);
                 if (pf.tcp && pf.tcp->has(lwsp::test::tcp_rst)) {
                     std::lock_guard<std::mutex> g(mu);
-                    rst_sent.push_back(steady::now());
+                    if (pf.tcp->dport == kernel_port.load())
+                        rst_sent.push_back(steady::now());
+                    else
+                        ++other_rst;
                 }
             });
         lwsp::interface_config cfg;
@@ -174,6 +185,11 @@ struct lossy_tap {
                  std::to_string(c.reordered) + ", delayed " + std::to_string(c.delayed) + ", cut from merged " +
                  std::to_string(c.cut) + "\n";
         }
+        std::lock_guard<std::mutex> g(mu);
+        if (other_rst != 0)
+            s += "  RSTs lwsp sent on connections of earlier rows (the kernel retransmitting to a stack that is "
+                 "gone): " +
+                 std::to_string(other_rst) + "\n";
         return s;
     }
 
@@ -181,6 +197,7 @@ struct lossy_tap {
     SOCKET connect(std::uint16_t port, int& kfd, int& lfd, int rcvbuf = 0) {
         lfd = kp::listen_tcp(k_kernel, port, rcvbuf);
         REQUIRE(lfd >= 0);
+        kernel_port = port;
         int err = 0;
         SOCKET s = p.lpWSPSocket(AF_INET, SOCK_STREAM, 0, nullptr, 0, 0, &err);
         REQUIRE(s != INVALID_SOCKET);
