@@ -7,6 +7,9 @@
 // on stdout; scripts/bench collects them (bench/report.py aggregates).
 #pragma once
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -67,6 +70,86 @@ inline double percentile(std::vector<double>& v, double p) {
 inline void report_rtt(const std::string& prefix, std::vector<double> us) {
     result(prefix + ".rtt_p50_us", percentile(us, 50));
     result(prefix + ".rtt_p99_us", percentile(us, 99));
+}
+
+// CPU seconds so far: this process (every thread; user + system, which
+// includes the kernel's network work done in its system calls) and the
+// whole machine (every CPU's non-idle time in /proc/stat: the peer, softirqs
+// and everything else).  On an otherwise idle machine the second is the
+// cost of a transfer to the system as a whole.
+struct cpu_times {
+    double process = 0, machine = 0;
+    static cpu_times now() {
+        cpu_times c;
+        rusage ru{};
+        getrusage(RUSAGE_SELF, &ru);
+        c.process = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                    static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+        if (FILE* f = std::fopen("/proc/stat", "r")) {
+            unsigned long long v[8] = {};
+            if (std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                            &v[6], &v[7]) == 8) {
+                const unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];  // not idle, not iowait
+                c.machine = static_cast<double>(busy) / static_cast<double>(sysconf(_SC_CLK_TCK));
+            }
+            std::fclose(f);
+        }
+        return c;
+    }
+};
+
+// A bulk transfer measured at steady state, as iperf does: the first
+// `warmup` seconds are not counted (slow start, first allocations and page
+// faults), the next `seconds` are.  Call add() with every chunk sent or
+// received; it returns false once the measured interval is over.  report()
+// prints <name> (bit/s), <name>_cpu_s_per_gib (this process) and
+// <name>_machine_cpu_s_per_gib (every CPU) for the measured interval.
+class steady_meter {
+public:
+    steady_meter(double warmup, double seconds) : warmup_(warmup), seconds_(seconds), t0_(clock::now()) {}
+    bool add(std::uint64_t n) {
+        total_ += n;
+        const clock::time_point now = clock::now();
+        if (!marked_) {
+            if (std::chrono::duration<double>(now - t0_).count() < warmup_) return true;
+            marked_ = true;
+            mark_ = now;
+            at_mark_ = total_;
+            cpu_mark_ = cpu_times::now();
+            return true;
+        }
+        if (std::chrono::duration<double>(now - mark_).count() < seconds_) return true;
+        if (!ended_) {
+            ended_ = true;
+            end_ = now;
+            at_end_ = total_;
+            cpu_end_ = cpu_times::now();
+        }
+        return false;
+    }
+    bool over() const { return ended_; }
+    void report(const std::string& name) const {
+        const double t = std::chrono::duration<double>(end_ - mark_).count();
+        const double bytes = static_cast<double>(at_end_ - at_mark_);
+        const double gib = bytes / (1024.0 * 1024 * 1024);
+        result(name, bytes * 8 / t);
+        result(name + "_cpu_s_per_gib", (cpu_end_.process - cpu_mark_.process) / gib);
+        result(name + "_machine_cpu_s_per_gib", (cpu_end_.machine - cpu_mark_.machine) / gib);
+    }
+
+private:
+    double warmup_, seconds_;
+    clock::time_point t0_, mark_, end_;
+    std::uint64_t total_ = 0, at_mark_ = 0, at_end_ = 0;
+    bool marked_ = false, ended_ = false;
+    cpu_times cpu_mark_, cpu_end_;
+};
+
+// The meter's interval from --warmup and --seconds (defaults: 1 s, then 2 s).
+inline steady_meter meter_from(const struct args& a) {
+    const double warmup = std::strtod(a.str("warmup", "1").c_str(), nullptr);
+    const double seconds = std::strtod(a.str("seconds", "2").c_str(), nullptr);
+    return steady_meter(warmup, seconds);
 }
 
 [[noreturn]] inline void fail(const std::string& what) {

@@ -4,7 +4,7 @@
 // timers, and an application written on the raw API (callbacks).  No core
 // lock, no driver thread, no shim, no Asio.
 //
-//   bench_rawlwip --mode tx|rx|rr|crr [--tap lwsp0] [--mtu 1500] [--bytes N] [--count N]
+//   bench_rawlwip --mode tx|rx|rr|crr [--tap lwsp0] [--mtu 1500] [--warmup S] [--seconds S] [--count N]
 //
 // Talks to bench_kernel server at 192.0.2.2 (lwIP takes 192.0.2.1, the MAC
 // lwsp's TAP port uses).  RESULT lines like the other programs.
@@ -52,7 +52,11 @@ unsigned int lwsp_rand(void) {
     return static_cast<unsigned int>(gen());
 }
 void lwsp_assert_core_locked(void) {}  // one thread: nothing to check
+// Plain malloc: raw lwIP as an lwIP user gets it (lwsp's block cache is
+// part of what is measured against it).
 void* lwsp_mem_malloc(size_t size) { return std::malloc(size); }
+void* lwsp_mem_calloc(size_t count, size_t size) { return std::calloc(count, size); }
+void lwsp_mem_free(void* p) { std::free(p); }
 // lwsp's listener admission (lwsp_hooks.h) applies to lwsp's endpoints only:
 // a raw-API program keeps lwIP's own rules.
 err_t lwsp_tcp_listener_input(struct tcp_pcb_listen*, unsigned char) { return ERR_OK; }
@@ -110,7 +114,8 @@ void pump_input(struct netif* nif) {
 
 struct app {
     std::string mode;
-    std::uint64_t bytes = 0, count = 0;
+    std::uint64_t count = 0;
+    bench::steady_meter meter{1, 2};  // tx and rx (bench_common.hpp)
     ip_addr_t peer;
     struct tcp_pcb* pcb = nullptr;
     bool done = false, failed = false;
@@ -123,18 +128,20 @@ struct app {
 };
 
 app g_app;
+bench::args g_args(0, nullptr);
 
 void fill(struct tcp_pcb* pcb) {
     app& a = g_app;
-    while (a.written < a.bytes) {
-        std::size_t n = std::min<std::uint64_t>({tcp_sndbuf(pcb), a.bytes - a.written, 0xffffu});
+    while (!a.meter.over()) {
+        std::size_t n = std::min<std::uint64_t>(tcp_sndbuf(pcb), 0xffffu);
         if (n == 0 || tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 1) break;
         if (tcp_write(pcb, a.chunk.data() + a.written % (a.chunk.size() - 0xffff), static_cast<u16_t>(n),
                       TCP_WRITE_FLAG_COPY) != ERR_OK)
             break;
         a.written += n;
+        a.meter.add(n);
     }
-    if (a.written == a.bytes && !a.shut) {
+    if (a.meter.over() && !a.shut) {
         tcp_shutdown(pcb, 0, 1);
         a.shut = true;
     }
@@ -162,12 +169,8 @@ void finish(struct tcp_pcb* pcb) {
 
 err_t on_recv(void*, struct tcp_pcb* pcb, struct pbuf* p, err_t) {
     app& a = g_app;
-    if (p == nullptr) {  // end of stream
-        if (a.mode == "rx") {
-            bench::result("rx_bps", static_cast<double>(a.bytes) * 8 / bench::seconds_since(a.t0));
-            if (a.received != a.bytes) a.failed = true;
-            a.done = true;
-        }
+    if (p == nullptr) {                       // end of stream
+        if (a.mode == "rx") a.failed = true;  // asked for 2^62 bytes
         finish(pcb);
         a.pcb = nullptr;
         return ERR_OK;
@@ -176,8 +179,20 @@ err_t on_recv(void*, struct tcp_pcb* pcb, struct pbuf* p, err_t) {
     tcp_recved(pcb, n);
     pbuf_free(p);
     a.received += n;
-    if (a.mode == "tx") {
-        bench::result("tx_bps", static_cast<double>(a.bytes) * 8 / bench::seconds_since(a.t0));
+    if (a.mode == "rx") {
+        if (a.meter.add(n)) return ERR_OK;
+        a.meter.report("rx_bps");  // measured: reset the connection
+        a.done = true;
+        tcp_arg(pcb, nullptr);
+        tcp_recv(pcb, nullptr);
+        tcp_sent(pcb, nullptr);
+        tcp_err(pcb, nullptr);
+        tcp_abort(pcb);
+        a.pcb = nullptr;
+        return ERR_ABRT;
+    }
+    if (a.mode == "tx") {  // the sink's byte: it read everything
+        a.meter.report("tx_bps");
         a.done = true;
         finish(pcb);
         a.pcb = nullptr;
@@ -215,12 +230,11 @@ err_t on_connected(void*, struct tcp_pcb* pcb, err_t) {
     app& a = g_app;
     tcp_nagle_disable(pcb);
     if (a.mode == "tx") {
-        a.t0 = bench::clock::now();
+        a.meter = bench::meter_from(g_args);
         fill(pcb);
     } else if (a.mode == "rx") {
-        unsigned char be[8];
-        for (int i = 0; i < 8; ++i) be[i] = static_cast<unsigned char>(a.bytes >> (56 - 8 * i));
-        a.t0 = bench::clock::now();
+        const unsigned char be[8] = {0x40};  // 2^62 bytes
+        a.meter = bench::meter_from(g_args);
         tcp_write(pcb, be, 8, TCP_WRITE_FLAG_COPY);
         tcp_output(pcb);
     } else {
@@ -255,9 +269,9 @@ void app::start_connection(std::uint16_t port) {
 
 int main(int argc, char** argv) {
     bench::args args(argc, argv);
+    g_args = args;
     app& a = g_app;
     a.mode = args.str("mode", "tx");
-    a.bytes = args.num("bytes", 64ull << 20);
     a.count = args.num("count", 1000);
     g_mtu = args.num("mtu", 1500);
     g_fd = bench::tap_open(args.str("tap", "lwsp0"));

@@ -33,8 +33,13 @@
 #define MEM_LIBC_MALLOC                 1
 #define MEMP_MEM_MALLOC                 1
 /* Every lwIP allocation passes through here: the stack's memory_limit
- * (stack::options) refuses what would exceed it (lwip_sys.cpp). */
+ * (stack::options) refuses what would exceed it, and freed blocks are kept
+ * for reuse by size class up to stack::options::heap_cache (lwip_sys.cpp,
+ * stack/src/block_cache.hpp: glibc's trimming made every burst of segments
+ * page-fault its memory in again). */
 #define mem_clib_malloc                 lwsp_mem_malloc
+#define mem_clib_calloc                 lwsp_mem_calloc
+#define mem_clib_free                   lwsp_mem_free
 #define MEM_ALIGNMENT                   8
 #define LWIP_STATS                      1
 #define MEMP_STATS                      1

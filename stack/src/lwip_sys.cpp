@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <random>
+#include <thread>
 
 #include "isn.hpp"
 #include "lwip/ip_addr.h"
@@ -65,6 +68,18 @@ u32_t lwsp_tcp_isn(const ip_addr_t* local, u16_t local_port, const ip_addr_t* re
                                  reinterpret_cast<const std::uint8_t*>(&ip_2_ip4(remote)->addr), remote_port, 4);
 }
 
+// The running stack's block cache when this thread holds its core lock;
+// otherwise (no stack, a stopped one, memory an endpoint frees after its
+// stack is gone) none, and blocks go to and from malloc.
+static lwsp::detail::block_cache* held_heap_cache() {
+    lwsp::stack* s = lwsp::stack::current();
+    if (s == nullptr) return nullptr;
+    lwsp::stack::impl& in = lwsp::stack::impl::of(*s);
+    if (in.owner.load(std::memory_order_relaxed) != std::this_thread::get_id()) return nullptr;
+    in.assert_held();
+    return in.stopped_done ? nullptr : &in.heap;
+}
+
 void* lwsp_mem_malloc(size_t size) {
     // Called under the core lock (every lwIP entry holds it), so the count
     // lwIP keeps of its heap is stable here.
@@ -76,8 +91,17 @@ void* lwsp_mem_malloc(size_t size) {
         if (in.allocating_inbound) limit += std::max<std::size_t>(limit / 8, std::size_t{64} * 1024);
         if (lwip_stats.mem.used + size > limit) return nullptr;
     }
-    return std::malloc(size);
+    return lwsp::detail::block_cache::allocate(held_heap_cache(), size);
 }
+
+void* lwsp_mem_calloc(size_t count, size_t size) {
+    if (size != 0 && count > SIZE_MAX / size) return nullptr;
+    void* p = lwsp_mem_malloc(count * size);
+    if (p != nullptr) std::memset(p, 0, count * size);
+    return p;
+}
+
+void lwsp_mem_free(void* p) { lwsp::detail::block_cache::release(held_heap_cache(), p); }
 
 void lwsp_assert_core_locked(void) {
     lwsp::stack* s = lwsp::stack::current();

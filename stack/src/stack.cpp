@@ -371,6 +371,7 @@ void stack::stop() {
     core_lock lk(*this);
     impl_->assert_held();
     impl_->release_all_pcbs();
+    impl_->heap.trim();  // blocks freed from now on go back to malloc (lwip_sys.cpp)
     impl_->stopped_done = true;
     // lwIP is free again: another stack may start while this object still
     // exists (sockets of the old one only learn that the network is down).
@@ -573,6 +574,7 @@ stack_stats stack::stats() {
     const std::size_t timer_entry = MEMP_SIZE + MEMP_ALIGN_SIZE(memp_pools[MEMP_SYS_TIMEOUT]->size);
     st.timers = lwip_stats.memp[MEMP_SYS_TIMEOUT]->used;
     st.heap_bytes = lwip_stats.mem.used - st.timers * timer_entry;
+    st.heap_cached_bytes = impl_->heap.stats().cached_bytes;
     return st;
 }
 

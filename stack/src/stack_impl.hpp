@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "block_cache.hpp"
 #include "lwsp/stack.hpp"
 
 namespace lwsp {
@@ -47,6 +48,8 @@ struct stack::impl {
     std::mt19937_64 rng LWSP_GUARDED_BY(core);  // lwIP's LWIP_RAND (ephemeral ports)
     std::array<std::uint64_t, 2> isn_key{};     // RFC 6528 secret, fixed at start
     bool stopped_done LWSP_GUARDED_BY(core) = false;
+    // lwIP's freed blocks kept for reuse (options::heap_cache; lwip_sys.cpp).
+    detail::block_cache heap LWSP_GUARDED_BY(core){opts.heap_cache};
 
     std::thread driver;
     std::thread::id driver_id;

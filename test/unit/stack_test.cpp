@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "async_call.hpp"
+#include "lwip/pbuf.h"
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
@@ -287,4 +288,33 @@ TEST_CASE("after stop a new stack may start while the stopped one still exists",
     }
     second.advance_time(10ms);
     REQUIRE(probe.fired == 1);
+}
+
+TEST_CASE("lwIP's freed blocks are kept for reuse up to options::heap_cache, and none after stop") {
+    for (const std::size_t cache : {std::size_t{0}, std::size_t{1} << 20}) {
+        lwsp::stack::options o;
+        o.heap_cache = cache;
+        lwsp::stack st(o);
+        const std::size_t heap_before = st.stats().heap_bytes;
+        {
+            lwsp::core_lock lk(st);
+            std::vector<struct pbuf*> held;
+            for (int i = 0; i < 8; ++i) held.push_back(pbuf_alloc(PBUF_RAW, 16000, PBUF_RAM));
+            for (struct pbuf* p : held) {
+                REQUIRE(p != nullptr);
+                pbuf_free(p);
+            }
+        }
+        const std::size_t cached = st.stats().heap_cached_bytes;
+        INFO("heap_cache " << cache);
+        if (cache == 0) {
+            CHECK(cached == 0);
+        } else {
+            CHECK(cached >= 8 * 16000);
+            CHECK(cached <= cache);
+        }
+        CHECK(st.stats().heap_bytes == heap_before);  // cached blocks are not lwIP memory in use
+        st.stop();
+        CHECK(st.stats().heap_cached_bytes == 0);
+    }
 }

@@ -68,6 +68,7 @@ struct stack_stats {
     std::size_t heap_bytes = 0;  // lwIP heap bytes in use, its timer entries excluded
     std::size_t timers = 0;      // lwIP timeouts queued
     std::size_t tcp_segments = 0;
+    std::size_t heap_cached_bytes = 0;  // freed lwIP blocks kept for reuse (options::heap_cache)
 };
 
 class stack;
@@ -91,6 +92,24 @@ public:
         // system's random source.  Set it to make a run repeat exactly
         // (tests, fuzzing); never in production.
         std::uint64_t random_seed = 0;
+        // Freed lwIP blocks (segments, buffers, pcbs) kept for reuse, up to
+        // this many bytes, instead of going back to malloc at once: glibc
+        // returns the memory of a burst to the kernel and faults it in again
+        // for the next one, which cost two thirds of the send rate at large
+        // MTUs.  0: none.  Sanitizer builds default to 0, so that a use of
+        // freed lwIP memory is caught where it happens.
+        std::size_t heap_cache = default_heap_cache;
+#if defined(__SANITIZE_ADDRESS__)
+        static constexpr std::size_t default_heap_cache = 0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+        static constexpr std::size_t default_heap_cache = 0;
+#else
+        static constexpr std::size_t default_heap_cache = std::size_t{4} << 20;
+#endif
+#else
+        static constexpr std::size_t default_heap_cache = std::size_t{4} << 20;
+#endif
     };
 
     enum class wait_status { ready, timed_out, stopped };

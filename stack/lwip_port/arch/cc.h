@@ -18,6 +18,8 @@ extern "C" {
 #endif
 
 void *lwsp_mem_malloc(size_t size);
+void *lwsp_mem_calloc(size_t count, size_t size);
+void lwsp_mem_free(void *p);
 void lwsp_platform_assert(const char *message, int line, const char *file);
 void lwsp_platform_diag(const char *format, ...);
 unsigned int lwsp_rand(void);
