@@ -2,10 +2,10 @@
 // (requests.hpp runs them).
 #pragma once
 
-#include <deque>
 #include <vector>
 
 #include "lwsp/endpoint.hpp"
+#include "lwsp/fifo.hpp"
 #include "lwsp/ws2spi.h"
 
 namespace lwsp::wsp {
@@ -45,6 +45,6 @@ struct io_request {
     int error = 0;            // 0, WSAEMSGSIZE (a truncated datagram), or the failure
 };
 
-using request_queue = std::deque<io_request*>;
+using request_queue = detail::fifo<io_request*>;
 
 }  // namespace lwsp::wsp

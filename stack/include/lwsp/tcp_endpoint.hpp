@@ -18,10 +18,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 
 #include "lwsp/endpoint.hpp"
+#include "lwsp/fifo.hpp"
 
 struct tcp_pcb;
 struct pbuf;
@@ -137,7 +137,7 @@ private:
     options opts_;
     endpoint_sink* sink_ = nullptr;
 
-    std::deque<struct pbuf*> rx_;  // received, not yet consumed
+    detail::fifo<struct pbuf*> rx_;  // received, not yet consumed
     std::size_t rx_offset_ = 0;    // consumed bytes of rx_.front()
     std::size_t rx_bytes_ = 0;
     bool rx_fin_ = false;
@@ -148,7 +148,7 @@ private:
     sock_address bound_{};  // the local address once known (bind, connect, accept)
     bool has_bound_ = false;
 
-    std::deque<std::unique_ptr<tcp_endpoint>> accept_q_;
+    detail::fifo<std::unique_ptr<tcp_endpoint>> accept_q_;
     int backlog_ = 0;
 };
 
