@@ -138,7 +138,7 @@ private:
     endpoint_sink* sink_ = nullptr;
 
     detail::fifo<struct pbuf*> rx_;  // received, not yet consumed
-    std::size_t rx_offset_ = 0;    // consumed bytes of rx_.front()
+    std::size_t rx_offset_ = 0;      // consumed bytes of rx_.front()
     std::size_t rx_bytes_ = 0;
     bool rx_fin_ = false;
     bool shut_rd_ = false;
