@@ -18,6 +18,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace bench {
@@ -143,6 +144,45 @@ private:
     std::uint64_t total_ = 0, at_mark_ = 0, at_end_ = 0;
     bool marked_ = false, ended_ = false;
     cpu_times cpu_mark_, cpu_end_;
+};
+
+// Many flows at steady state: run() waits out --warmup, then measures what
+// each flow's counter gained over --seconds; report() prints <name>_bps
+// (the sum), <name>_jain (Jain's fairness index of the per-flow rates) and
+// <name>_machine_cpu_s_per_gib.
+class flows_meter {
+public:
+    explicit flows_meter(const struct args& a)
+        : warmup_(std::strtod(a.str("warmup", "1").c_str(), nullptr)),
+          seconds_(std::strtod(a.str("seconds", "2").c_str(), nullptr)) {}
+    template <class Counters>
+    void run(const Counters& counters) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(warmup_));
+        std::vector<std::uint64_t> from;
+        for (const auto& c : counters) from.push_back(c.load());
+        const cpu_times c0 = cpu_times::now();
+        const clock::time_point t0 = clock::now();
+        std::this_thread::sleep_for(std::chrono::duration<double>(seconds_));
+        elapsed_ = seconds_since(t0);
+        cpu_ = cpu_times::now().machine - c0.machine;
+        rates_.clear();
+        std::size_t i = 0;
+        for (const auto& c : counters) rates_.push_back(static_cast<double>(c.load() - from[i++]) / elapsed_);
+    }
+    void report(const std::string& name) const {
+        double sum = 0, squares = 0;
+        for (double r : rates_) {
+            sum += r;
+            squares += r * r;
+        }
+        result(name + "_bps", sum * 8);
+        result(name + "_jain", squares > 0 ? sum * sum / (static_cast<double>(rates_.size()) * squares) : 0);
+        result(name + "_machine_cpu_s_per_gib", cpu_ / (sum * elapsed_ / (1024.0 * 1024 * 1024)));
+    }
+
+private:
+    double warmup_, seconds_, elapsed_ = 0, cpu_ = 0;
+    std::vector<double> rates_;
 };
 
 // The meter's interval from --warmup and --seconds (defaults: 1 s, then 2 s).

@@ -2,7 +2,7 @@
 //
 //   bench_kernel server --ip A          the peer every benchmark talks to
 //                                       (ports in bench_common.hpp)
-//   bench_kernel client --ip A --mode tx|rx|rr|crr [--warmup S] [--seconds S] [--count N]
+//   bench_kernel client --ip A --mode tx|rx|rr|crr|flows [--warmup S] [--seconds S] [--count N]
 //                                       baseline (b): the kernel as client,
 //                                       over a veth pair to a server in a
 //                                       second namespace
@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <thread>
 #include <vector>
@@ -253,6 +254,32 @@ int client(const bench::args& a) {
             ::close(fd);
         }
         bench::result("crr_per_s", static_cast<double>(count) / bench::seconds_since(t0));
+    } else if (mode == "flows") {  // as bench_lwsp --mode flows
+        const std::size_t n = static_cast<std::size_t>(count);
+        std::vector<int> fds;
+        for (std::size_t i = 0; i < n; ++i) fds.push_back(connect_to(ip.c_str(), bench::port_sink));
+        std::vector<std::atomic<std::uint64_t>> sent(n);
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> senders;
+        for (std::size_t i = 0; i < n; ++i)
+            senders.emplace_back([&, i] {
+                std::vector<char> chunk(64 * 1024, 'f');
+                while (!stop.load(std::memory_order_relaxed)) {
+                    if (!write_all(fds[i], chunk.data(), chunk.size())) bench::fail("send");
+                    sent[i].fetch_add(chunk.size(), std::memory_order_relaxed);
+                }
+            });
+        bench::flows_meter meter(a);
+        meter.run(sent);
+        stop = true;
+        for (auto& t : senders) t.join();
+        for (int fd : fds) {
+            ::shutdown(fd, SHUT_WR);
+            char ack;
+            if (!read_exact(fd, &ack, 1)) bench::fail("no ack from sink");
+            ::close(fd);
+        }
+        meter.report("flows");
     } else {
         bench::fail("unknown mode " + mode);
     }

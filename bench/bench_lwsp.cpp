@@ -8,6 +8,9 @@
 //       --busy-poll: the TAP port's busy polling (metrics rr_busy.*).
 //       --heap-cache: stack::options::heap_cache (0: lwIP's blocks go
 //       straight back to malloc).
+//   bench_lwsp --mode flows [--count 100] [--warmup S] [--seconds S]
+//       `count` bulk connections lwsp→kernel at once (one thread each):
+//       the sum (flows_bps) and Jain's fairness index (flows_jain).
 //   bench_lwsp --mode mem [--count 10000] [--greet 1]
 //       opens `count` idle connections to the kernel (port 5005; with
 //       --greet 1, port 5006, where the kernel sends one unread 1460-byte
@@ -234,6 +237,13 @@ int run_tap(const bench::args& a) {
         const std::size_t m1 = malloc_in_use();
         const double n = static_cast<double>(count);
         const std::string k = greet ? "mem_buf" : "mem_idle";
+        // What the idle connections cost while nothing moves: lwIP's TCP
+        // timer walks every pcb (5 times a second), nothing else should run.
+        const bench::cpu_times c0 = bench::cpu_times::now();
+        const auto idle_from = bench::clock::now();
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        const double idle_s = bench::seconds_since(idle_from);
+        bench::result(k + ".idle_cpu_percent", (bench::cpu_times::now().process - c0.process) / idle_s * 100);
         bench::result(k + ".heap_per_conn",
                       (static_cast<double>(s1.heap_bytes) - static_cast<double>(s0.heap_bytes)) / n);
         bench::result(k + ".pcbs_per_conn", (static_cast<double>(s1.tcp_pcbs) - static_cast<double>(s0.tcp_pcbs)) / n);
@@ -244,6 +254,36 @@ int run_tap(const bench::args& a) {
         bench::result("tcp_pcb_size", static_cast<double>(bench::raw_tcp_pcb_size()));
         for (SOCKET s : socks) abort_socket(s);
         close_socket(warm);
+    } else if (mode == "flows") {
+        // `count` bulk connections at once, one sending thread each, at
+        // steady state: the sum, and how evenly it is shared (Jain's index:
+        // 1 when every flow gets the same, 1/n when one gets everything).
+        const std::size_t n = static_cast<std::size_t>(count);
+        std::vector<SOCKET> socks;
+        for (std::size_t i = 0; i < n; ++i) socks.push_back(connect_to(kernel, bench::port_sink));
+        std::vector<std::atomic<std::uint64_t>> sent(n);
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> senders;
+        for (std::size_t i = 0; i < n; ++i)
+            senders.emplace_back([&, i] {
+                std::vector<char> chunk(64 * 1024, 'f');
+                while (!stop.load(std::memory_order_relaxed)) {
+                    send_all(socks[i], chunk.data(), chunk.size());
+                    sent[i].fetch_add(chunk.size(), std::memory_order_relaxed);
+                }
+            });
+        bench::flows_meter meter(a);
+        meter.run(sent);
+        stop = true;
+        for (auto& t : senders) t.join();
+        for (SOCKET s : socks) {
+            int err = 0;
+            check(wsp.lpWSPShutdown(s, SD_SEND, &err), err, "WSPShutdown");
+            char ack;
+            recv_exact(s, &ack, 1);
+            close_socket(s);
+        }
+        meter.report("flows");
     } else {
         bench::fail("unknown mode " + mode);
     }

@@ -1,23 +1,23 @@
-# chart.gp — scripts/bench's chart: throughput per configuration and the
-# 1-byte request/response latency of each system.  gnuplot -e "dir='out/bench'" bench/chart.gp
-set terminal pngcairo size 1400,1000 font ",10"
+# chart.gp — scripts/bench's chart: one panel per metric (report.py writes
+# chart.dat and chart_titles.txt), lwsp beside each baseline measured in the
+# same run. Bars: medians (lwsp's in red); error bars: min-max over the runs; the label on
+# lwsp's bar is its value, on a baseline's bar lwsp's ratio to it.
+#   gnuplot -e "dir='out/bench'" bench/chart.gp
+titles = system("cat '".dir."/chart_titles.txt'")
+panels = words(titles) > 0 ? int(system("wc -l < '".dir."/chart_titles.txt'")) : 0
+set terminal pngcairo size 1500,1100 font ",9"
 set output dir."/chart.png"
-set multiplot layout 2,1 title "lwsp benchmarks (median over runs; error bars: min-max)"
-set style data histograms
-set style histogram errorbars gap 1 lw 1
+set multiplot layout 3,3 title "lwsp and its baselines, same run (bars: median; error bars: min-max; labels: lwsp's value, or lwsp / baseline)"
 set style fill solid 0.6 border -1
-set boxwidth 0.8
+set boxwidth 0.7
 set grid ytics
-set xtics rotate by -30 left font ",8"
-set ylabel "Gbit/s"
-set title "Bulk TCP throughput over TAP (pump: raw frames) / veth (kernel)"
 set yrange [0:*]
-plot dir."/throughput.dat" using 2:3:4:xtic(1) title "throughput" lc rgb "#4477aa"
-set title "1-byte request/response round trip (MTU 1500)"
-set ylabel "microseconds"
-set xtics norotate font ",10"
-set logscale y
-set yrange [1:*]
-plot dir."/latency.dat" using 2:3:4:xtic(1) title "median" lc rgb "#228833", \
-     "" using 5:6:7 title "p99" lc rgb "#ee6677"
+set xtics font ",8"
+unset key
+do for [i = 0:panels - 1] {
+    set title system("sed -n '".(i + 1)."p' '".dir."/chart_titles.txt'")
+    plot dir."/chart.dat" index i using 0:2:($0 == 0 ? 0xcc6677 : 0x4477aa):xtic(1) with boxes lc rgb variable, \
+         "" index i using 0:2:3:4 with yerrorbars lc rgb "black" pt -1, \
+         "" index i using 0:4:5 with labels offset 0,0.8 font ",8"
+}
 unset multiplot

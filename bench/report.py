@@ -36,7 +36,7 @@ def stat(system, metric):
 
 
 SYSTEMS = [("lwsp", "lwsp (WSP)"), ("pump", "TAP pump"), ("kernel", "kernel veth"),
-           ("rawlwip", "raw lwIP"), ("stocklwip", "stock lwIP")]
+           ("rawlwip", "raw lwIP"), ("stocklwip", "stock lwIP"), ("slirp", "libslirp")]
 # metric key, label, unit scale, unit, higher is better, {system: metric key of that baseline}
 G = 1e9
 ROWS = [
@@ -73,6 +73,10 @@ ROWS = [
     ("crr_per_s@1500", "connect+1B req/resp+close", 1, "conn/s", True, {}),
     ("shim.wsp_s", "shim: loopback transfer wall time, WSP", 1e-3, "ms", False, {"rawlwip": "shim.raw_s"}),
     ("shim.wsp_cpu_s", "shim cost: loopback transfer CPU time, WSP", 1e-3, "ms", False, {"rawlwip": "shim.raw_cpu_s"}),
+    ("flows_bps@1500", "100 bulk flows lwsp->kernel at once, sum", G, "Gbit/s", True, {"pump": None}),
+    ("flows_jain@1500", "same, Jain's fairness index (1 = even)", 1, "", True, {"pump": None}),
+    ("flows_machine_cpu_s_per_gib@1500", "same, CPU per GiB (machine)", 1, "s/GiB", False, {"pump": None}),
+    ("mem_idle.idle_cpu_percent", "CPU while 10,000 connections idle", 1, "% core", False, {}),
     ("mem_idle.heap_per_conn", "heap per idle conn (bufs excl.)", 1, "B", False, {}),
     ("mem_buf.heap_per_conn", "heap per conn, 1 unread segment", 1, "B", False, {}),
     ("mem_idle.malloc_per_conn", "process malloc per idle conn", 1, "B", False, {}),
@@ -134,13 +138,13 @@ for key, label in PUMP_EXTRA:
     if s is None:
         continue
     scale, unit = (G, "Gbit/s") if key.endswith("bps") else (1e3, "kframe/s")
-    table.append([label, unit, "", fmt(s, scale), "", "", ""])
+    table.append([label, unit, "", fmt(s, scale)] + [""] * (len(SYSTEMS) - 2))
     results["metrics"].append({"metric": key, "label": label, "unit": unit, "scale": scale, "systems": {"pump": s}})
 for key, label in [("shim.raw_s", "shim: same transfer wall time, raw API"),
                    ("shim.raw_cpu_s", "shim: same transfer CPU time, raw API")]:
     shim_raw = stat("lwsp", key)
     if shim_raw:
-        table.append([label, "ms", fmt(shim_raw, 1e-3), "", "", "", ""])
+        table.append([label, "ms", fmt(shim_raw, 1e-3)] + [""] * (len(SYSTEMS) - 1))
 
 
 def median(system, metric):
@@ -199,6 +203,13 @@ pcb = median("lwsp", "tcp_pcb_size")
 idle = median("lwsp", "mem_idle.heap_per_conn")
 goal(f"idle conn memory <= sizeof(tcp_pcb)+256 = {pcb + 256 if pcb else '?'} B", idle,
      (pcb + 256) if pcb else None, "<=", 1.0, f"sizeof(tcp_pcb) = {pcb:.0f} B" if pcb else "")
+# libslirp (slirp4netns): ahead of it on every row; both are measured in
+# the same run, so this is the same as comparing their ratios to veth.
+for key, label in [("tx_bps@1500", "bulk tx MTU1500"), ("rx_bps@1500", "bulk rx MTU1500"),
+                   ("tx_bps@65521", "bulk tx MTU65521"), ("rx_bps@65521", "bulk rx MTU65521")]:
+    goal(f"{label} >= 1x libslirp", median("lwsp", key), median("slirp", key), ">=", 1.0)
+goal("1-byte RTT (median) <= 1x libslirp", median("lwsp", "rr.rtt_p50_us@1500"), median("slirp", "rr.rtt_p50_us@1500"),
+     "<=", 1.0)
 proc = median("lwsp", "mem_idle.malloc_per_conn")
 goal(f"process memory per idle conn <= sizeof(tcp_pcb)+1024 = {pcb + 1024 if pcb else '?'} B", proc,
      (pcb + 1024) if pcb else None, "<=", 1.0, "malloc growth at 10,000 idle connections")
@@ -226,27 +237,39 @@ print(text)
 open(f"{outdir}/table.txt", "w").write(text + "\n")
 json.dump(results, open(f"{outdir}/results.json", "w"), indent=2)
 
-# ---- chart data ----
-with open(f"{outdir}/throughput.dat", "w") as f:
-    f.write("# config median min max (Gbit/s)\n")
-    for sysname, lbl in SYSTEMS:
-        for key, tag in [("tx_bps@1500", "tx 1500"), ("rx_bps@1500", "rx 1500"),
-                         ("tx_bps@65521", "tx 65521"), ("rx_bps@65521", "rx 65521")]:
-            mkey = key
-            if sysname == "pump":
-                mkey = {"tx_bps@1500": "pump1514.in_bps", "rx_bps@1500": "pump1514.out_bps",
-                        "tx_bps@65521": "pump65535.in_bps", "rx_bps@65521": "pump65535.out_bps"}[key]
-            s = stat(sysname, mkey)
-            if s:
-                f.write(f"\"{lbl}\\n{tag}\" {s['median']/G} {s['min']/G} {s['max']/G}\n")
-        if sysname == "lwsp":  # offloads off, for comparison
-            for key, tag in [("tx_bps_plain@1500", "tx 1500 plain"), ("rx_bps_plain@1500", "rx 1500 plain")]:
-                s = stat(sysname, key)
-                if s:
-                    f.write(f"\"{lbl}\\n{tag}\" {s['median']/G} {s['min']/G} {s['max']/G}\n")
-with open(f"{outdir}/latency.dat", "w") as f:
-    f.write("# system p50_median p50_min p50_max p99_median p99_min p99_max (us)\n")
-    for sysname, lbl, prefix in [(n, l, "rr") for n, l in SYSTEMS] + [("lwsp", "lwsp, busy poll", "rr_busy")]:
-        a, b = stat(sysname, prefix + ".rtt_p50_us@1500"), stat(sysname, prefix + ".rtt_p99_us@1500")
-        if a and b:
-            f.write(f"\"{lbl}\" {a['median']} {a['min']} {a['max']} {b['median']} {b['min']} {b['max']}\n")
+# ---- chart data: one panel per metric, lwsp beside each baseline ----
+# chart.gp plots block i of chart.dat under title line i of chart_titles.txt:
+# one bar per system (median, min-max error bar), labelled with lwsp's own
+# value on lwsp's bar and lwsp's ratio to that baseline on the others.
+PANELS = [
+    ("tx_bps@1500", "bulk lwsp->kernel, MTU 1500 (Gbit/s)"),
+    ("rx_bps@1500", "bulk kernel->lwsp, MTU 1500 (Gbit/s)"),
+    ("tx_bps@65521", "bulk lwsp->kernel, MTU 65521 (Gbit/s)"),
+    ("rx_bps@65521", "bulk kernel->lwsp, MTU 65521 (Gbit/s)"),
+    ("tx_bps_cpu_s_per_gib@65521", "CPU per GiB lwsp->kernel, MTU 65521 (s, process; lower is better)"),
+    ("rx_bps_cpu_s_per_gib@65521", "CPU per GiB kernel->lwsp, MTU 65521 (s, process; lower is better)"),
+    ("rr.rtt_p50_us@1500", "1-byte RTT median (us; lower is better)"),
+    ("crr_per_s@1500", "connect + 1 B request/reply + close (conn/s)"),
+    ("contended.tx_bps@65521", "contended: bulk lwsp->kernel, MTU 65521 (Gbit/s)"),
+]
+by_metric = {m["metric"]: m for m in results["metrics"]}
+labels = dict(SYSTEMS)
+with open(f"{outdir}/chart.dat", "w") as f, open(f"{outdir}/chart_titles.txt", "w") as t:
+    for key, title in PANELS:
+        entry = by_metric.get(key)
+        if entry is None or not entry["systems"].get("lwsp"):
+            continue
+        scale = entry["scale"]
+        t.write(title + "\n")
+        f.write(f"# {key}\n")
+        for sysname, _ in SYSTEMS:
+            e = entry["systems"].get(sysname)
+            if not e or "median" not in e:
+                continue
+            if sysname == "lwsp":
+                v = e["median"] / scale
+                note = f"{v:.0f}" if v >= 1000 else f"{v:.3g}"
+            else:
+                note = f"{e['ratio_lwsp_to_this']:.2f}x" if "ratio_lwsp_to_this" in e else ""
+            f.write(f"\"{labels[sysname]}\" {e['median'] / scale} {e['min'] / scale} {e['max'] / scale} \"{note}\"\n")
+        f.write("\n\n")
