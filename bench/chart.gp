@@ -12,6 +12,7 @@ set style fill solid 0.6 border -1
 set boxwidth 0.7
 set grid ytics
 set yrange [0:*]
+set offsets 0, 0, graph 0.12, 0  # room above the tallest bar for its label
 set xtics font ",8"
 unset key
 do for [i = 0:panels - 1] {
