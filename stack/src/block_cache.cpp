@@ -33,7 +33,7 @@ std::uint32_t block_cache::class_of(std::size_t bytes, std::size_t& block) {
     const std::size_t step = std::size_t{1} << (k - 2);
     const std::size_t sub = ((bytes - 1) >> (k - 2)) & 3;
     block = (std::size_t{1} << k) + (sub + 1) * step;
-    return static_cast<std::uint32_t>((k - 6) * 4 + sub + 1);
+    return static_cast<std::uint32_t>(std::size_t{k - 6} * 4 + sub + 1);
 }
 
 std::size_t block_cache::block_size(std::uint32_t cls) {
