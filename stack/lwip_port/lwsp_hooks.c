@@ -79,6 +79,18 @@ err_t lwsp_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, 
   if (pcb->state == LISTEN) {
     return lwsp_tcp_listener_input((struct tcp_pcb_listen *)pcb, flags);
   }
+  /* A SYN for a 4-tuple held in TIME-WAIT whose sequence number lies
+   * beyond the old connection is a new connection (RFC 1122 4.2.2.13; RFC
+   * 6528's initial sequence numbers grow with time for a 4-tuple, RFC 6191).
+   * lwIP answers it with an ACK, the peer answers that with RST, which
+   * TIME-WAIT ignores (RFC 1337): a client reusing its port could not
+   * connect for 2 MSL.  The TIME-WAIT pcb goes (freed without a RST) and
+   * this SYN with it; the peer's retransmission finds the listener. */
+  if (pcb->state == TIME_WAIT && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
+      TCP_SEQ_GT(hdr->seqno, pcb->rcv_nxt)) {
+    tcp_abort(pcb);
+    return ERR_ABRT;
+  }
   if (pcb->state == SYN_RCVD && lwsp_tcp_handshake_input(pcb, flags) != ERR_OK) {
     return ERR_INPROGRESS; /* dropped: the peer retransmits */
   }

@@ -30,6 +30,10 @@
  * half-open limit reached evicts the least recently active half-open
  * connection; a handshake's last ACK waits while the accept queue is full.
  *
+ * In TIME-WAIT, a SYN beyond the old connection's sequence numbers ends
+ * the TIME-WAIT (RFC 1122 4.2.2.13), so that a peer reusing its port can
+ * connect again; lwIP would keep answering it with an ACK for 2 MSL.
+ *
  * While the stack feeds lwIP a frame that stands
  * for several segments (frame_info::gso_size, set by the interface in
  * stack.cpp), the hook asks for an immediate ACK: a receiver acknowledges at

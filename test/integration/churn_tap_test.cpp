@@ -29,6 +29,7 @@
 #include "kernel_peer.hpp"
 #include "loop_env.hpp"  // test/unit/support: resources, pattern, clock_ticker, watchdog
 #include "lwsp/lwsp.h"
+#include "lwsp/pcap_link.hpp"
 #include "lwsp/stack.hpp"
 #include "lwsp/tap_link.hpp"
 
@@ -86,7 +87,10 @@ struct tap_churn_env {
         cfg.ipv4 = lwsp::ipv4_config{*lwsp::ipv4_address::parse(k_lwsp4), *lwsp::ipv4_address::parse("255.255.255.0"),
                                      *lwsp::ipv4_address::parse("0.0.0.0")};
         cfg.ipv6 = {*lwsp::ipv6_address::parse(k_lwsp6)};
-        st.attach(lwsp::tap_link::open(o), cfg);
+        // LWSP_CHURN_PCAP=FILE keeps every frame lwsp sent and received.
+        std::shared_ptr<lwsp::link> l = lwsp::tap_link::open(o);
+        if (const char* pcap = std::getenv("LWSP_CHURN_PCAP")) l = std::make_shared<lwsp::pcap_link>(l, pcap);
+        st.attach(l, cfg);
         ticker = std::make_unique<clock_ticker>(st);
         WSPDATA data{};
         REQUIRE(WSPStartup(MAKEWORD(2, 2), &data, nullptr, WSPUPCALLTABLE{}, &p) == 0);

@@ -775,3 +775,55 @@ TEST_CASE("initial sequence numbers are keyed per stack and per connection, not 
         CHECK(syn_ack_isn(env, 40001) != first_a);  // another key, another ISN
     }
 }
+
+// ---- a port reused while lwsp holds the old connection in TIME-WAIT -----------------
+
+TEST_CASE("a new SYN beyond a TIME-WAIT connection's sequence numbers ends the TIME-WAIT; the peer connects again",
+          "[hostile][tcp][listen][regression]") {
+    // Found by the TAP churn test: the kernel reused a client port whose
+    // old connection lwsp (which closed first) still held in TIME-WAIT.
+    // lwIP answered every SYN with an ACK, the kernel answered with RST,
+    // TIME-WAIT ignores RSTs: connect() timed out.
+    wsp_env env;
+    SOCKET lst = env.socket();
+    sockaddr_in any = wsp_env::addr4("0.0.0.0", k_port);
+    int err = 0;
+    REQUIRE(env.p.lpWSPBind(lst, reinterpret_cast<sockaddr*>(&any), sizeof any, &err) == 0);
+    REQUIRE(env.p.lpWSPListen(lst, 8, &err) == 0);
+    tcp_script old(env.peer4, k_peer_port, k_port, 1000);
+    REQUIRE(handshake(env, old));
+    SOCKET s = env.p.lpWSPAccept(lst, nullptr, nullptr, nullptr, 0, &err);
+    REQUIRE(s != INVALID_SOCKET);
+    // lwsp closes first: FIN, the peer's ACK and FIN, lwsp's last ACK.
+    REQUIRE(env.close(s) == 0);
+    for (const parsed_frame& f : env.pump()) old.accept(f);
+    REQUIRE(old.fin_received());
+    old.send_ack();
+    old.send_fin();
+    for (const parsed_frame& f : env.pump()) old.accept(f);
+    REQUIRE(env.st.stats().tcp_time_wait_pcbs == 1);
+
+    // An old duplicate SYN (inside the old sequence space) changes nothing:
+    // TIME-WAIT stays, as RFC 793 and 1337 want.
+    tcp_script stale(env.peer4, k_peer_port, k_port, 900);
+    stale.send_syn();
+    for (const parsed_frame& f : env.pump()) CHECK_FALSE((f.tcp && f.tcp->has(tcp_syn)));
+    CHECK(env.st.stats().tcp_time_wait_pcbs == 1);
+
+    // A new incarnation's SYN, its ISN past the old connection: TIME-WAIT
+    // ends (nothing answers this SYN) and the peer's retransmission connects.
+    tcp_script fresh(env.peer4, k_peer_port, k_port, old.snd_nxt() + 100000);
+    fresh.send_syn();
+    for (const parsed_frame& f : env.pump()) {
+        CHECK_FALSE((f.tcp && (f.tcp->has(tcp_ack) || f.tcp->has(tcp_rst))));
+        fresh.accept(f);
+    }
+    CHECK(env.st.stats().tcp_time_wait_pcbs == 0);
+    REQUIRE(handshake(env, fresh));  // the SYN again, as a peer retransmits it
+    SOCKET again = env.p.lpWSPAccept(lst, nullptr, nullptr, nullptr, 0, &err);
+    REQUIRE(again != INVALID_SOCKET);
+    fresh.send_text("again");
+    CHECK(env.recv(again, 16, err) == "again");
+    CHECK(env.close(again) == 0);
+    CHECK(env.close(lst) == 0);
+}
