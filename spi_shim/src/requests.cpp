@@ -76,7 +76,7 @@ void release_thread(stack& st, io_request& r) LWSP_REQUIRES(st.core()) {
 // finished (r.error holds the result), false when it waits for the
 // transport (data or send space).
 bool attempt(wsp_socket& s, io_request& r) LWSP_REQUIRES(s.st->core()) {
-    if (r.is_recv) {
+    while (r.is_recv) {
         DWORD got = 0;
         sock_address from{};
         const int e = s.io.receive(r.bufs, r.count, r.total, r.done, r.peek, r.want_from ? &from : nullptr, got);
@@ -92,8 +92,10 @@ bool attempt(wsp_socket& s, io_request& r) LWSP_REQUIRES(s.st->core()) {
             }
             r.done += got;
             // MSG_WAITALL keeps filling until the buffers are full or the
-            // stream ends.
-            if (e == 0 && r.wait_all && got > 0 && r.done < r.total) return false;
+            // stream ends.  It asks again at once: the end of the stream (or
+            // an error) may have arrived with the bytes just taken, and then
+            // no later event would come to finish it.
+            if (e == 0 && r.wait_all && got > 0 && r.done < r.total) continue;
             r.error = e;
             return true;
         }

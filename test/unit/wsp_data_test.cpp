@@ -581,6 +581,27 @@ TEST_CASE("MSG_WAITALL hands over what arrived when SO_RCVTIMEO expires", "[wsp]
     CHECK(fionread(env, c.s) == 0);
 }
 
+TEST_CASE("MSG_WAITALL returns at once with the last bytes of a stream whose end has already arrived",
+          "[wsp][data][recv][threads][regression]") {
+    // Found by the random-modes ordering test (a hang in about 3 % of runs):
+    // a MSG_WAITALL receive that took the last bytes after the peer's FIN
+    // was already in waited for more, and no event was left to wake it.
+    session c(false);
+    wsp_env& env = c.env;
+    c.conn.send_text("tail");
+    c.conn.send_fin();
+    REQUIRE(eventually([&] { return fionread(env, c.s) == 4; }));
+    SOCKET s = c.s;
+    async_call<io> call([&env, s] { return recv_text(env, s, 10, MSG_WAITALL); });
+    REQUIRE(call.wait());  // a bounded wait: before the fix it never returned
+    CHECK(call.result().rc == 0);
+    CHECK(call.result().bytes == 4);
+    CHECK(call.result().data == "tail");
+    io end = recv_text(env, s, 10, MSG_WAITALL);
+    CHECK(end.rc == 0);
+    CHECK(end.bytes == 0);  // then the end of the stream
+}
+
 // ---- flow control -------------------------------------------------------------
 
 TEST_CASE("a blocking WSPSend of twice the send buffer into a small peer window completes as the peer acknowledges",
