@@ -557,6 +557,12 @@ void stack::wake_all_waiters() {
     for (std::condition_variable* cv : impl_->waiters) cv->notify_all();
 }
 
+void stack::release_heap_cache() {
+    core_lock lk(*this);
+    impl_->assert_held();
+    impl_->heap.trim();
+}
+
 stack_stats stack::stats() {
     core_lock lk(*this);
     impl_->assert_held();

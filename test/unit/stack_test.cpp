@@ -314,6 +314,8 @@ TEST_CASE("lwIP's freed blocks are kept for reuse up to options::heap_cache, and
             CHECK(cached <= cache);
         }
         CHECK(st.stats().heap_bytes == heap_before);  // cached blocks are not lwIP memory in use
+        st.release_heap_cache();
+        CHECK(st.stats().heap_cached_bytes == 0);
         st.stop();
         CHECK(st.stats().heap_cached_bytes == 0);
     }

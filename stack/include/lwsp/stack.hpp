@@ -210,6 +210,9 @@ public:
     std::size_t waiting_threads();
 
     stack_stats stats();
+    // Gives the lwIP blocks kept for reuse (options::heap_cache) back to
+    // malloc now, e.g. after a burst, or before measuring the process heap.
+    void release_heap_cache();
 
     // The state behind the stack, defined in a private header of the
     // library (stack/src/stack_impl.hpp, not installed): its own

@@ -105,6 +105,9 @@ bool sanitized_build() {
 
 resources measure(lwsp::stack& st) {
     resources r;
+    // lwIP's block cache keeps freed blocks on purpose (up to
+    // options::heap_cache): emptied first, so the heap shows what is in use.
+    st.release_heap_cache();
     r.stack = st.stats();
     r.handles = open_handles();
     r.thread_states = lwsp::upcalls_detail::live_thread_states();
