@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -184,6 +185,25 @@ private:
     double warmup_, seconds_, elapsed_ = 0, cpu_ = 0;
     std::vector<double> rates_;
 };
+
+// `n` bulk flows at once: one thread per flow calls send_chunk(i), which
+// returns the bytes it sent, until the meter's interval is over.  The
+// caller connects before and ends the flows after.
+template <class Send>
+flows_meter run_flows(const struct args& a, std::size_t n, Send send_chunk) {
+    std::vector<std::atomic<std::uint64_t>> sent(n);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> senders;
+    for (std::size_t i = 0; i < n; ++i)
+        senders.emplace_back([&, i] {
+            while (!stop.load(std::memory_order_relaxed)) sent[i].fetch_add(send_chunk(i), std::memory_order_relaxed);
+        });
+    flows_meter meter(a);
+    meter.run(sent);
+    stop = true;
+    for (auto& t : senders) t.join();
+    return meter;
+}
 
 // The meter's interval from --warmup and --seconds (defaults: 1 s, then 2 s).
 inline steady_meter meter_from(const struct args& a) {

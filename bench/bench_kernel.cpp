@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <thread>
 #include <vector>
@@ -258,21 +257,11 @@ int client(const bench::args& a) {
         const std::size_t n = static_cast<std::size_t>(count);
         std::vector<int> fds;
         for (std::size_t i = 0; i < n; ++i) fds.push_back(connect_to(ip.c_str(), bench::port_sink));
-        std::vector<std::atomic<std::uint64_t>> sent(n);
-        std::atomic<bool> stop{false};
-        std::vector<std::thread> senders;
-        for (std::size_t i = 0; i < n; ++i)
-            senders.emplace_back([&, i] {
-                std::vector<char> chunk(64 * 1024, 'f');
-                while (!stop.load(std::memory_order_relaxed)) {
-                    if (!write_all(fds[i], chunk.data(), chunk.size())) bench::fail("send");
-                    sent[i].fetch_add(chunk.size(), std::memory_order_relaxed);
-                }
-            });
-        bench::flows_meter meter(a);
-        meter.run(sent);
-        stop = true;
-        for (auto& t : senders) t.join();
+        const std::vector<char> chunk(64 * 1024, 'f');
+        const bench::flows_meter meter = bench::run_flows(a, n, [&](std::size_t i) {
+            if (!write_all(fds[i], chunk.data(), chunk.size())) bench::fail("send");
+            return chunk.size();
+        });
         for (int fd : fds) {
             ::shutdown(fd, SHUT_WR);
             char ack;

@@ -261,21 +261,11 @@ int run_tap(const bench::args& a) {
         const std::size_t n = static_cast<std::size_t>(count);
         std::vector<SOCKET> socks;
         for (std::size_t i = 0; i < n; ++i) socks.push_back(connect_to(kernel, bench::port_sink));
-        std::vector<std::atomic<std::uint64_t>> sent(n);
-        std::atomic<bool> stop{false};
-        std::vector<std::thread> senders;
-        for (std::size_t i = 0; i < n; ++i)
-            senders.emplace_back([&, i] {
-                std::vector<char> chunk(64 * 1024, 'f');
-                while (!stop.load(std::memory_order_relaxed)) {
-                    send_all(socks[i], chunk.data(), chunk.size());
-                    sent[i].fetch_add(chunk.size(), std::memory_order_relaxed);
-                }
-            });
-        bench::flows_meter meter(a);
-        meter.run(sent);
-        stop = true;
-        for (auto& t : senders) t.join();
+        const std::vector<char> chunk(64 * 1024, 'f');
+        const bench::flows_meter meter = bench::run_flows(a, n, [&](std::size_t i) {
+            send_all(socks[i], chunk.data(), chunk.size());
+            return chunk.size();
+        });
         for (SOCKET s : socks) {
             int err = 0;
             check(wsp.lpWSPShutdown(s, SD_SEND, &err), err, "WSPShutdown");

@@ -494,11 +494,8 @@ TEST_CASE("spoofed SYNs cannot lock a listener out: half-open connections have t
     // lwIP keeps one for 20 s: eight SYNs from an address that never
     // answers locked a backlog-8 listener out.
     wsp_env env;
-    SOCKET lst = env.socket();
-    sockaddr_in any = wsp_env::addr4("0.0.0.0", k_port);
+    SOCKET lst = env.listener(k_port, false, 8);
     int err = 0;
-    REQUIRE(env.p.lpWSPBind(lst, reinterpret_cast<sockaddr*>(&any), sizeof any, &err) == 0);
-    REQUIRE(env.p.lpWSPListen(lst, 8, &err) == 0);
     // The spoofer's address is on the link but nobody answers for it.
     scripted_peer spoofer({mac_addr::parse("02:00:00:00:00:66"), ip_addr::parse("192.0.2.66")},
                           {k_stack_mac, ip_addr::parse("192.0.2.1")}, [&env](const bytes& f) { env.link.inject(f); });
@@ -524,11 +521,8 @@ TEST_CASE("spoofed SYNs cannot lock a listener out: half-open connections have t
 TEST_CASE("the accept backlog limits established connections; the next handshake waits for an accept",
           "[hostile][tcp][listen]") {
     wsp_env env;
-    SOCKET lst = env.socket();
-    sockaddr_in any = wsp_env::addr4("0.0.0.0", k_port);
+    SOCKET lst = env.listener(k_port, false, 1);
     int err = 0;
-    REQUIRE(env.p.lpWSPBind(lst, reinterpret_cast<sockaddr*>(&any), sizeof any, &err) == 0);
-    REQUIRE(env.p.lpWSPListen(lst, 1, &err) == 0);
     tcp_script a(env.peer4, 50001, k_port), b(env.peer4, 50002, k_port), c(env.peer4, 50003, k_port);
     // Two SYNs while the queue is empty: both are answered (half-open).
     a.send_syn();
@@ -785,15 +779,10 @@ TEST_CASE("a new SYN beyond a TIME-WAIT connection's sequence numbers ends the T
     // lwIP answered every SYN with an ACK, the kernel answered with RST,
     // TIME-WAIT ignores RSTs: connect() timed out.
     wsp_env env;
-    SOCKET lst = env.socket();
-    sockaddr_in any = wsp_env::addr4("0.0.0.0", k_port);
+    SOCKET lst = env.listener(k_port, false, 8);
     int err = 0;
-    REQUIRE(env.p.lpWSPBind(lst, reinterpret_cast<sockaddr*>(&any), sizeof any, &err) == 0);
-    REQUIRE(env.p.lpWSPListen(lst, 8, &err) == 0);
     tcp_script old(env.peer4, k_peer_port, k_port, 1000);
-    REQUIRE(handshake(env, old));
-    SOCKET s = env.p.lpWSPAccept(lst, nullptr, nullptr, nullptr, 0, &err);
-    REQUIRE(s != INVALID_SOCKET);
+    SOCKET s = env.accept_from_peer(lst, old);
     // lwsp closes first: FIN, the peer's ACK and FIN, lwsp's last ACK.
     REQUIRE(env.close(s) == 0);
     for (const parsed_frame& f : env.pump()) old.accept(f);
@@ -819,9 +808,7 @@ TEST_CASE("a new SYN beyond a TIME-WAIT connection's sequence numbers ends the T
         fresh.accept(f);
     }
     CHECK(env.st.stats().tcp_time_wait_pcbs == 0);
-    REQUIRE(handshake(env, fresh));  // the SYN again, as a peer retransmits it
-    SOCKET again = env.p.lpWSPAccept(lst, nullptr, nullptr, nullptr, 0, &err);
-    REQUIRE(again != INVALID_SOCKET);
+    SOCKET again = env.accept_from_peer(lst, fresh);  // the SYN again, as a peer retransmits it
     fresh.send_text("again");
     CHECK(env.recv(again, 16, err) == "again");
     CHECK(env.close(again) == 0);

@@ -53,7 +53,7 @@ sockaddr_in6 wsp_env::addr6(const char* ip, std::uint16_t port) {
     return a;
 }
 
-SOCKET wsp_env::listener(std::uint16_t port, bool v6) {
+SOCKET wsp_env::listener(std::uint16_t port, bool v6, int backlog) {
     SOCKET s = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, IPPROTO_TCP);
     int err = 0;
     if (v6) {
@@ -63,7 +63,7 @@ SOCKET wsp_env::listener(std::uint16_t port, bool v6) {
         sockaddr_in a = addr4("0.0.0.0", port);
         REQUIRE(p.lpWSPBind(s, reinterpret_cast<sockaddr*>(&a), sizeof a, &err) == 0);
     }
-    REQUIRE(p.lpWSPListen(s, 5, &err) == 0);
+    REQUIRE(p.lpWSPListen(s, backlog, &err) == 0);
     return s;
 }
 

@@ -27,7 +27,7 @@ public:
     static sockaddr_in6 addr6(const char* ip, std::uint16_t port);
 
     // A listening socket on the stack's `port` (any address of `v6`'s family).
-    SOCKET listener(std::uint16_t port, bool v6 = false);
+    SOCKET listener(std::uint16_t port, bool v6 = false, int backlog = 5);
     // The peer connects to `lst` through `conn` (a tcp_script towards the
     // listener's port); returns the socket WSPAccept gives.
     SOCKET accept_from_peer(SOCKET lst, tcp_script& conn);
