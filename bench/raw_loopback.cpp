@@ -3,7 +3,7 @@
 #include "raw_loopback.hpp"
 
 #include <algorithm>
-#include <condition_variable>
+#include "lwsp/platform.hpp"
 #include <vector>
 
 #include "bench_common.hpp"
@@ -16,7 +16,7 @@ namespace bench {
 namespace {
 
 struct raw_pair {
-    std::condition_variable cv;
+    lwsp::platform::condvar cv;
     struct tcp_pcb* server = nullptr;
     bool connected = false;
     bool failed = false;

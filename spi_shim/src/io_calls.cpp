@@ -298,7 +298,7 @@ int WSPAPI WSPSelect(int, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, 
         return n;
     };
     if (count_ready() == 0 && (forever || timeout_ms > 0)) {
-        std::condition_variable cv;
+        platform::condvar cv;
         for (auto& list : lists)
             for (auto& e : list) {
                 e.sock->st->assert_core_held();  // every socket here is on `st`

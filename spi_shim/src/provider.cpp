@@ -16,8 +16,8 @@ namespace {
 struct blocking_frame {
     bool canceled = false;
 };
-thread_local blocking_frame* t_frame = nullptr;
-thread_local bool t_in_hook = false;
+LWSP_THREAD_STORAGE blocking_frame* t_frame = nullptr;
+LWSP_THREAD_STORAGE bool t_in_hook = false;
 
 const char16_t k_description[] = u"lwsp: Winsock SPI over lwIP (TCP/UDP, IPv4/IPv6)";
 
@@ -183,7 +183,7 @@ int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready
 // Not analysed: it releases and retakes the caller's core lock (`lk`, a
 // reference the analysis cannot tie to st.core()) around the blocking hook;
 // the lock is held again whenever it returns, as REQUIRES says.
-int block_on(core_lock& lk, stack& st, std::condition_variable& cv, const std::function<bool()>& interrupted,
+int block_on(core_lock& lk, stack& st, platform::condvar& cv, const std::function<bool()>& interrupted,
              const std::function<bool()>& ready, std::optional<millis> deadline,
              bool watch_progress) LWSP_NO_THREAD_SAFETY_ANALYSIS {
     LPBLOCKINGCALLBACK hook = nullptr;

@@ -84,7 +84,7 @@ int block_on(core_lock& lk, wsp_socket& sock, const std::function<bool()>& ready
 // The same wait on any condition variable of stack `st` (WSPSelect's):
 // WSAEINTR when `interrupted()` or the call is canceled, WSAETIMEDOUT at
 // `deadline`.
-int block_on(core_lock& lk, stack& st, std::condition_variable& cv, const std::function<bool()>& interrupted,
+int block_on(core_lock& lk, stack& st, platform::condvar& cv, const std::function<bool()>& interrupted,
              const std::function<bool()>& ready, std::optional<millis> deadline, bool watch_progress = false)
     LWSP_REQUIRES(st.core());
 

@@ -162,8 +162,8 @@ void remove(request_queue& q, const io_request& r) {
 
 }  // namespace
 
-std::condition_variable& completion_cv() {
-    static std::condition_variable* cv = new std::condition_variable;  // lives as long as the provider
+platform::condvar& completion_cv() {
+    static platform::condvar* cv = new platform::condvar;  // lives as long as the provider
     return *cv;
 }
 

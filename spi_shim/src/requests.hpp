@@ -15,7 +15,6 @@
 // OVERLAPPED's fields after its call returned.  Core lock held throughout.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
 
 #include "io_request.hpp"
@@ -57,6 +56,6 @@ bool end_blocked_sends(wsp_socket& s) LWSP_REQUIRES(s.st->core());
 void cancel_requests(wsp_socket& s, int error) LWSP_REQUIRES(s.st->core());
 
 // Notified on every overlapped completion; WSPGetOverlappedResult waits on it.
-std::condition_variable& completion_cv();
+platform::condvar& completion_cv();
 
 }  // namespace lwsp::wsp

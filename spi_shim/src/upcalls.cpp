@@ -30,14 +30,11 @@
 #include "lwsp/upcalls.h"
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <new>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -95,7 +92,7 @@ struct thread_state {
     thread_state(const thread_state&) = delete;
     thread_state& operator=(const thread_state&) = delete;
 
-    std::condition_variable cv;                  // this thread's waits sleep on it
+    platform::condvar cv;                        // this thread's waits sleep on it
     std::deque<apc> apcs LWSP_GUARDED_BY(g_mu);  // FIFO
     bool exited LWSP_GUARDED_BY(g_mu) = false;
 };
@@ -134,7 +131,7 @@ struct thread_holder {
     }
 };
 
-thread_local thread_holder t_holder;
+LWSP_THREAD_STORAGE thread_holder t_holder;
 
 // nullptr only when out of memory.
 thread_state* current_thread() {
@@ -177,7 +174,7 @@ bool evaluate(waiter& w) LWSP_REQUIRES(g_mu) {
 // released on return.  APCs queued meanwhile stay for the next wait.  Not
 // analysed: it releases the caller's lock through the std::unique_lock that
 // the caller's condition variable needs.
-void run_apcs(std::unique_lock<std::mutex>& lk, thread_state& ts) LWSP_NO_THREAD_SAFETY_ANALYSIS {
+void run_apcs(std::unique_lock<platform::native_mutex>& lk, thread_state& ts) LWSP_NO_THREAD_SAFETY_ANALYSIS {
     std::deque<apc> batch;
     batch.swap(ts.apcs);
     lk.unlock();
@@ -204,9 +201,10 @@ enum class wait_outcome { satisfied, apcs, timeout };
 // touches it touches with g_mu held.
 DWORD wait_events(const WSAEVENT* handles, DWORD count, bool wait_all, DWORD timeout_ms, bool alertable,
                   DWORD io_completion_result, DWORD timeout_result) LWSP_NO_THREAD_SAFETY_ANALYSIS {
-    using clock = std::chrono::steady_clock;
     const bool infinite = timeout_ms == WSA_INFINITE;
-    const clock::time_point deadline = clock::now() + std::chrono::milliseconds(infinite ? 0 : timeout_ms);
+    // The clock counts whole milliseconds: one more, so that a wait never
+    // ends before timeout_ms has fully passed.
+    const std::uint64_t deadline = platform::now_ms() + (infinite ? 0 : timeout_ms) + 1;
 
     thread_state* const ts = current_thread();
     if (ts == nullptr) return WSA_WAIT_FAILED;
@@ -219,7 +217,7 @@ DWORD wait_events(const WSAEVENT* handles, DWORD count, bool wait_all, DWORD tim
     }
 
     global_state& g = state();
-    std::unique_lock<std::mutex> lk(g_mu.native());
+    std::unique_lock<platform::native_mutex> lk(g_mu.native());
     for (DWORD i = 0; i < count; ++i) {
         std::shared_ptr<event_object> e = g.events.find(handle_of(handles[i]));
         if (!e) return WSA_WAIT_FAILED;
@@ -263,11 +261,11 @@ DWORD wait_events(const WSAEVENT* handles, DWORD count, bool wait_all, DWORD tim
                 break;
             }
             if (!infinite) {
-                if (ts->cv.wait_until(lk, deadline) == std::cv_status::timeout && !w.done &&
-                    !(alertable && !ts->apcs.empty())) {
+                if (platform::now_ms() >= deadline) {
                     outcome = wait_outcome::timeout;
                     break;
                 }
+                ts->cv.wait_until(lk, deadline);
             } else {
                 ts->cv.wait(lk);
             }
@@ -380,8 +378,8 @@ DWORD lwsp_wait_for_multiple_events(DWORD count, const WSAEVENT* events, BOOL wa
 
 DWORD lwsp_sleep_ex(DWORD timeout_ms, BOOL alertable) {
     const DWORD r = wait_events(nullptr, 0, false, timeout_ms, alertable != FALSE, WAIT_IO_COMPLETION, 0);
-    if (r == 0 && timeout_ms == 0) std::this_thread::yield();  // Sleep(0): give up the time slice
-    return r == WSA_WAIT_FAILED ? 0 : r;                       // only if out of memory; nothing better to report
+    if (r == 0 && timeout_ms == 0) lwsp::platform::yield();  // Sleep(0): give up the time slice
+    return r == WSA_WAIT_FAILED ? 0 : r;                     // only if out of memory; nothing better to report
 }
 
 int lwsp_open_current_thread(LPWSATHREADID id) {

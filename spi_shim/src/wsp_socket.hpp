@@ -7,7 +7,6 @@
 // creation (the stack, family/type/protocol, the handles).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <vector>
 
@@ -72,9 +71,9 @@ struct wsp_socket final : endpoint_sink {
     bool pumping LWSP_GUARDED_BY(st->core()) = false;          // pump() is running (lwIP may re-enter it)
     bool pump_again LWSP_GUARDED_BY(st->core()) = false;
 
-    std::condition_variable cv;  // blocked callers wait here
+    platform::condvar cv;  // blocked callers wait here
     // Other waiters interested in this socket (WSPSelect registers here).
-    std::vector<std::condition_variable*> watchers LWSP_GUARDED_BY(st->core());
+    std::vector<platform::condvar*> watchers LWSP_GUARDED_BY(st->core());
 
     bool is_stream() const { return type == SOCK_STREAM; }
     bool v6() const { return family == AF_INET6; }
@@ -86,7 +85,7 @@ struct wsp_socket final : endpoint_sink {
     }
     // Wakes the WSPSelect calls watching this socket only.
     void wake_watchers() LWSP_REQUIRES(st->core()) {
-        for (std::condition_variable* w : watchers) w->notify_all();
+        for (platform::condvar* w : watchers) w->notify_all();
     }
     // From inside lwIP, which holds the core lock for every callback.
     void on_endpoint_event(endpoint_event ev, net_error err) override {

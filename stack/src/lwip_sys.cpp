@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
-#include <thread>
 
 #include "isn.hpp"
 #include "lwip/ip_addr.h"
@@ -19,7 +18,7 @@
 namespace lwsp {
 
 void stack::impl::assert_held() const {
-    if (owner.load(std::memory_order_relaxed) != std::this_thread::get_id())
+    if (owner.load(std::memory_order_relaxed) != lwsp::platform::this_thread())
         lwsp_platform_assert("lwIP entered without the lwsp core lock", __LINE__, __FILE__);
 }
 
@@ -75,7 +74,7 @@ static lwsp::detail::block_cache* held_heap_cache() {
     lwsp::stack* s = lwsp::stack::current();
     if (s == nullptr) return nullptr;
     lwsp::stack::impl& in = lwsp::stack::impl::of(*s);
-    if (in.owner.load(std::memory_order_relaxed) != std::this_thread::get_id()) return nullptr;
+    if (in.owner.load(std::memory_order_relaxed) != lwsp::platform::this_thread()) return nullptr;
     in.assert_held();
     return in.stopped_done ? nullptr : &in.heap;
 }

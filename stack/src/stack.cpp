@@ -191,10 +191,13 @@ public:
 
 stack::impl::impl(stack& s, const options& o) : self(s), opts(o), core(s.core_mu_) {
     std::uint64_t seed = o.random_seed;
-    if (seed == 0) {
-        std::random_device dev;
-        seed = (static_cast<std::uint64_t>(dev()) << 32) ^ dev();
-    }
+    if (seed == 0) seed = platform::random_seed();
+    if (seed == 0)
+        throw std::invalid_argument(
+            "lwsp: no random source for the stack's secrets: set options::random_seed or, on bare metal, "
+            "lwsp_set_random");
+    if (!platform::hosted && !o.manual_clock && !platform::has_clock())
+        throw std::invalid_argument("lwsp: a bare-metal stack needs a clock (lwsp_set_clock) or a manual clock");
     rng.seed(seed);
     isn_key = {rng(), rng()};
 }
@@ -221,11 +224,12 @@ void stack::impl::flush_links() {
     for (auto& entry : interfaces) entry.second->flush();
 }
 
-void stack::impl::drain_deferred(std::unique_lock<std::mutex>& lk) {
+std::size_t stack::impl::drain_deferred(std::unique_lock<platform::native_mutex>& lk) {
     // One drainer at a time keeps the items in order; others leave the
     // queue to it.
-    if (draining || deferred.empty()) return;
+    if (draining || deferred.empty()) return 0;
     draining = true;
+    std::size_t ran = 0;
     while (!deferred.empty()) {
         std::function<void()> work = std::move(deferred.front());
         deferred.pop_front();
@@ -235,8 +239,10 @@ void stack::impl::drain_deferred(std::unique_lock<std::mutex>& lk) {
         work();
         lk.lock();
         mark_owner();
+        ++ran;
     }
     draining = false;
+    return ran;
 }
 
 void stack::defer(std::function<void()> work) {
@@ -251,7 +257,8 @@ void core_lock::lock() {
 
 void stack::impl::before_unlock() {
     flush_links();
-    if (stopping || std::this_thread::get_id() == driver_id) return;
+    // Bare metal: no driver thread to kick; the loop runs whatever is due.
+    if (!platform::hosted || stopping || platform::this_thread() == driver_id) return;
     bool kick = loop_queues_pending();
     if (!kick && !opts.manual_clock) {
         const u32_t sleep = sys_timeouts_sleeptime();
@@ -265,18 +272,20 @@ void stack::impl::before_unlock() {
 
 // ---- driver thread --------------------------------------------------------
 
-void stack::impl::run_due_work() {
+std::size_t stack::impl::run_due_work() {
     if (!opts.manual_clock) sys_check_timeouts();
     // Each pass may queue more loopback packets (replies, ACKs); a bound
     // keeps one busy pair of loopback sockets from starving the timers.
-    for (int i = 0; i < 64 && loop_queues_pending(); ++i) netif_poll_all();
+    std::size_t passes = 0;
+    for (; passes < 64 && loop_queues_pending(); ++passes) netif_poll_all();
     notify_progress();
+    return passes;
 }
 
 void stack::impl::driver_main() {
     core_lock lk(self);
     assert_held();
-    driver_id = std::this_thread::get_id();
+    driver_id = platform::this_thread();
     while (!stopping) {
         run_due_work();
         if (loop_queues_pending()) continue;
@@ -291,10 +300,14 @@ void stack::impl::driver_main() {
         auto woken = [this]() LWSP_REQUIRES(core) { return driver_kick || stopping; };
         flush_links();
         clear_owner();
-        if (driver_wake_at == UINT64_MAX)
-            driver_cv.wait(lk.lk_, woken);
-        else
-            driver_cv.wait_until(lk.lk_, to_steady(driver_wake_at), woken);
+        while (!woken()) {
+            if (driver_wake_at == UINT64_MAX) {
+                driver_cv.wait(lk.lk_);
+            } else {
+                if (now_ms() >= driver_wake_at) break;
+                driver_cv.wait_until(lk.lk_, to_platform(driver_wake_at));
+            }
+        }
         mark_owner();
     }
 }
@@ -320,7 +333,11 @@ stack::stack(const options& opts) : impl_(std::make_unique<impl>(*this, opts)) {
             sys_restart_timeouts();
         }
     }
+#if LWSP_BARE_METAL
+    platform::set_loop_turn(&impl::loop_turn);  // every wait() runs the loop
+#else
     impl_->driver = std::thread([this] { impl_->driver_main(); });
+#endif
 }
 
 stack::~stack() {
@@ -360,7 +377,9 @@ void stack::stop() {
         impl_->driver_cv.notify_all();
         wake_all_waiters();
     }
+#if !LWSP_BARE_METAL
     if (impl_->driver.joinable()) impl_->driver.join();
+#endif
     std::vector<interface_id> ids;
     {
         core_lock lk(*this);
@@ -451,7 +470,12 @@ interface_id stack::attach(std::shared_ptr<link> l, const interface_config& cfg)
         id = impl_->next_interface++;
         impl_->interfaces.emplace(id, std::move(owned));
     }
-    started.start(*itf);
+    try {
+        started.start(*itf);
+    } catch (...) {
+        detach(id);  // a link whose start() failed is stopped again (a no-op for it) and let go
+        throw;
+    }
     return id;
 }
 
@@ -497,17 +521,17 @@ void stack::advance_time(millis d) {
     // (deferred work runs when `lk` is released, below)
 }
 
-stack::wait_status stack::wait(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+stack::wait_status stack::wait(core_lock& lk, platform::condvar& cv, const std::function<bool()>& ready,
                                std::optional<millis> deadline) {
     return wait_impl(lk, cv, ready, deadline, false);
 }
 
-stack::wait_status stack::wait_progress(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+stack::wait_status stack::wait_progress(core_lock& lk, platform::condvar& cv, const std::function<bool()>& ready,
                                         std::optional<millis> deadline) {
     return wait_impl(lk, cv, ready, deadline, true);
 }
 
-stack::wait_status stack::wait_impl(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+stack::wait_status stack::wait_impl(core_lock& lk, platform::condvar& cv, const std::function<bool()>& ready,
                                     std::optional<millis> deadline, bool on_progress) {
     impl& in = *impl_;
     in.assert_held();
@@ -534,7 +558,7 @@ stack::wait_status stack::wait_impl(core_lock& lk, std::condition_variable& cv, 
         }
         in.clear_owner();
         if (deadline && !in.opts.manual_clock)
-            cv.wait_until(lk.lk_, in.to_steady(static_cast<std::uint64_t>(deadline->count())));
+            cv.wait_until(lk.lk_, in.to_platform(static_cast<std::uint64_t>(deadline->count())));
         else
             cv.wait(lk.lk_);  // a manual clock wakes waiters when it moves
         in.mark_owner();
@@ -554,7 +578,64 @@ std::size_t stack::waiting_threads() {
 
 void stack::wake_all_waiters() {
     impl_->assert_held();
-    for (std::condition_variable* cv : impl_->waiters) cv->notify_all();
+    for (platform::condvar* cv : impl_->waiters) cv->notify_all();
+}
+
+// ---- the main loop (bare metal; lwsp_poll) --------------------------------
+
+std::size_t stack::poll() {
+    // Links poll without the core lock (they deliver, which takes it); the
+    // stack keeps its share of each until the poll is over.
+    constexpr std::size_t batch = 8;
+    std::size_t done = 0;
+    for (std::size_t first = 0;; first += batch) {
+        std::shared_ptr<link> links[batch];
+        std::size_t count = 0;
+        bool more = false;
+        {
+            core_lock lk(*this);
+            impl_->assert_held();
+            if (impl_->stopping) return done;
+            std::size_t i = 0;
+            for (auto& entry : impl_->interfaces) {
+                if (i >= first && count < batch) links[count++] = entry.second->owner_;
+                more = ++i > first + batch;
+            }
+        }
+        for (std::size_t i = 0; i < count; ++i) done += links[i]->poll();
+        if (!more) break;
+    }
+    core_lock lk(*this);
+    impl_->assert_held();
+    if (impl_->stopping) return done;
+    done += impl_->run_due_work();
+    done += impl_->drain_deferred(lk.lk_);
+    return done;
+}
+
+std::optional<millis> stack::next_deadline() {
+    core_lock lk(*this);
+    impl_->assert_held();
+    if (impl_->stopping) return std::nullopt;
+    if (loop_queues_pending() || !impl_->deferred.empty()) return millis(0);
+    const u32_t sleep = sys_timeouts_sleeptime();
+    if (sleep == SYS_TIMEOUTS_SLEEPTIME_INFINITE) return std::nullopt;
+    return millis(sleep);
+}
+
+void stack::impl::loop_turn(std::uint64_t until_ms) {
+    stack* s = stack::current();
+    if (s == nullptr) {
+        platform::idle(until_ms);
+        return;
+    }
+    if (s->poll() != 0 || s->manual_clock()) return;  // a manual clock moves only when told
+    std::uint64_t wake = until_ms;
+    if (const std::optional<millis> next = s->next_deadline()) {
+        const std::uint64_t at = platform::now_ms() + static_cast<std::uint64_t>(next->count());
+        wake = std::min(wake, at);
+    }
+    platform::idle(wake);
 }
 
 void stack::release_heap_cache() {

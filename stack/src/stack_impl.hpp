@@ -5,15 +5,15 @@
 #include <array>
 #include <atomic>
 #include <random>
-#include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
+#if !LWSP_BARE_METAL
+#include <thread>
+#endif
 
 #include "block_cache.hpp"
 #include "lwsp/stack.hpp"
@@ -36,9 +36,9 @@ struct stack::impl {
     // The core lock is stack::core_mu_ (`core` below); the fields marked
     // LWSP_GUARDED_BY(core) are its state.
     mutex& core;
-    std::atomic<std::thread::id> owner{};  // thread holding the core lock, for LWIP_ASSERT_CORE_LOCKED
+    std::atomic<platform::thread_id> owner{};  // thread holding the core lock, for LWIP_ASSERT_CORE_LOCKED
 
-    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    const std::uint64_t t0_ms = platform::now_ms();  // the stack clock's zero, on the platform clock
     std::atomic<std::uint64_t> manual_now{0};
 
     std::atomic<bool> stopping{false};  // written under the core lock; read anywhere
@@ -51,15 +51,17 @@ struct stack::impl {
     // lwIP's freed blocks kept for reuse (options::heap_cache; lwip_sys.cpp).
     detail::block_cache heap LWSP_GUARDED_BY(core){opts.heap_cache};
 
-    std::thread driver;
-    std::thread::id driver_id;
-    std::condition_variable driver_cv;
+#if !LWSP_BARE_METAL
+    std::thread driver;  // hosted only: bare metal has the application's main loop
+#endif
+    platform::thread_id driver_id{};
+    platform::condvar driver_cv;
     bool driver_kick LWSP_GUARDED_BY(core) = false;
     std::uint64_t driver_wake_at LWSP_GUARDED_BY(core) = UINT64_MAX;  // stack-clock ms the driver sleeps until
 
-    std::vector<std::condition_variable*> waiters LWSP_GUARDED_BY(core);  // threads inside wait()
+    std::vector<platform::condvar*> waiters LWSP_GUARDED_BY(core);  // threads inside wait()
     // Also woken by any input or timer.
-    std::vector<std::condition_variable*> progress_waiters LWSP_GUARDED_BY(core);
+    std::vector<platform::condvar*> progress_waiters LWSP_GUARDED_BY(core);
 
     std::deque<std::function<void()>> deferred LWSP_GUARDED_BY(core);  // stack::defer
     bool draining LWSP_GUARDED_BY(core) = false;                       // a thread is running `deferred`
@@ -69,18 +71,18 @@ struct stack::impl {
 
     std::uint64_t now_ms() const {
         if (opts.manual_clock) return manual_now.load(std::memory_order_relaxed);
-        return static_cast<std::uint64_t>(
-            std::chrono::duration_cast<millis>(std::chrono::steady_clock::now() - t0).count());
+        return platform::now_ms() - t0_ms;
     }
-    std::chrono::steady_clock::time_point to_steady(std::uint64_t ms) const { return t0 + millis(ms); }
+    // A stack-clock time on the platform clock (condvar deadlines).
+    std::uint64_t to_platform(std::uint64_t ms) const { return ms > UINT64_MAX - t0_ms ? UINT64_MAX : t0_ms + ms; }
 
     // Checks at run time that the calling thread holds the core lock, and
     // tells the thread-safety analysis so where it cannot see it (lwIP's
     // callbacks into the stack; `core` and stack::core() are one mutex).
     void assert_held() const LWSP_ASSERT_CAPABILITY(core);
 
-    void mark_owner() { owner.store(std::this_thread::get_id(), std::memory_order_relaxed); }
-    void clear_owner() { owner.store(std::thread::id(), std::memory_order_relaxed); }
+    void mark_owner() { owner.store(platform::this_thread(), std::memory_order_relaxed); }
+    void clear_owner() { owner.store(platform::thread_id{}, std::memory_order_relaxed); }
 
     // Called by a thread about to release the core lock (flushes links).
     void before_unlock() LWSP_REQUIRES(core);
@@ -88,13 +90,17 @@ struct stack::impl {
     // path that releases the core lock runs it first.
     void flush_links() LWSP_REQUIRES(core);
     // Runs deferred work; the core lock (`lk`) is held on entry and on
-    // return, released while each item runs.
-    void drain_deferred(std::unique_lock<std::mutex>& lk) LWSP_REQUIRES(core);
-    // Fires due lwIP timers (steady clock only) and drains loopback queues.
-    void run_due_work() LWSP_REQUIRES(core);
+    // return, released while each item runs.  Returns how many items ran.
+    std::size_t drain_deferred(std::unique_lock<platform::native_mutex>& lk) LWSP_REQUIRES(core);
+    // Fires due lwIP timers (steady clock only) and drains loopback queues;
+    // returns how many loopback passes it made.
+    std::size_t run_due_work() LWSP_REQUIRES(core);
+    // Bare metal: one turn of the loop, then the idle hook if nothing was
+    // due (platform::set_loop_turn).
+    static void loop_turn(std::uint64_t until_ms);
     void driver_main() LWSP_EXCLUDES(core);
     void notify_progress() LWSP_REQUIRES(core) {
-        for (std::condition_variable* cv : progress_waiters) cv->notify_all();
+        for (platform::condvar* cv : progress_waiters) cv->notify_all();
     }
     void release_all_pcbs() LWSP_REQUIRES(core);
 };

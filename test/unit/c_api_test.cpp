@@ -6,7 +6,8 @@
 #include "lwsp/c_link.h"
 
 TEST_CASE("lwsp_start and lwsp_stop bring the provider up and down and up again", "[capi]") {
-    lwsp_options manual{1};
+    lwsp_options manual{};
+    manual.manual_clock = 1;
     REQUIRE(lwsp_start(&manual) == 0);
     CHECK(lwsp_start(&manual) == -1);  // one stack per process
 

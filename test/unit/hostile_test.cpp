@@ -564,7 +564,8 @@ TEST_CASE("lwsp_stop frees the stack once the last socket on it is closed", "[ho
     // on reconfiguration leaked each time.
     REQUIRE(lwsp::stack::objects() == 0);
     for (int round = 0; round < 50; ++round) {
-        lwsp_options manual{1};
+        lwsp_options manual{};
+        manual.manual_clock = 1;
         REQUIRE(lwsp_start(&manual) == 0);
         WSPDATA data{};
         WSPPROC_TABLE procs{};

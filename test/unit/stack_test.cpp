@@ -35,7 +35,7 @@ lwsp::stack::options manual(std::uint64_t start = 0) {
 struct timer_probe {
     int fired = 0;
     u32_t fired_at = 0;
-    std::condition_variable* cv = nullptr;  // notified when the timer fires
+    lwsp::platform::condvar* cv = nullptr;  // notified when the timer fires
     static void cb(void* arg) {
         auto* self = static_cast<timer_probe*>(arg);
         ++self->fired;
@@ -105,7 +105,7 @@ TEST_CASE("advance_time is refused on a steady-clock stack", "[stack][clock]") {
 TEST_CASE("the steady clock runs lwIP timers on the driver thread", "[stack][clock]") {
     lwsp::stack st;
     timer_probe probe;
-    std::condition_variable cv;
+    lwsp::platform::condvar cv;
     probe.cv = &cv;
     auto lk = st.lock();
     const millis start = st.now();
@@ -118,7 +118,7 @@ TEST_CASE("the steady clock runs lwIP timers on the driver thread", "[stack][clo
 
 TEST_CASE("wait times out exactly at a manual-clock deadline", "[stack][clock]") {
     lwsp::stack st(manual());
-    std::condition_variable cv;
+    lwsp::platform::condvar cv;
     std::atomic<int> result{-1};
     const millis deadline = st.now() + 1000ms;
     std::thread waiter([&] {
@@ -139,10 +139,10 @@ TEST_CASE("wait times out exactly at a manual-clock deadline", "[stack][clock]")
 
 TEST_CASE("stopping the stack wakes every waiter", "[stack]") {
     lwsp::stack st(manual());
-    std::condition_variable cv1, cv2;
+    lwsp::platform::condvar cv1, cv2;
     std::atomic<int> woken{0};
     std::atomic<int> stopped_status{0};
-    auto block = [&](std::condition_variable& cv) {
+    auto block = [&](lwsp::platform::condvar& cv) {
         auto lk = st.lock();
         if (st.wait(lk, cv, [] { return false; }) == lwsp::stack::wait_status::stopped) ++stopped_status;
         ++woken;
@@ -160,7 +160,7 @@ TEST_CASE("stopping the stack wakes every waiter", "[stack]") {
 
 TEST_CASE("loopback carries TCP between two pcbs of one stack with no port", "[stack][loopback]") {
     lwsp::stack st;  // steady clock: the driver thread drains the loopback queue
-    std::condition_variable cv;
+    lwsp::platform::condvar cv;
     lwsp::test::raw_echo_server server;
     server.notify = &cv;
     for (const char* addr : {"127.0.0.1", "::1"}) {
@@ -188,7 +188,7 @@ TEST_CASE("loopback carries TCP between two pcbs of one stack with no port", "[s
 TEST_CASE("stop releases every pcb and the memory behind it", "[stack][leak]") {
     lwsp::stack st;
     const std::size_t heap_before = st.stats().heap_bytes;
-    std::condition_variable cv;
+    lwsp::platform::condvar cv;
     lwsp::test::raw_echo_server server;
     lwsp::test::raw_client client;
     server.notify = client.notify = &cv;

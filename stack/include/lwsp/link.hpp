@@ -14,6 +14,9 @@
 //    They take the core lock themselves.
 //  * start() and stop() are called without the core lock.  After stop()
 //    returns the port must not touch the sink again.
+//  * poll() is called without the core lock by stack::poll() — on bare
+//    metal by the main loop and by every blocking call — for a port that
+//    has no thread of its own: it reads the device and delivers.
 #pragma once
 
 #include <cstddef>
@@ -96,6 +99,10 @@ public:
     virtual bool transmit(const frame_part* parts, std::size_t count, const frame_info& info) = 0;
     // Stop delivering; release the device.
     virtual void stop() = 0;
+    // A polled port: read the device, deliver what arrived to the sink
+    // start() gave, and return how many frames it delivered.  Ports with an
+    // I/O thread of their own keep the default.
+    virtual std::size_t poll() { return 0; }
 };
 
 }  // namespace lwsp

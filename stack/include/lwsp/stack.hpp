@@ -7,11 +7,14 @@
 // exists, so sockets of one stack can talk with no port at all.
 //
 // Threading: every call into lwIP happens with the core lock held (`lock()`).
-// The stack runs a driver thread that fires lwIP's timers (sleeping exactly
-// until the next one is due) and drains loopback queues; ports deliver frames
-// from their own threads through `link_sink`, which takes the same lock.
-// Blocking callers wait with `wait()`, which releases the lock while
-// sleeping and returns early when the stack stops.
+// On a hosted platform (lwsp/platform.hpp) the stack runs a driver thread
+// that fires lwIP's timers (sleeping exactly until the next one is due) and
+// drains loopback queues; ports deliver frames from their own threads
+// through `link_sink`, which takes the same lock.  Blocking callers wait
+// with `wait()`, which releases the lock while sleeping and returns early
+// when the stack stops.  On bare metal there is no driver thread: the
+// application's main loop calls `poll()`, and every `wait()` runs the same
+// turn of the loop until its condition holds.
 //
 // Time: the stack owns one clock.  By default it is a steady clock; with
 // `options::manual_clock` time stands still until `advance_time()` moves it,
@@ -23,7 +26,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -35,6 +37,7 @@
 
 #include "lwsp/address.hpp"
 #include "lwsp/link.hpp"
+#include "lwsp/platform.hpp"
 #include "lwsp/thread_safety.hpp"
 
 namespace lwsp {
@@ -184,13 +187,13 @@ public:
     // Waits on `cv` (with `lk` held on entry and on return) until `ready()`
     // is true, the stack clock reaches `deadline`, or the stack stops.
     // Whoever makes `ready()` true must notify `cv` under the core lock.
-    wait_status wait(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+    wait_status wait(core_lock& lk, platform::condvar& cv, const std::function<bool()>& ready,
                      std::optional<millis> deadline = std::nullopt) LWSP_REQUIRES(core());
 
     // Like wait(), but `ready()` is also re-checked after every inbound frame
     // and every timer run: for conditions lwIP reports through no callback
     // (an ACK that covers only our FIN, for instance).
-    wait_status wait_progress(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+    wait_status wait_progress(core_lock& lk, platform::condvar& cv, const std::function<bool()>& ready,
                               std::optional<millis> deadline = std::nullopt) LWSP_REQUIRES(core());
 
     // Queues `work` to run right after the core lock is next released, in
@@ -209,6 +212,16 @@ public:
     // it changes the state a blocked call depends on.
     std::size_t waiting_threads();
 
+    // One turn of the main loop, without sleeping: polls every link that
+    // polls (link::poll), runs due lwIP timers and loopback traffic, and
+    // runs deferred work.  Returns how many frames and items it handled (0:
+    // nothing was due).  Bare metal: what lwsp_poll() and every wait() run.
+    // Hosted: the driver thread does the same work; calling it is harmless.
+    std::size_t poll() LWSP_EXCLUDES(core());
+    // Time until poll() has timed work to do (0: now), or nullopt when
+    // nothing is scheduled and only input can create work.
+    std::optional<millis> next_deadline() LWSP_EXCLUDES(core());
+
     stack_stats stats();
     // Gives the lwIP blocks kept for reuse (options::heap_cache) back to
     // malloc now, e.g. after a burst, or before measuring the process heap.
@@ -222,7 +235,7 @@ public:
 private:
     friend class core_lock;
     mutex core_mu_;  // the core lock
-    wait_status wait_impl(core_lock& lk, std::condition_variable& cv, const std::function<bool()>& ready,
+    wait_status wait_impl(core_lock& lk, platform::condvar& cv, const std::function<bool()>& ready,
                           std::optional<millis> deadline, bool on_progress) LWSP_REQUIRES(core());
     std::unique_ptr<impl> impl_;
 };
@@ -243,7 +256,7 @@ public:
 private:
     friend class stack;
     stack* stack_;
-    std::unique_lock<std::mutex> lk_;
+    std::unique_lock<platform::native_mutex> lk_;
 };
 
 // Not annotated: the analysis cannot follow a scope returned by value (a

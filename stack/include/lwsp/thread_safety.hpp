@@ -4,7 +4,7 @@
 // that every field marked LWSP_GUARDED_BY(m) is touched only with `m` held
 // and every function marked LWSP_REQUIRES(m) is called with it held.  The
 // macros expand to nothing for other compilers.  lwsp's own locks are
-// `lwsp::mutex` (an annotated std::mutex) taken through `lwsp::lock_guard`
+// `lwsp::mutex` (an annotated platform mutex, lwsp/platform.hpp) taken through `lwsp::lock_guard`
 // or the relockable `lwsp::unique_lock`; the stack's core lock is
 // `lwsp::core_lock` (lwsp/stack.hpp).  The lock order is in docs/design.md
 // ("Locks"): the core lock first, then leaf locks, never a core lock while
@@ -12,6 +12,8 @@
 #pragma once
 
 #include <mutex>
+
+#include "lwsp/platform.hpp"
 
 #if defined(__clang__)
 #define LWSP_TSA(x) __attribute__((x))
@@ -36,16 +38,17 @@
 
 namespace lwsp {
 
-// std::mutex, visible to the analysis.
+// The platform's mutex (lwsp/platform.hpp: std::mutex when hosted),
+// visible to the analysis.
 class LWSP_CAPABILITY("mutex") mutex {
 public:
     void lock() LWSP_ACQUIRE() { m_.lock(); }
     void unlock() LWSP_RELEASE() { m_.unlock(); }
-    // For condition variables, which wait on the std::mutex itself.
-    std::mutex& native() { return m_; }
+    // For condition variables, which wait on the native mutex itself.
+    platform::native_mutex& native() { return m_; }
 
 private:
-    std::mutex m_;
+    platform::native_mutex m_;
 };
 
 class LWSP_SCOPED_CAPABILITY lock_guard {
@@ -60,7 +63,7 @@ private:
 };
 
 // A relockable scope: for waits on a condition variable (`native()` is the
-// std::unique_lock a condition variable takes).
+// std::unique_lock a platform::condvar takes).
 class LWSP_SCOPED_CAPABILITY unique_lock {
 public:
     explicit unique_lock(mutex& m) LWSP_ACQUIRE(m) : lk_(m.native()) {}
@@ -69,10 +72,10 @@ public:
     unique_lock& operator=(const unique_lock&) = delete;
     void lock() LWSP_ACQUIRE() { lk_.lock(); }
     void unlock() LWSP_RELEASE() { lk_.unlock(); }
-    std::unique_lock<std::mutex>& native() { return lk_; }
+    std::unique_lock<platform::native_mutex>& native() { return lk_; }
 
 private:
-    std::unique_lock<std::mutex> lk_;
+    std::unique_lock<platform::native_mutex> lk_;
 };
 
 }  // namespace lwsp

@@ -9,7 +9,7 @@ namespace lwsp::test {
 
 namespace {
 
-void poke(std::condition_variable* cv) {
+void poke(lwsp::platform::condvar* cv) {
     if (cv) cv->notify_all();
 }
 

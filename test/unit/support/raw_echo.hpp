@@ -4,7 +4,7 @@
 // they record is read under the same lock.
 #pragma once
 
-#include <condition_variable>
+#include "lwsp/platform.hpp"
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,7 +22,7 @@ struct raw_echo_server {
     std::size_t accepted = 0;
     std::size_t echoed = 0;
     bool peer_closed = false;
-    std::condition_variable* notify = nullptr;  // optional: notified on every event
+    lwsp::platform::condvar* notify = nullptr;  // optional: notified on every event
 
     bool listen(std::uint16_t port);
     void close_listener();
@@ -35,7 +35,7 @@ struct raw_client {
     bool closed_by_peer = false;
     int error = 0;  // lwIP err_t from the err callback, 0 if none
     std::string received;
-    std::condition_variable* notify = nullptr;
+    lwsp::platform::condvar* notify = nullptr;
 
     bool connect(const char* ip, std::uint16_t port);
     bool send(const std::string& data);

@@ -1,0 +1,136 @@
+// lwsp/platform.hpp — the platform seam: everything the stack core and the
+// shim need from the operating system, in one place.
+//
+//   native_mutex     the lock type under lwsp::mutex (the core lock, the
+//                    shim's own locks)
+//   condvar          wait / wait until a deadline / notify, on a
+//                    std::unique_lock<native_mutex>
+//   now_ms()         the monotonic clock, milliseconds, any origin
+//   thread_id        the calling thread's identity (core-lock owner, APC
+//                    queues, the blocking hook); this_thread()
+//   thread_storage   the keyword for per-thread variables
+//   yield()          give up the processor (Sleep(0))
+//   random_seed()    64 bits for the stack's secrets
+//   hosted           whether the stack runs a driver thread of its own
+//
+// Two implementations, chosen when lwsp is configured (LWSP_PLATFORM):
+//
+//   hosted (Linux, Windows): std::mutex, std::condition_variable, the
+//     steady clock, std::thread; the stack starts a driver thread that runs
+//     lwIP's timers, and ports run their own I/O threads.
+//
+//   bare_metal (firmware; LWSP_BARE_METAL=1): no threads and no OS.  The
+//     mutex only checks that nobody re-enters it; a condition variable's
+//     wait runs one turn of the stack's main loop (poll the links, run due
+//     timers, deliver completions, or idle until the deadline) and returns,
+//     which a condition variable may always do: every waiter re-checks its
+//     condition.  So a blocking call runs the loop itself until its
+//     condition, its deadline or a cancel, and behaves as on a host.  The
+//     application gives the clock, the idle hook and the random source
+//     through lwsp/stack.h.
+//
+// An RTOS port (docs/design.md, "Platform seam") maps native_mutex to a
+// mutex with priority inheritance, condvar to a semaphore per waiter (or
+// the RTOS's condition variable), now_ms to the tick counter, thread_id to
+// the task handle, and keeps the hosted model: a driver task for the stack,
+// a receive task per port.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>  // std::unique_lock and std::lock_guard (templates; no threads needed)
+
+#if !defined(LWSP_BARE_METAL)
+#define LWSP_BARE_METAL 0
+#endif
+
+#if !LWSP_BARE_METAL
+#include <condition_variable>
+#include <thread>
+#endif
+
+namespace lwsp::platform {
+
+// The monotonic clock, in milliseconds from an arbitrary origin.
+std::uint64_t now_ms();
+
+// Gives up the processor for a moment (bare metal: one turn of the loop).
+void yield();
+
+// 64 random bits for the stack's secrets (bare metal: the application's
+// source, lwsp_set_random; 0 if it gave none).
+std::uint64_t random_seed();
+
+// Whether now_ms() tells time (bare metal: the application gave a clock).
+bool has_clock();
+
+// Sleeps until `until_ms` or an interrupt, whichever comes first (bare
+// metal: the application's idle hook, or nothing; hosted: nothing — threads
+// sleep on their condition variables).
+void idle(std::uint64_t until_ms);
+
+#if LWSP_BARE_METAL
+
+inline constexpr bool hosted = false;
+
+class native_mutex {
+public:
+    void lock();  // aborts if the lock is already held: one thread re-entering is a bug
+    void unlock() { held_ = false; }
+    bool try_lock() {
+        if (held_) return false;
+        held_ = true;
+        return true;
+    }
+
+private:
+    bool held_ = false;
+};
+
+using thread_id = std::uintptr_t;  // 0: nobody
+inline thread_id this_thread() { return 1; }
+#define LWSP_THREAD_STORAGE /* one thread: plain statics */
+
+class condvar {
+public:
+    void notify_one() {}
+    void notify_all() {}
+    // One turn of the main loop with `lk` released; idles at most until the
+    // next timer.  Returns with `lk` held.
+    void wait(std::unique_lock<native_mutex>& lk);
+    // The same, idling at most until `deadline_ms` (now_ms's clock).
+    void wait_until(std::unique_lock<native_mutex>& lk, std::uint64_t deadline_ms);
+};
+
+// The stack's turn of the main loop, which condvar waits run: set by the
+// stack while it exists.  `until_ms`: the latest the turn may idle until.
+using loop_turn = void (*)(std::uint64_t until_ms);
+void set_loop_turn(loop_turn turn);
+// The application's hooks (lwsp/stack.h).
+void set_clock(unsigned long long (*now)());
+void set_idle(void (*idle)(unsigned long long until_ms));
+void set_random(void (*fill)(void* buf, std::size_t len));
+
+#else
+
+inline constexpr bool hosted = true;
+
+using native_mutex = std::mutex;
+using thread_id = std::thread::id;  // default-constructed: nobody
+inline thread_id this_thread() { return std::this_thread::get_id(); }
+#define LWSP_THREAD_STORAGE thread_local
+
+class condvar {
+public:
+    void notify_one() { cv_.notify_one(); }
+    void notify_all() { cv_.notify_all(); }
+    void wait(std::unique_lock<native_mutex>& lk) { cv_.wait(lk); }
+    void wait_until(std::unique_lock<native_mutex>& lk, std::uint64_t deadline_ms);
+
+private:
+    std::condition_variable cv_;
+};
+
+#endif
+
+}  // namespace lwsp::platform

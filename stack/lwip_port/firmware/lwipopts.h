@@ -1,0 +1,201 @@
+/*
+ * lwipopts.h — lwsp's firmware profile of lwIP: static memory, pools for a
+ * few tens of sockets, standard Ethernet segments, modest windows.
+ *
+ * Selected with -DLWSP_LWIPOPTS_DIR=<lwsp>/stack/lwip_port/firmware, which
+ * puts this directory before stack/lwip_port on lwIP's include path
+ * (arch/cc.h and lwsp_hooks.h still come from there).  It starts from the
+ * host profile, stack/lwip_port/lwipopts.h, and keeps every option the
+ * stack and the shim depend on: NO_SYS, the core-lock assertion, the hooks,
+ * statistics, IPv4 and IPv6, loopback, the TCP features the hooks and the
+ * endpoints use.  Every option that departs from the host profile says so
+ * ("Firmware:") and why; the rest carry the host profile's reasons in
+ * short.
+ *
+ * What it costs (Cortex-M4, 32-bit pointers), all in .bss, nothing from
+ * malloc inside lwIP: the heap (MEM_SIZE) plus the pools below, about
+ * 150 KiB in all.  The heap holds the frames and segments in flight:
+ * every inbound frame is copied into one heap pbuf (stack.cpp,
+ * deliver_many) and stays there until the application reads it, and every
+ * send is copied into heap segments until acknowledged, so a connection
+ * moving data both ways at full windows holds up to about
+ * TCP_WND + TCP_SND_BUF plus per-segment headers (some 25 KiB here); idle
+ * connections hold nothing.  When the heap is full, inbound frames are
+ * dropped (the peer retransmits) and sends find no room (WSAEWOULDBLOCK, or
+ * a blocking send waits): bursts degrade, nothing fails.
+ */
+#ifndef LWSP_LWIPOPTS_H
+#define LWSP_LWIPOPTS_H
+
+/* ---- System model --------------------------------------------------- */
+/* No OS layer; the stack's core lock (on bare metal: the one thread)
+ * serialises every lwIP entry. */
+#define NO_SYS                          1
+#define LWIP_TIMERS                     1
+#define LWIP_NETCONN                    0
+#define LWIP_SOCKET                     0
+#define SYS_LIGHTWEIGHT_PROT            0
+#define LWIP_ASSERT_CORE_LOCKED()       lwsp_assert_core_locked()
+
+/* ---- Memory --------------------------------------------------------- */
+/* Firmware: lwIP's own heap and pools, statically allocated (.bss), instead
+ * of malloc.  A firmware's RAM budget is fixed at link time and the
+ * application's malloc arena must not be fragmented by network buffers;
+ * the pool sizes below are the socket budget.  (stack::options::
+ * memory_limit and heap_cache concern the malloc-backed host profile and
+ * have no effect here.) */
+#define MEM_LIBC_MALLOC                 0
+#define MEMP_MEM_MALLOC                 0
+/* Firmware: 32-bit target; lwIP rounds every block to this.  (The host
+ * profile uses 8 for 64-bit pointers.) */
+#define MEM_ALIGNMENT                   4
+/* Firmware: the heap for frames and segments in flight (top comment):
+ * about five connections at full windows both ways, or many more that
+ * trickle. */
+#define MEM_SIZE                        (128 * 1024)
+/* Statistics stay on: lwsp::stack::stats() reads the pool counters, and
+ * they are how a firmware sees its pools run dry. */
+#define LWIP_STATS                      1
+#define MEMP_STATS                      1
+#define MEM_STATS                       1
+#define LWIP_STATS_DISPLAY              0
+
+/* Firmware: pools, sized for "a few tens of sockets". */
+/* TCP connections, including those lwIP still owns after a close (FIN_WAIT,
+ * TIME_WAIT: a busy server has as many of these as recently closed
+ * connections; lwIP reuses the oldest TIME_WAIT one when the pool is
+ * empty). */
+#define MEMP_NUM_TCP_PCB                32
+#define MEMP_NUM_TCP_PCB_LISTEN         8
+#define MEMP_NUM_UDP_PCB                16
+/* Queued TCP segments of all connections: unsent, unacknowledged and
+ * out-of-order.  A connection queues at most TCP_SND_QUEUELEN (32) plus
+ * TCP_OOSEQ_MAX_PBUFS (8); the heap runs out before 256 do.  About 20
+ * bytes each. */
+#define MEMP_NUM_TCP_SEG                256
+/* pbuf headers that point at memory they do not own (PBUF_REF/ROM): lwIP
+ * uses them for loopback and fragments; the stack copies every send. */
+#define MEMP_NUM_PBUF                   16
+/* The pbuf pool is for drivers that receive into it; lwsp's deliver path
+ * copies each inbound frame into the heap instead (sized to the frame, not
+ * to a fixed buffer), and lwIP's core never takes from the pool, so it
+ * would be RAM nobody uses. */
+#define PBUF_POOL_SIZE                  0
+/* Timeouts: lwIP's own cyclic timers, plus room for the stack's. */
+#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
+/* IPv4 datagrams in reassembly at once, the fragments they may hold
+ * together (16 full frames: UDP datagrams up to about 23 KiB), and
+ * fragments being sent. */
+#define MEMP_NUM_REASSDATA              4
+#define IP_REASS_MAX_PBUFS              16
+#define MEMP_NUM_FRAG_PBUF              16
+/* Packets waiting for address resolution (ARP, neighbour discovery). */
+#define MEMP_NUM_ARP_QUEUE              16
+#define MEMP_NUM_ND6_QUEUE              16
+/* IPv6 multicast groups: all-nodes and the solicited-node groups of the
+ * interfaces' addresses. */
+#define MEMP_NUM_MLD6_GROUP             8
+
+/* ---- Interfaces ----------------------------------------------------- */
+#define LWIP_ETHERNET                   1
+#define LWIP_ARP                        1
+/* Keep packets queued while ARP/ND resolves instead of dropping them.
+ * Firmware: 8 per neighbour (host: 16), within MEMP_NUM_ARP_QUEUE. */
+#define ARP_QUEUEING                    1
+#define ARP_QUEUE_LEN                   8
+/* 127.0.0.1 and ::1 exist without any port, as on the host. */
+#define LWIP_HAVE_LOOPIF                1
+#define LWIP_NETIF_LOOPBACK             1
+#define LWIP_LOOPBACK_MAX_PBUFS         0
+#define LWIP_SINGLE_NETIF               0
+#define LWIP_NETIF_HOSTNAME             0
+#define LWIP_NETIF_STATUS_CALLBACK      0
+#define LWIP_NETIF_LINK_CALLBACK        0
+
+/* ---- IPv4 ----------------------------------------------------------- */
+#define LWIP_IPV4                       1
+#define LWIP_ICMP                       1
+#define IP_REASSEMBLY                   1
+#define IP_FRAG                         1
+/* Address configuration is the application's. */
+#define LWIP_DHCP                       0
+#define LWIP_AUTOIP                     0
+#define LWIP_IGMP                       0
+#define LWIP_DNS                        0
+#define LWIP_RAW                        0
+
+/* ---- IPv6 ----------------------------------------------------------- */
+#define LWIP_IPV6                       1
+/* Not needed with 32-bit pointers, kept so both profiles reassemble the
+ * same way. */
+#define IPV6_FRAG_COPYHEADER            1
+#define LWIP_IPV6_FRAG                  1
+#define LWIP_IPV6_REASS                 1
+#define LWIP_ICMP6                      1
+#define LWIP_IPV6_MLD                   1
+#define LWIP_IPV6_AUTOCONFIG            0
+#define LWIP_IPV6_DHCP6                 0
+#define LWIP_IPV6_SEND_ROUTER_SOLICIT   0
+#define LWIP_ND6_QUEUEING               1
+
+/* ---- UDP ------------------------------------------------------------ */
+#define LWIP_UDP                        1
+
+/* ---- TCP ------------------------------------------------------------ */
+#define LWIP_TCP                        1
+/* Firmware: standard Ethernet segments (host: 16000, for jumbo and
+ * offloaded links).  A firmware's links have a 1500-byte MTU, and lwIP
+ * sizes its segment buffers and queue limits from TCP_MSS. */
+#define TCP_MSS                         1460
+/* Firmware: 8 segments each way, no window scaling (host: 256 KiB with
+ * scaling).  These bound what one connection holds in the heap (top
+ * comment); 8 segments keep a LAN link busy at the rates a
+ * microcontroller moves data, and the LAN9118's 10 KiB receive FIFO holds
+ * most of a window that arrives in one burst. */
+#define LWIP_WND_SCALE                  0
+#define TCP_WND                         (8 * TCP_MSS)
+#define TCP_SND_BUF                     (8 * TCP_MSS)
+/* lwIP's default queue length for this buffer (4 segments per MSS of
+ * buffer: small writes still fit), spelled out because MEMP_NUM_TCP_SEG
+ * depends on it. */
+#define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
+/* TCP_WND_UPDATE_THRESHOLD and TCP_SNDLOWAT: lwIP's defaults, which the
+ * host profile only overrides because its TCP_MSS is large. */
+/* lwIP's TCP timer every 100 ms, as on the host (its reasons there: the
+ * shortest RTO is 600 ms instead of 1.5 s). */
+#define TCP_TMR_INTERVAL                100
+#define TCP_QUEUE_OOSEQ                 1
+/* Firmware: one window of out-of-order segments (host: 256, a 256 KiB
+ * window).  The bound matters more here: out-of-order segments hold heap
+ * and tcp_seg entries. */
+#define TCP_OOSEQ_MAX_PBUFS             8
+/* Half-open connections are counted apart from the accept backlog
+ * (stack/src/tcp_endpoint.cpp).  Firmware: 8 per listener (host: 64), so
+ * that SYNs to one listener cannot take the whole TCP pcb pool; the
+ * least recently active half-open connection is evicted beyond that. */
+#define TCP_LISTEN_BACKLOG              1
+#define TCP_DEFAULT_LISTEN_BACKLOG      0xff
+#define LWSP_TCP_HALF_OPEN_MAX          8
+/* SO_KEEPALIVE and SIO_KEEPALIVE_VALS. */
+#define LWIP_TCP_KEEPALIVE              1
+/* SO_REUSEADDR. */
+#define SO_REUSE                        1
+#define LWIP_CHECKSUM_ON_COPY           1
+/* Per-frame checksum flags (frame_info); a port without offloads never
+ * sets them, the stack's input path still switches them. */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF    1
+
+/* ---- Hooks (the same as the host profile: lwsp_hooks.h) -------------- */
+#define LWIP_HOOK_FILENAME              "lwsp_hooks.h"
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+  lwsp_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p)
+#define LWIP_HOOK_IP6_INPUT(p, inp) lwsp_ip6_input(p, inp)
+#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
+  lwsp_tcp_isn(local_ip, local_port, remote_ip, remote_port)
+
+/* ---- Debugging ------------------------------------------------------ */
+/* Assertions stay on: an lwIP assert is a bug in the shim's use of lwIP,
+ * and cc.h routes it to the stack's reporter (on the firmware: the
+ * console, then a halt). */
+
+#endif /* LWSP_LWIPOPTS_H */
