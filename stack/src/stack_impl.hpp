@@ -39,7 +39,7 @@ struct stack::impl {
     std::atomic<platform::thread_id> owner{};  // thread holding the core lock, for LWIP_ASSERT_CORE_LOCKED
 
     const std::uint64_t t0_ms = platform::now_ms();  // the stack clock's zero, on the platform clock
-    std::atomic<std::uint64_t> manual_now{0};
+    platform::atomic<std::uint64_t> manual_now{0};
 
     std::atomic<bool> stopping{false};  // written under the core lock; read anywhere
     // lwIP memory for an inbound frame (memory_limit's reserve)

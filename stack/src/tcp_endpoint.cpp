@@ -545,6 +545,13 @@ void tcp_endpoint::abort() {
         // A reset needs no acknowledgement before it: lwIP would flush a
         // delayed ACK on the way out, so that the peer saw ACK then RST.
         tcp_clear_flags(pcb_, TF_ACK_DELAY);
+        // lwIP's reset carries snd_nxt, which a zero-window probe has moved
+        // one byte past what the peer's window allows; Linux (RFC 5961)
+        // answers such a reset with a challenge ACK and keeps the
+        // connection.  Send it at the window's right edge at most, as
+        // Linux's own resets do (docs/lwip-notes.md).
+        const u32_t edge = pcb_->lastack + pcb_->snd_wnd;
+        if (TCP_SEQ_GT(pcb_->snd_nxt, edge)) pcb_->snd_nxt = edge;
         tcp_abort(pcb_);
         pcb_ = nullptr;
     }

@@ -69,7 +69,9 @@
  *     replaced by Winsock's;
  *   - struct timeval is the C library's if it already defined one (its
  *     members are tv_sec and tv_usec, both 'long' wide: checked below),
- *     otherwise defined here as Winsock declares it;
+ *     otherwise defined here as Winsock declares it; with newlib, whose
+ *     timeval has a 64-bit tv_sec, it is a macro naming lwsp's own
+ *     (lwsp_ws_timeval);
  *   - u_char, u_short and u_int are the same types either way.
  *   Include <sys/time.h> or <sys/select.h> (if you need them at all)
  *   before this header, never after it.
@@ -598,7 +600,13 @@ typedef struct linger {
     u_short l_linger;                  /* seconds */
 } LINGER, *PLINGER, *LPLINGER;
 
-#if !defined(__timeval_defined)
+/* newlib (firmware) defines struct timeval in its GNU modes with a 64-bit
+ * time_t tv_sec: not Winsock's shape.  There, as for fd_set, the name
+ * stands for lwsp's own type. */
+#if defined(__NEWLIB__) && defined(_TIMEVAL_DEFINED)
+#define timeval lwsp_ws_timeval
+#endif
+#if !defined(__timeval_defined) || (defined(__NEWLIB__) && defined(_TIMEVAL_DEFINED))
 struct timeval {
     long tv_sec;                       /* 'long' as Winsock declares it */
     long tv_usec;

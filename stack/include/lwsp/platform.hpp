@@ -8,7 +8,8 @@
 //   now_ms()         the monotonic clock, milliseconds, any origin
 //   thread_id        the calling thread's identity (core-lock owner, APC
 //                    queues, the blocking hook); this_thread()
-//   thread_storage   the keyword for per-thread variables
+//   LWSP_THREAD_STORAGE  the keyword for per-thread variables
+//   atomic<T>        a value threads share (bare metal: a plain one)
 //   yield()          give up the processor (Sleep(0))
 //   random_seed()    64 bits for the stack's secrets
 //   hosted           whether the stack runs a driver thread of its own
@@ -36,6 +37,7 @@
 // a receive task per port.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>  // std::unique_lock and std::lock_guard (templates; no threads needed)
@@ -91,6 +93,26 @@ using thread_id = std::uintptr_t;  // 0: nobody
 inline thread_id this_thread() { return 1; }
 #define LWSP_THREAD_STORAGE /* one thread: plain statics */
 
+// A value shared between threads on a host; here a plain value with
+// std::atomic's interface (a 64-bit atomic needs a runtime that Cortex-M
+// toolchains do not ship).
+template <class T>
+class atomic {
+public:
+    constexpr atomic(T v = T{}) : v_(v) {}  // NOLINT(google-explicit-constructor): as std::atomic
+    T load(std::memory_order = std::memory_order_seq_cst) const { return v_; }
+    void store(T v, std::memory_order = std::memory_order_seq_cst) { v_ = v; }
+    operator T() const { return v_; }  // NOLINT(google-explicit-constructor)
+    atomic& operator=(T v) {
+        v_ = v;
+        return *this;
+    }
+    T operator+=(T d) { return v_ += d; }
+
+private:
+    T v_;
+};
+
 class condvar {
 public:
     void notify_one() {}
@@ -119,6 +141,9 @@ using native_mutex = std::mutex;
 using thread_id = std::thread::id;  // default-constructed: nobody
 inline thread_id this_thread() { return std::this_thread::get_id(); }
 #define LWSP_THREAD_STORAGE thread_local
+
+template <class T>
+using atomic = std::atomic<T>;
 
 class condvar {
 public:

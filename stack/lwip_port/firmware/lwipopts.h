@@ -19,7 +19,7 @@
  * deliver_many) and stays there until the application reads it, and every
  * send is copied into heap segments until acknowledged, so a connection
  * moving data both ways at full windows holds up to about
- * TCP_WND + TCP_SND_BUF plus per-segment headers (some 25 KiB here); idle
+ * TCP_WND + TCP_SND_BUF plus per-segment headers (some 22 KiB here); idle
  * connections hold nothing.  When the heap is full, inbound frames are
  * dropped (the peer retransmits) and sends find no room (WSAEWOULDBLOCK, or
  * a blocking send waits): bursts degrade, nothing fails.
@@ -46,9 +46,14 @@
  * have no effect here.) */
 #define MEM_LIBC_MALLOC                 0
 #define MEMP_MEM_MALLOC                 0
-/* Firmware: 32-bit target; lwIP rounds every block to this.  (The host
- * profile uses 8 for 64-bit pointers.) */
+/* Firmware: 32-bit target; lwIP rounds every block to this.  The same
+ * profile built for a 64-bit host (the bare-metal tests in test/bare_metal)
+ * needs 8: lwIP's structures hold pointers. */
+#if defined(__SIZEOF_POINTER__) && __SIZEOF_POINTER__ == 8
+#define MEM_ALIGNMENT                   8
+#else
 #define MEM_ALIGNMENT                   4
+#endif
 /* Firmware: the heap for frames and segments in flight (top comment):
  * about five connections at full windows both ways, or many more that
  * trickle. */
@@ -147,13 +152,20 @@
  * offloaded links).  A firmware's links have a 1500-byte MTU, and lwIP
  * sizes its segment buffers and queue limits from TCP_MSS. */
 #define TCP_MSS                         1460
-/* Firmware: 8 segments each way, no window scaling (host: 256 KiB with
- * scaling).  These bound what one connection holds in the heap (top
- * comment); 8 segments keep a LAN link busy at the rates a
- * microcontroller moves data, and the LAN9118's 10 KiB receive FIFO holds
- * most of a window that arrives in one burst. */
+/* Firmware: small windows, no window scaling (host: 256 KiB with
+ * scaling).  They bound what one connection holds in the heap (top
+ * comment).  The receive window is 6 segments so that a whole window fits
+ * in the LAN9118's receive FIFO (10560 bytes: six full frames and the
+ * ACKs between them), however slowly the firmware drains it: the peer
+ * sends a window in one burst, and a FIFO that overflows drops frames.
+ * Measured on QEMU's mps2-an386 echoing 16 MiB through one connection:
+ * 8 segments, 65 Mbit/s each way with 755 segments retransmitted (the
+ * FIFO overflowed); 6 segments, 52-59 Mbit/s and none; 4 segments,
+ * 45 Mbit/s.  (Several busy connections at once still overflow it and
+ * recover by retransmission.)  The send buffer is 8 segments: what the
+ * firmware sends is not limited by its own FIFO. */
 #define LWIP_WND_SCALE                  0
-#define TCP_WND                         (8 * TCP_MSS)
+#define TCP_WND                         (6 * TCP_MSS)
 #define TCP_SND_BUF                     (8 * TCP_MSS)
 /* lwIP's default queue length for this buffer (4 segments per MSS of
  * buffer: small writes still fit), spelled out because MEMP_NUM_TCP_SEG
@@ -165,9 +177,9 @@
  * shortest RTO is 600 ms instead of 1.5 s). */
 #define TCP_TMR_INTERVAL                100
 #define TCP_QUEUE_OOSEQ                 1
-/* Firmware: one window of out-of-order segments (host: 256, a 256 KiB
- * window).  The bound matters more here: out-of-order segments hold heap
- * and tcp_seg entries. */
+/* Firmware: a window of out-of-order segments (6 full ones, or more
+ * smaller ones; host: 256, for its 256 KiB window).  The bound matters
+ * more here: out-of-order segments hold heap and tcp_seg entries. */
 #define TCP_OOSEQ_MAX_PBUFS             8
 /* Half-open connections are counted apart from the accept backlog
  * (stack/src/tcp_endpoint.cpp).  Firmware: 8 per listener (host: 64), so
