@@ -249,6 +249,12 @@ std::string tcp_state_of(int fd) {
     return buf;
 }
 
+bool tcp_reset_seen(int fd) {
+    struct tcp_info ti {};
+    socklen_t len = sizeof ti;
+    return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE;
+}
+
 long unread_bytes(int fd) {
     int n = 0;
     return ::ioctl(fd, SIOCINQ, &n) == 0 ? n : -1;

@@ -42,6 +42,9 @@ unsigned retransmits_of(int fd);
 // retransmitted, congestion window, and how long ago data last moved —
 // what a test prints when a transfer stops making progress.
 std::string tcp_state_of(int fd);
+// The kernel has dropped the connection (TCP_INFO state CLOSE): a reset it
+// accepted, before anything is read or sent on the socket.
+bool tcp_reset_seen(int fd);
 // Bytes that arrived on a TCP socket and are not read yet (SIOCINQ); -1 on
 // failure.  What a test waits for when data must pile up at the kernel.
 long unread_bytes(int fd);
