@@ -7,7 +7,8 @@
 // lingering close waits its linger time and then resets, an overlapped
 // receive signals its event inside a wait, a completion routine runs in an
 // alertable wait, a select times out, a refused connect fails
-// WSAECONNREFUSED.
+// WSAECONNREFUSED, and WSPCancelBlockingCall from the blocking hook ends a
+// blocking call with WSAEINTR.
 //
 // Built only with LWSP_PLATFORM=bare_metal (test/bare_metal/CMakeLists.txt);
 // each TEST_CASE runs in its own process (one stack per process).
@@ -66,13 +67,13 @@ struct env {
     WSPPROC_TABLE p{};
     int err = 0;
 
-    env() {
+    explicit env(const WSPUPCALLTABLE& upcalls = WSPUPCALLTABLE{}) {
         lwsp_set_clock(mono_ms);
         lwsp_set_idle(idle_until);
         lwsp_set_random(fill_random);
         REQUIRE(lwsp_start(nullptr) == 0);
         WSPDATA data{};
-        REQUIRE(WSPStartup(MAKEWORD(2, 2), &data, nullptr, WSPUPCALLTABLE{}, &p) == 0);
+        REQUIRE(WSPStartup(MAKEWORD(2, 2), &data, nullptr, upcalls, &p) == 0);
     }
     ~env() {
         p.lpWSPCleanup(&err);
@@ -300,4 +301,44 @@ TEST_CASE("bare metal: a blocking connect to a closed port fails WSAECONNREFUSED
                            &e.err) == SOCKET_ERROR);
     CHECK(e.err == WSAECONNREFUSED);
     CHECK(e.p.lpWSPCloseSocket(c, &e.err) == 0);
+}
+
+namespace {
+env* g_env = nullptr;
+int g_hook_calls = 0;
+int g_cancel_result = -1;
+BOOL CALLBACK cancel_on_third_call(DWORD_PTR) {
+    if (++g_hook_calls == 3) {
+        int err = 0;
+        g_cancel_result = g_env->p.lpWSPCancelBlockingCall(&err);
+    }
+    return TRUE;
+}
+int WSPAPI query_blocking_callback(DWORD, LPBLOCKINGCALLBACK* fn, PDWORD_PTR ctx, LPINT) {
+    *fn = &cancel_on_third_call;
+    *ctx = 0;
+    return 0;
+}
+}  // namespace
+
+TEST_CASE("bare metal: WSPCancelBlockingCall from the blocking hook ends a blocking receive with WSAEINTR",
+          "[bare_metal]") {
+    WSPUPCALLTABLE up{};
+    up.lpWPUQueryBlockingCallback = &query_blocking_callback;
+    env e(up);
+    g_env = &e;
+    SOCKET c = INVALID_SOCKET, s = INVALID_SOCKET;
+    e.pair(7007, c, s);
+    g_hook_calls = 0;  // the blocking accept above ran it too
+    char buf[16];
+    CHECK(e.recv(s, buf, sizeof buf) == -1);  // nothing will come: only the cancel ends it
+    CHECK(e.err == WSAEINTR);
+    CHECK(g_hook_calls >= 3);
+    CHECK(g_cancel_result == 0);
+    // The socket is still usable: data sent now is received.
+    REQUIRE(e.send(c, "ok", 2) == 2);
+    CHECK(e.recv(s, buf, sizeof buf) == 2);
+    CHECK(e.p.lpWSPCloseSocket(c, &e.err) == 0);
+    CHECK(e.p.lpWSPCloseSocket(s, &e.err) == 0);
+    g_env = nullptr;
 }
