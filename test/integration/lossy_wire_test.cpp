@@ -35,6 +35,8 @@
 #include <catch2/catch.hpp>
 
 #include "kernel_peer.hpp"
+#include "lwip/priv/tcp_priv.h"  // white box: the stalled row's report reads lwsp's pcbs
+#include "lwip/tcp.h"
 #include "lwsp/fault_link.hpp"
 #include "lwsp/lwsp.h"
 #include "lwsp/pcap_link.hpp"
@@ -173,6 +175,45 @@ struct lossy_tap {
         p.lpWSPCleanup(&err);
         st.stop();
         if (with_netem) std::system(("tc qdisc del dev " + dev + " root >/dev/null 2>&1").c_str());
+    }
+
+    // lwsp's view of its connections (lwIP's pcbs) and of the socket under
+    // test, for a row that stalls: which side's window or timer holds it.
+    std::string lwsp_side(SOCKET sock) {
+        std::string out;
+        {
+            auto lk = st.lock();
+            for (struct tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
+                char line[400];
+                std::snprintf(line, sizeof line,
+                              "  lwsp's pcb %u > %u: state %d, rcv_nxt %u, rcv_wnd %u, rcv_ann_wnd %u, "
+                              "rcv_ann_right_edge %u, ooseq %s, refused %s, snd_nxt %u, lastack %u, snd_wnd %u, "
+                              "unacked %s, unsent %s, rtime %d, nrtx %u, persist_backoff %u\n",
+                              pcb->local_port, pcb->remote_port, static_cast<int>(pcb->state),
+                              static_cast<unsigned>(pcb->rcv_nxt), static_cast<unsigned>(pcb->rcv_wnd),
+                              static_cast<unsigned>(pcb->rcv_ann_wnd), static_cast<unsigned>(pcb->rcv_ann_right_edge),
+#if TCP_QUEUE_OOSEQ
+                              pcb->ooseq != nullptr ? "yes" : "no",
+#else
+                              "off",
+#endif
+                              pcb->refused_data != nullptr ? "yes" : "no", static_cast<unsigned>(pcb->snd_nxt),
+                              static_cast<unsigned>(pcb->lastack), static_cast<unsigned>(pcb->snd_wnd),
+                              pcb->unacked != nullptr ? "yes" : "no", pcb->unsent != nullptr ? "yes" : "no",
+                              static_cast<int>(pcb->rtime), static_cast<unsigned>(pcb->nrtx),
+                              static_cast<unsigned>(pcb->persist_backoff));
+                out += line;
+            }
+        }
+        u_long readable = 0;
+        DWORD ret = 0;
+        int err = 0;
+        if (p.lpWSPIoctl(sock, FIONREAD, nullptr, 0, &readable, sizeof readable, &ret, nullptr, nullptr, nullptr,
+                         &err) == 0)
+            out += "  lwsp's socket: " + std::to_string(readable) + " bytes readable (FIONREAD)\n";
+        else
+            out += "  lwsp's socket: FIONREAD failed, " + std::to_string(err) + "\n";
+        return out;
     }
 
     std::string counters() const {
@@ -333,7 +374,7 @@ void both_ways(const impairment& imp, std::uint64_t seed, std::size_t total) {
         stalled = "the row made no end within " + std::to_string(budget.count()) + " s: lwsp to kernel " +
                   std::to_string(up.load()) + " of " + std::to_string(total) + " bytes, kernel to lwsp " +
                   std::to_string(down.load()) + "\n" + env.counters() + "  the kernel's end: " + kp::tcp_state_of(kfd) +
-                  "\n";
+                  "\n" + env.lwsp_side(s);
         std::printf("%s", stalled.c_str());
         std::fflush(stdout);
         kp::shutdown_both(kfd);
