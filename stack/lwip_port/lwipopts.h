@@ -1,35 +1,20 @@
 /*
- * lwipopts.h — lwsp's one file of lwIP tuning.
+ * lwipopts.h — lwsp's host profile of lwIP (Linux, Windows): memory from
+ * malloc, jumbo segments, large windows.
  *
+ * What every lwsp build needs is in lwsp_lwipopts_base.h, included at the
+ * end; this file says how lwIP gets its memory and how big things are.
  * Every option that departs from lwIP's src/include/lwip/opt.h says why.
- * lwIP runs with NO_SYS=1 under the stack's single core mutex (see
- * stack/src/stack.cpp); nothing here may assume lwIP's own threading.
- * Included by C (lwIP) and C++ (stack/) translation units alike.
+ * stack/lwip_port/firmware/lwipopts.h is the firmware profile
+ * (LWSP_LWIPOPTS_DIR selects a profile).
  */
 #ifndef LWSP_LWIPOPTS_H
 #define LWSP_LWIPOPTS_H
 
-/* ---- System model --------------------------------------------------- */
-/* No OS layer: application threads call the raw API under the core lock,
- * the driver thread runs timers and input under the same lock. */
-#define NO_SYS                          1
-#define LWIP_TIMERS                     1
-/* The raw API is the only API: the WSP shim is our sockets layer.  (init.c
- * refuses NO_SYS with either of these on.) */
-#define LWIP_NETCONN                    0
-#define LWIP_SOCKET                     0
-/* Every lwIP entry holds the core mutex, so lwIP needs no protection of its
- * own. */
-#define SYS_LIGHTWEIGHT_PROT            0
-/* Checked in tcp_*, udp_*, netif_*, timeouts: aborts if the calling thread
- * does not own the core lock (STYLE: "one lock, asserted"). */
-#define LWIP_ASSERT_CORE_LOCKED()       lwsp_assert_core_locked()
-
 /* ---- Memory --------------------------------------------------------- */
 /* Hosts and firmware with a heap: every pool and the lwIP heap come from
  * malloc, so the number of connections is bounded by memory, not by
- * compile-time pool sizes.  Stats stay on so tests can prove nothing
- * leaks. */
+ * compile-time pool sizes. */
 #define MEM_LIBC_MALLOC                 1
 #define MEMP_MEM_MALLOC                 1
 /* Every lwIP allocation passes through here: the stack's memory_limit
@@ -41,65 +26,10 @@
 #define mem_clib_calloc                 lwsp_mem_calloc
 #define mem_clib_free                   lwsp_mem_free
 #define MEM_ALIGNMENT                   8
-#define LWIP_STATS                      1
-#define MEMP_STATS                      1
-#define MEM_STATS                       1
-#define LWIP_STATS_DISPLAY              0
-/* init.c insists on at least the internal count; our own timeouts ride on
- * top (pools are malloc-backed, so this is only that check). */
-#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
 
-/* ---- Interfaces ----------------------------------------------------- */
-#define LWIP_ETHERNET                   1
-#define LWIP_ARP                        1
-/* Keep packets queued while ARP/ND resolves instead of dropping them: the
- * first segment of a connection otherwise waits for a retransmission. */
-#define ARP_QUEUEING                    1
+/* ---- Sizes ---------------------------------------------------------- */
+/* Packets queued per neighbour while ARP/ND resolves. */
 #define ARP_QUEUE_LEN                   16
-/* 127.0.0.1 and ::1 exist without any port, so two sockets of one stack
- * can talk; the driver thread runs netif_poll for queued loop packets. */
-#define LWIP_HAVE_LOOPIF                1
-#define LWIP_NETIF_LOOPBACK             1
-#define LWIP_LOOPBACK_MAX_PBUFS         0
-#define LWIP_SINGLE_NETIF               0
-#define LWIP_NETIF_HOSTNAME             0
-#define LWIP_NETIF_STATUS_CALLBACK      0
-#define LWIP_NETIF_LINK_CALLBACK        0
-
-/* ---- IPv4 ----------------------------------------------------------- */
-#define LWIP_IPV4                       1
-#define LWIP_ICMP                       1
-#define IP_REASSEMBLY                   1
-#define IP_FRAG                         1
-/* Address configuration is the application's: no DHCP, AutoIP, IGMP or DNS
- * in the core (they would only add timers and traffic to tests). */
-#define LWIP_DHCP                       0
-#define LWIP_AUTOIP                     0
-#define LWIP_IGMP                       0
-#define LWIP_DNS                        0
-#define LWIP_RAW                        0
-
-/* ---- IPv6 ----------------------------------------------------------- */
-#define LWIP_IPV6                       1
-/* Required on 64-bit hosts: lwip_init asserts that the reassembly helper
- * fits in the fragment header otherwise. */
-#define IPV6_FRAG_COPYHEADER            1
-#define LWIP_IPV6_FRAG                  1
-#define LWIP_IPV6_REASS                 1
-#define LWIP_ICMP6                      1
-#define LWIP_IPV6_MLD                   1
-/* Addresses come from the application, and the stack marks them preferred
- * at once (see stack.cpp): no SLAAC, no DHCPv6, no router solicitations. */
-#define LWIP_IPV6_AUTOCONFIG            0
-#define LWIP_IPV6_DHCP6                 0
-#define LWIP_IPV6_SEND_ROUTER_SOLICIT   0
-#define LWIP_ND6_QUEUEING               1
-
-/* ---- UDP ------------------------------------------------------------ */
-#define LWIP_UDP                        1
-
-/* ---- TCP ------------------------------------------------------------ */
-#define LWIP_TCP                        1
 /* The largest MSS lwsp will use; each connection advertises and uses
  * min(TCP_MSS, interface MTU - 40/60), so a 1500-byte link still gets 1460
  * while jumbo links (MTU 9000: 8960) get full-size segments.  lwIP 2.1.3's
@@ -125,20 +55,6 @@
 /* Only lwIP's own socket layers use the low-water mark; it must stay below
  * 64 KiB - 4 * TCP_MSS. */
 #define TCP_SNDLOWAT                    1024
-/* lwIP's TCP timer: the fast half (delayed ACKs) runs every
- * TCP_TMR_INTERVAL, the slow half (retransmission, persist, keepalive,
- * TIME_WAIT) every second run.  lwIP keeps its RTO in slow-timer ticks and
- * its variance estimate cannot fall below 3 ticks (sv -= sv >> 2 stops at
- * 3), so the tick sets the shortest RTO on a fast link: 1.5 s with lwIP's
- * 250 ms default, 600 ms with 100 ms.  On a lossy wire a small window
- * recovers most losses by RTO, so this is most of lwsp's send rate there
- * (docs/lwip-notes.md §8): the 10 % loss row of the lossy-wire matrix
- * (512 KiB each way) took 55-73 s with 250 ms and 19-36 s with 100 ms.
- * Delayed ACKs wait at most 100 ms; persist probes start after 600 ms and
- * back off to 24 s.  The cost: the timer wakes the stack 10 times a second
- * while any TCP connection exists, and walks every pcb 5 times a second. */
-#define TCP_TMR_INTERVAL                100
-#define TCP_QUEUE_OOSEQ                 1
 /* Out-of-order segments: lwIP walks a connection's whole out-of-order queue
  * for every segment that arrives, so a peer sending 1-byte segments at
  * every other sequence number, never filling the hole, made that queue
@@ -148,45 +64,9 @@
  * anyway.  Beyond the limit lwIP drops the highest segments (the peer
  * retransmits them). */
 #define TCP_OOSEQ_MAX_PBUFS             256
-/* Half-open connections are counted apart from the accept backlog: lwIP's
- * backlog counter holds only SYN-received connections (its limit is
- * LWSP_TCP_HALF_OPEN_MAX per listener), while the endpoint limits the
- * established connections waiting for WSPAccept to the application's
- * backlog.  A SYN that finds the half-open limit reached evicts the least
- * recently active half-open connection instead of being dropped, so spoofed
- * SYNs cannot lock legitimate clients out (stack/src/tcp_endpoint.cpp). */
-#define TCP_LISTEN_BACKLOG              1
-#define TCP_DEFAULT_LISTEN_BACKLOG      0xff
+/* Half-open connections per listener (lwsp_lwipopts_base.h). */
 #define LWSP_TCP_HALF_OPEN_MAX          64
-/* Per-pcb keepalive timing (SO_KEEPALIVE, SIO_KEEPALIVE_VALS). */
-#define LWIP_TCP_KEEPALIVE              1
-/* SO_REUSEADDR. */
-#define SO_REUSE                        1
-/* Fold the checksum into the copy made by tcp_write. */
-#define LWIP_CHECKSUM_ON_COPY           1
-/* Frames a link marks as partial or verified checksums (frame_info, e.g.
- * the TAP port's virtio-net header) skip lwIP's checks: the flags are
- * switched around that one frame's input. */
-#define LWIP_CHECKSUM_CTRL_PER_NETIF    1
 
-/* ---- Hooks ---------------------------------------------------------- */
-/* Every TCP segment that found its pcb passes lwsp's guard first: admission
- * of SYNs and handshakes at a listener, segments lwIP 2.1.3 would mishandle
- * (options, the receive window's right edge) and an immediate ACK for a
- * frame standing for several segments (lwsp_hooks.h). */
-#define LWIP_HOOK_FILENAME              "lwsp_hooks.h"
-#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
-  lwsp_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p)
-/* Neighbour discovery messages with an option of length 0 are discarded, as
- * RFC 4861 requires and lwIP 2.1.3 does not (lwsp_hooks.h). */
-#define LWIP_HOOK_IP6_INPUT(p, inp) lwsp_ip6_input(p, inp)
-/* Unpredictable initial sequence numbers (RFC 6528): lwIP's own are a
- * counter, so a blind attacker who saw one connection could guess the next. */
-#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
-  lwsp_tcp_isn(local_ip, local_port, remote_ip, remote_port)
-
-/* ---- Debugging ------------------------------------------------------ */
-/* Assertions stay on: an lwIP assert is a bug in the shim's use of lwIP,
- * and cc.h routes it to a clear abort message. */
+#include "lwsp_lwipopts_base.h"
 
 #endif /* LWSP_LWIPOPTS_H */

@@ -4,13 +4,12 @@
  *
  * Selected with -DLWSP_LWIPOPTS_DIR=<lwsp>/stack/lwip_port/firmware, which
  * puts this directory before stack/lwip_port on lwIP's include path
- * (arch/cc.h and lwsp_hooks.h still come from there).  It starts from the
- * host profile, stack/lwip_port/lwipopts.h, and keeps every option the
- * stack and the shim depend on: NO_SYS, the core-lock assertion, the hooks,
- * statistics, IPv4 and IPv6, loopback, the TCP features the hooks and the
- * endpoints use.  Every option that departs from the host profile says so
- * ("Firmware:") and why; the rest carry the host profile's reasons in
- * short.
+ * (arch/cc.h, lwsp_hooks.h and lwsp_lwipopts_base.h still come from
+ * there).  What every lwsp build needs — NO_SYS, the core-lock assertion,
+ * the hooks, statistics, IPv4 and IPv6, loopback, the TCP features the
+ * hooks and the endpoints use — is lwsp_lwipopts_base.h, included at the
+ * end; this file sets memory and sizes, and every value that departs from
+ * the host profile says so ("Firmware:") and why.
  *
  * What it costs (Cortex-M4, 32-bit pointers), all in .bss, nothing from
  * malloc inside lwIP: the heap (MEM_SIZE) plus the pools below, about
@@ -26,16 +25,6 @@
  */
 #ifndef LWSP_LWIPOPTS_H
 #define LWSP_LWIPOPTS_H
-
-/* ---- System model --------------------------------------------------- */
-/* No OS layer; the stack's core lock (on bare metal: the one thread)
- * serialises every lwIP entry. */
-#define NO_SYS                          1
-#define LWIP_TIMERS                     1
-#define LWIP_NETCONN                    0
-#define LWIP_SOCKET                     0
-#define SYS_LIGHTWEIGHT_PROT            0
-#define LWIP_ASSERT_CORE_LOCKED()       lwsp_assert_core_locked()
 
 /* ---- Memory --------------------------------------------------------- */
 /* Firmware: lwIP's own heap and pools, statically allocated (.bss), instead
@@ -58,13 +47,6 @@
  * about five connections at full windows both ways, or many more that
  * trickle. */
 #define MEM_SIZE                        (128 * 1024)
-/* Statistics stay on: lwsp::stack::stats() reads the pool counters, and
- * they are how a firmware sees its pools run dry. */
-#define LWIP_STATS                      1
-#define MEMP_STATS                      1
-#define MEM_STATS                       1
-#define LWIP_STATS_DISPLAY              0
-
 /* Firmware: pools, sized for "a few tens of sockets". */
 /* TCP connections, including those lwIP still owns after a close (FIN_WAIT,
  * TIME_WAIT: a busy server has as many of these as recently closed
@@ -86,8 +68,6 @@
  * to a fixed buffer), and lwIP's core never takes from the pool, so it
  * would be RAM nobody uses. */
 #define PBUF_POOL_SIZE                  0
-/* Timeouts: lwIP's own cyclic timers, plus room for the stack's. */
-#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
 /* IPv4 datagrams in reassembly at once, the fragments they may hold
  * together (16 full frames: UDP datagrams up to about 23 KiB), and
  * fragments being sent. */
@@ -101,53 +81,11 @@
  * interfaces' addresses. */
 #define MEMP_NUM_MLD6_GROUP             8
 
-/* ---- Interfaces ----------------------------------------------------- */
-#define LWIP_ETHERNET                   1
-#define LWIP_ARP                        1
-/* Keep packets queued while ARP/ND resolves instead of dropping them.
- * Firmware: 8 per neighbour (host: 16), within MEMP_NUM_ARP_QUEUE. */
-#define ARP_QUEUEING                    1
+/* Packets queued per neighbour while ARP/ND resolves.  Firmware: 8 (host:
+ * 16), within MEMP_NUM_ARP_QUEUE. */
 #define ARP_QUEUE_LEN                   8
-/* 127.0.0.1 and ::1 exist without any port, as on the host. */
-#define LWIP_HAVE_LOOPIF                1
-#define LWIP_NETIF_LOOPBACK             1
-#define LWIP_LOOPBACK_MAX_PBUFS         0
-#define LWIP_SINGLE_NETIF               0
-#define LWIP_NETIF_HOSTNAME             0
-#define LWIP_NETIF_STATUS_CALLBACK      0
-#define LWIP_NETIF_LINK_CALLBACK        0
 
-/* ---- IPv4 ----------------------------------------------------------- */
-#define LWIP_IPV4                       1
-#define LWIP_ICMP                       1
-#define IP_REASSEMBLY                   1
-#define IP_FRAG                         1
-/* Address configuration is the application's. */
-#define LWIP_DHCP                       0
-#define LWIP_AUTOIP                     0
-#define LWIP_IGMP                       0
-#define LWIP_DNS                        0
-#define LWIP_RAW                        0
-
-/* ---- IPv6 ----------------------------------------------------------- */
-#define LWIP_IPV6                       1
-/* Not needed with 32-bit pointers, kept so both profiles reassemble the
- * same way. */
-#define IPV6_FRAG_COPYHEADER            1
-#define LWIP_IPV6_FRAG                  1
-#define LWIP_IPV6_REASS                 1
-#define LWIP_ICMP6                      1
-#define LWIP_IPV6_MLD                   1
-#define LWIP_IPV6_AUTOCONFIG            0
-#define LWIP_IPV6_DHCP6                 0
-#define LWIP_IPV6_SEND_ROUTER_SOLICIT   0
-#define LWIP_ND6_QUEUEING               1
-
-/* ---- UDP ------------------------------------------------------------ */
-#define LWIP_UDP                        1
-
-/* ---- TCP ------------------------------------------------------------ */
-#define LWIP_TCP                        1
+/* ---- TCP sizes ------------------------------------------------------ */
 /* Firmware: standard Ethernet segments (host: 16000, for jumbo and
  * offloaded links).  A firmware's links have a 1500-byte MTU, and lwIP
  * sizes its segment buffers and queue limits from TCP_MSS. */
@@ -173,41 +111,15 @@
 #define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
 /* TCP_WND_UPDATE_THRESHOLD and TCP_SNDLOWAT: lwIP's defaults, which the
  * host profile only overrides because its TCP_MSS is large. */
-/* lwIP's TCP timer every 100 ms, as on the host (its reasons there: the
- * shortest RTO is 600 ms instead of 1.5 s). */
-#define TCP_TMR_INTERVAL                100
-#define TCP_QUEUE_OOSEQ                 1
 /* Firmware: a window of out-of-order segments (6 full ones, or more
  * smaller ones; host: 256, for its 256 KiB window).  The bound matters
  * more here: out-of-order segments hold heap and tcp_seg entries. */
 #define TCP_OOSEQ_MAX_PBUFS             8
-/* Half-open connections are counted apart from the accept backlog
- * (stack/src/tcp_endpoint.cpp).  Firmware: 8 per listener (host: 64), so
- * that SYNs to one listener cannot take the whole TCP pcb pool; the
- * least recently active half-open connection is evicted beyond that. */
-#define TCP_LISTEN_BACKLOG              1
-#define TCP_DEFAULT_LISTEN_BACKLOG      0xff
+/* Half-open connections per listener (lwsp_lwipopts_base.h).  Firmware: 8
+ * (host: 64), so that SYNs to one listener cannot take the whole TCP pcb
+ * pool. */
 #define LWSP_TCP_HALF_OPEN_MAX          8
-/* SO_KEEPALIVE and SIO_KEEPALIVE_VALS. */
-#define LWIP_TCP_KEEPALIVE              1
-/* SO_REUSEADDR. */
-#define SO_REUSE                        1
-#define LWIP_CHECKSUM_ON_COPY           1
-/* Per-frame checksum flags (frame_info); a port without offloads never
- * sets them, the stack's input path still switches them. */
-#define LWIP_CHECKSUM_CTRL_PER_NETIF    1
 
-/* ---- Hooks (the same as the host profile: lwsp_hooks.h) -------------- */
-#define LWIP_HOOK_FILENAME              "lwsp_hooks.h"
-#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
-  lwsp_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p)
-#define LWIP_HOOK_IP6_INPUT(p, inp) lwsp_ip6_input(p, inp)
-#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
-  lwsp_tcp_isn(local_ip, local_port, remote_ip, remote_port)
-
-/* ---- Debugging ------------------------------------------------------ */
-/* Assertions stay on: an lwIP assert is a bug in the shim's use of lwIP,
- * and cc.h routes it to the stack's reporter (on the firmware: the
- * console, then a halt). */
+#include "lwsp_lwipopts_base.h"
 
 #endif /* LWSP_LWIPOPTS_H */
