@@ -18,6 +18,7 @@
 #                                   returns 1 when QEMU exits or time runs out
 #   lwsp_fw_stop                    stops QEMU (TERM, KILL after 5 s) and
 #                                   reaps it; harmless when it is not running
+#   lwsp_stop_child PID [SIGNAL]    the same for any child process
 #
 # Call lwsp_fw_start from the shell that will stop QEMU, not from a command
 # substitution or pipeline: QEMU runs under `setpriv --pdeathsig KILL`, so it
@@ -97,12 +98,13 @@ lwsp_fw_wait_ready() {
     return 1
 }
 
-lwsp_fw_stop() {
-    local pid="$LWSP_FW_PID" i
-    LWSP_FW_PID=""
+# Stops child process $1 with signal $2 (TERM if not given), waits up to
+# 5 s for it to end, then KILLs it, and reaps it.  Safe under set -e: a
+# process that is already gone is no error.
+lwsp_stop_child() {
+    local pid="$1" sig="${2:-TERM}" i
     [[ -n "$pid" ]] || return 0
-    # Safe under set -e: a process that is already gone is no error.
-    if kill -TERM "$pid" 2>/dev/null; then
+    if kill -"$sig" "$pid" 2>/dev/null; then
         for ((i = 0; i < 50; i++)); do
             _lwsp_fw_alive "$pid" || break
             sleep 0.1
@@ -111,4 +113,10 @@ lwsp_fw_stop() {
     fi
     wait "$pid" 2>/dev/null || true
     return 0
+}
+
+lwsp_fw_stop() {
+    local pid="$LWSP_FW_PID"
+    LWSP_FW_PID=""
+    lwsp_stop_child "$pid" TERM
 }

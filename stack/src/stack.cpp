@@ -584,26 +584,23 @@ void stack::wake_all_waiters() {
 // ---- the main loop (bare metal; lwsp_poll) --------------------------------
 
 std::size_t stack::poll() {
-    // Links poll without the core lock (they deliver, which takes it); the
-    // stack keeps its share of each until the poll is over.
-    constexpr std::size_t batch = 8;
+    // Links poll without the core lock (they deliver, which takes it), one
+    // after another in interface order; the stack keeps its share of each
+    // until its poll is over, so a detach meanwhile is harmless.
     std::size_t done = 0;
-    for (std::size_t first = 0;; first += batch) {
-        std::shared_ptr<link> links[batch];
-        std::size_t count = 0;
-        bool more = false;
+    interface_id last = 0;
+    for (;;) {
+        std::shared_ptr<link> next;
         {
             core_lock lk(*this);
             impl_->assert_held();
             if (impl_->stopping) return done;
-            std::size_t i = 0;
-            for (auto& entry : impl_->interfaces) {
-                if (i >= first && count < batch) links[count++] = entry.second->owner_;
-                more = ++i > first + batch;
-            }
+            const auto it = impl_->interfaces.upper_bound(last);
+            if (it == impl_->interfaces.end()) break;
+            last = it->first;
+            next = it->second->owner_;
         }
-        for (std::size_t i = 0; i < count; ++i) done += links[i]->poll();
-        if (!more) break;
+        done += next->poll();
     }
     core_lock lk(*this);
     impl_->assert_held();

@@ -113,7 +113,7 @@ struct env {
         server = p.lpWSPAccept(l, nullptr, nullptr, nullptr, 0, &err);
         REQUIRE(server != INVALID_SOCKET);
         set_nonblocking(client, false);
-        REQUIRE(p.lpWSPCloseSocket(l, &err) == 0);
+        REQUIRE(close(l) == 0);
     }
     int send(SOCKET s, const void* data, std::size_t len) {
         WSABUF b{static_cast<u_long>(len), static_cast<char*>(const_cast<void*>(data))};
@@ -121,6 +121,7 @@ struct env {
         const int rc = p.lpWSPSend(s, &b, 1, &sent, 0, nullptr, nullptr, nullptr, &err);
         return rc == 0 ? static_cast<int>(sent) : -1;
     }
+    int close(SOCKET s) { return p.lpWSPCloseSocket(s, &err); }
     int recv(SOCKET s, void* data, std::size_t len, DWORD flags = 0) {
         WSABUF b{static_cast<u_long>(len), static_cast<char*>(data)};
         DWORD got = 0;
@@ -147,10 +148,10 @@ TEST_CASE("bare metal: a blocking accept and a MSG_WAITALL receive run the loop 
     CHECK(e.recv(s, in.data(), in.size(), MSG_WAITALL) == 4000);
     CHECK(in == out);
     // Graceful close: the peer's blocking receive returns 0 (end of stream).
-    CHECK(e.p.lpWSPCloseSocket(c, &e.err) == 0);
+    CHECK(e.close(c) == 0);
     char one = 0;
     CHECK(e.recv(s, &one, 1) == 0);
-    CHECK(e.p.lpWSPCloseSocket(s, &e.err) == 0);
+    CHECK(e.close(s) == 0);
 }
 
 TEST_CASE("bare metal: SO_RCVTIMEO ends a blocking receive with WSAETIMEDOUT at its deadline", "[bare_metal]") {
@@ -167,8 +168,8 @@ TEST_CASE("bare metal: SO_RCVTIMEO ends a blocking receive with WSAETIMEDOUT at 
     const unsigned long long elapsed = mono_ms() - t0;
     CHECK(elapsed >= timeout);
     CHECK(elapsed < 30000);  // a hang guard, not a timing goal
-    CHECK(e.p.lpWSPCloseSocket(c, &e.err) == 0);
-    CHECK(e.p.lpWSPCloseSocket(s, &e.err) == 0);
+    CHECK(e.close(c) == 0);
+    CHECK(e.close(s) == 0);
 }
 
 TEST_CASE("bare metal: a lingering close of a blocked sender waits its linger time, then resets", "[bare_metal]") {
@@ -191,7 +192,7 @@ TEST_CASE("bare metal: a lingering close of a blocked sender waits its linger ti
     const LINGER lg{1, 1};
     REQUIRE(e.p.lpWSPSetSockOpt(c, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&lg), sizeof lg, &e.err) == 0);
     const unsigned long long t0 = mono_ms();
-    CHECK(e.p.lpWSPCloseSocket(c, &e.err) == 0);  // the close table: 0 either way
+    CHECK(e.close(c) == 0);  // the close table: 0 either way
     const unsigned long long elapsed = mono_ms() - t0;
     CHECK(elapsed >= 1000);
     CHECK(elapsed < 30000);  // a hang guard
@@ -209,7 +210,7 @@ TEST_CASE("bare metal: a lingering close of a blocked sender waits its linger ti
     CHECK(e.err == WSAECONNRESET);
     CHECK(intact);
     CHECK(got <= queued);
-    CHECK(e.p.lpWSPCloseSocket(s, &e.err) == 0);
+    CHECK(e.close(s) == 0);
 }
 
 TEST_CASE("bare metal: an overlapped receive signals its event inside WSAWaitForMultipleEvents", "[bare_metal]") {
@@ -235,8 +236,8 @@ TEST_CASE("bare metal: an overlapped receive signals its event inside WSAWaitFor
     CHECK(std::memcmp(buf, "hello", 5) == 0);
     CHECK(lwsp_close_event(ev) == TRUE);
     CHECK(lwsp_close_thread(&tid) == 0);
-    CHECK(e.p.lpWSPCloseSocket(c, &e.err) == 0);
-    CHECK(e.p.lpWSPCloseSocket(s, &e.err) == 0);
+    CHECK(e.close(c) == 0);
+    CHECK(e.close(s) == 0);
 }
 
 namespace {
@@ -267,8 +268,8 @@ TEST_CASE("bare metal: a completion routine runs in an alertable wait", "[bare_m
     CHECK(g_routine_runs == 1);
     CHECK(g_routine_bytes == 3);
     CHECK(lwsp_close_thread(&tid) == 0);
-    CHECK(e.p.lpWSPCloseSocket(c, &e.err) == 0);
-    CHECK(e.p.lpWSPCloseSocket(s, &e.err) == 0);
+    CHECK(e.close(c) == 0);
+    CHECK(e.close(s) == 0);
 }
 
 TEST_CASE("bare metal: WSPSelect with nothing ready returns 0 at its timeout", "[bare_metal]") {
@@ -289,8 +290,8 @@ TEST_CASE("bare metal: WSPSelect with nothing ready returns 0 at its timeout", "
     const timeval wait{10, 0};
     CHECK(e.p.lpWSPSelect(0, &rd, nullptr, nullptr, &wait, &e.err) == 1);
     CHECK(FD_ISSET(s, &rd));
-    CHECK(e.p.lpWSPCloseSocket(c, &e.err) == 0);
-    CHECK(e.p.lpWSPCloseSocket(s, &e.err) == 0);
+    CHECK(e.close(c) == 0);
+    CHECK(e.close(s) == 0);
 }
 
 TEST_CASE("bare metal: a blocking connect to a closed port fails WSAECONNREFUSED", "[bare_metal]") {
@@ -300,7 +301,7 @@ TEST_CASE("bare metal: a blocking connect to a closed port fails WSAECONNREFUSED
     CHECK(e.p.lpWSPConnect(c, reinterpret_cast<const sockaddr*>(&a), sizeof a, nullptr, nullptr, nullptr, nullptr,
                            &e.err) == SOCKET_ERROR);
     CHECK(e.err == WSAECONNREFUSED);
-    CHECK(e.p.lpWSPCloseSocket(c, &e.err) == 0);
+    CHECK(e.close(c) == 0);
 }
 
 namespace {
@@ -338,7 +339,7 @@ TEST_CASE("bare metal: WSPCancelBlockingCall from the blocking hook ends a block
     // The socket is still usable: data sent now is received.
     REQUIRE(e.send(c, "ok", 2) == 2);
     CHECK(e.recv(s, buf, sizeof buf) == 2);
-    CHECK(e.p.lpWSPCloseSocket(c, &e.err) == 0);
-    CHECK(e.p.lpWSPCloseSocket(s, &e.err) == 0);
+    CHECK(e.close(c) == 0);
+    CHECK(e.close(s) == 0);
     g_env = nullptr;
 }
