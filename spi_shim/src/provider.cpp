@@ -21,6 +21,21 @@ LWSP_THREAD_STORAGE bool t_in_hook = false;
 
 const char16_t k_description[] = u"lwsp: Winsock SPI over lwIP (TCP/UDP, IPv4/IPv6)";
 
+// WSPSelect's timeout is 'const struct timeval*' in the SDK and in lwsp's own
+// declarations; mingw-w64's ws2spi.h declares it 'const PTIMEVAL' (a const
+// pointer to a mutable timeval).  The table entry takes whichever the
+// headers declare and forwards to the one WSPSelect.
+template <typename Entry>
+struct select_entry;
+template <typename Timeout>
+struct select_entry<int(WSPAPI*)(int, fd_set*, fd_set*, fd_set*, Timeout, LPINT)> {
+    static int WSPAPI call(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, Timeout timeout,
+                           LPINT lpErrno) {
+        return WSPSelect(nfds, readfds, writefds, exceptfds, timeout, lpErrno);
+    }
+};
+
+
 void fill_proc_table(WSPPROC_TABLE& t) {
     t.lpWSPAccept = &WSPAccept;
     t.lpWSPAddressToString = &WSPAddressToString;
@@ -44,7 +59,7 @@ void fill_proc_table(WSPPROC_TABLE& t) {
     t.lpWSPRecv = &WSPRecv;
     t.lpWSPRecvDisconnect = &WSPRecvDisconnect;
     t.lpWSPRecvFrom = &WSPRecvFrom;
-    t.lpWSPSelect = &WSPSelect;
+    t.lpWSPSelect = &select_entry<LPWSPSELECT>::call;
     t.lpWSPSend = &WSPSend;
     t.lpWSPSendDisconnect = &WSPSendDisconnect;
     t.lpWSPSendTo = &WSPSendTo;

@@ -1,0 +1,58 @@
+# Header-only dependencies for every target, the cross builds included.
+#
+# Catch2 v2 and Boost.Asio are header-only, and Debian installs them once,
+# for the build machine, under /usr/include.  A native build finds them with
+# find_package as usual.  A cross build for Windows (mingw-w64) cannot put
+# /usr/include itself on its include path — glibc's headers there would
+# shadow the Windows SDK's — so it gets a directory in the build tree that
+# holds only a link to each library's own directory (catch2/, boost/), and an
+# imported target of the same name as find_package's.
+#
+#   lwsp_find_catch2()          Catch2::Catch2 and catch_discover_tests
+#   lwsp_find_boost_headers()   Boost::boost (headers only)
+
+function(_lwsp_host_header_dir subdir out)
+  set(host "/usr/include/${subdir}")
+  if(NOT EXISTS "${host}")
+    message(FATAL_ERROR "${host} is missing (scripts/setup installs it)")
+  endif()
+  set(dir "${CMAKE_BINARY_DIR}/host_headers/${subdir}")
+  file(MAKE_DIRECTORY "${dir}")
+  if(NOT EXISTS "${dir}/${subdir}")
+    file(CREATE_LINK "${host}" "${dir}/${subdir}" SYMBOLIC)
+  endif()
+  set(${out} "${dir}" PARENT_SCOPE)
+endfunction()
+
+macro(lwsp_find_catch2)
+  if(CMAKE_CROSSCOMPILING AND WIN32)
+    if(NOT TARGET Catch2::Catch2)
+      _lwsp_host_header_dir(catch2 _lwsp_catch2_dir)
+      add_library(Catch2::Catch2 INTERFACE IMPORTED GLOBAL)
+      set_target_properties(Catch2::Catch2 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_lwsp_catch2_dir}"
+                            INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${_lwsp_catch2_dir}")
+    endif()
+    find_file(LWSP_CATCH_CMAKE Catch.cmake PATHS /usr/lib/cmake/Catch2 /usr/share/cmake/Catch2
+              NO_DEFAULT_PATH NO_CMAKE_FIND_ROOT_PATH)
+    if(NOT LWSP_CATCH_CMAKE)
+      message(FATAL_ERROR "Catch2's Catch.cmake not found (apt-get install catch2)")
+    endif()
+    include("${LWSP_CATCH_CMAKE}")
+  else()
+    find_package(Catch2 2 REQUIRED)
+    include(Catch)
+  endif()
+endmacro()
+
+macro(lwsp_find_boost_headers)
+  if(CMAKE_CROSSCOMPILING AND WIN32)
+    if(NOT TARGET Boost::boost)
+      _lwsp_host_header_dir(boost _lwsp_boost_dir)
+      add_library(Boost::boost INTERFACE IMPORTED GLOBAL)
+      set_target_properties(Boost::boost PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_lwsp_boost_dir}"
+                            INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${_lwsp_boost_dir}")
+    endif()
+  else()
+    find_package(Boost 1.66 REQUIRED)
+  endif()
+endmacro()
