@@ -1,27 +1,47 @@
 #!/usr/bin/env bash
-# One firmware integration test: boots the lwsp firmware image
-# (examples/firmware) in QEMU on TAP device lwsp0, waits for
-# "lwsp-firmware: ready", runs one kernel-side test (a Python file beside
-# this one) against it, checks that the firmware is still running, prints
-# its console, and stops QEMU — also when the test fails or is interrupted.
+# One integration test of lwsp's WSP service (examples/service: TCP/UDP echo
+# on port 7, the control port 9000) against the Linux kernel: starts the
+# target on TAP device lwsp0, waits for its ready line, runs one
+# kernel-side test (a Python file beside this one) against it, checks that
+# the target is still running, prints its console, and stops everything —
+# also when the test fails or is interrupted.  The targets
+# (scripts/lib/wsp_target.sh):
 #
-# Usage (as root, from anywhere; CTest runs it this way, label firmware):
-#   scripts/netns-run -- bash test/firmware/fw_test.sh IMAGE TEST.py [ARGS...]
-# e.g. scripts/netns-run -- bash test/firmware/fw_test.sh build/firmware/lwsp_firmware.elf test_close.py graceful
+#   qemu IMAGE         the firmware image (examples/firmware) in QEMU, its
+#                      LAN9118 on lwsp0
+#   tunnel PROGRAM     lwsp_tunnel_service (Linux build) over a UDP tunnel,
+#                      a socat bridge between the tunnel and lwsp0
+#   wine PROGRAM.exe   lwsp_tunnel_service.exe (Windows build) under Wine,
+#                      the same bridge
+#
+# Usage (as root, from anywhere; CTest runs it this way, labels firmware,
+# tunnel and wine):
+#   scripts/netns-run -- bash test/firmware/fw_test.sh [KIND] TARGET TEST.py [ARGS...]
+# KIND defaults to qemu.  e.g.
+#   scripts/netns-run -- bash test/firmware/fw_test.sh build/firmware/lwsp_firmware.elf test_close.py graceful
+#   scripts/netns-run -- bash test/firmware/fw_test.sh tunnel build/tunnel/examples/lwsp_tunnel_service test_udp.py
 # It refuses to run outside the namespace netns-run makes, so no packet
-# leaves it.  Exits 77 (skipped) when qemu-system-arm, root, /dev/net/tun,
-# python3 or the image is missing.
+# leaves it.  Exits 77 (skipped) when what the target needs (QEMU, socat,
+# Wine, root, /dev/net/tun), python3 or the target itself is missing.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 source "$root/scripts/lib/qemu_fw.sh"
+source "$root/scripts/lib/wsp_target.sh"
 
-image="${1:?usage: fw_test.sh IMAGE TEST.py [ARGS...]}"
-test="${2:?usage: fw_test.sh IMAGE TEST.py [ARGS...]}"
+usage="usage: fw_test.sh [qemu|tunnel|wine] TARGET TEST.py [ARGS...]"
+kind=qemu
+case "${1:-}" in
+    qemu|tunnel|wine) kind="$1"; shift ;;
+esac
+target="${1:?$usage}"
+test="${2:?$usage}"
 shift 2
-name="firmware ${test%.py}${*:+ $*}"
+what=firmware
+[[ "$kind" != qemu ]] && what="$kind"
+name="$what ${test%.py}${*:+ $*}"
 
-if ! why="$(lwsp_fw_check "$image")"; then
+if ! why="$(lwsp_target_check "$kind" "$target")"; then
     echo "$name: $why"
     exit 77
 fi
@@ -37,29 +57,36 @@ fi
 log="$(mktemp)"
 # shellcheck disable=SC2317  # (cleanup runs from the EXIT trap)
 cleanup() {
-    lwsp_fw_stop
+    lwsp_target_stop
     if [[ -s "$log" ]]; then
-        echo "--- firmware console ---"
+        echo "--- $what console ---"
         sed 's/\r$//; s/^/  | /' "$log"
     fi
-    rm -f "$log"
+    if [[ -s "$log.bridge" && ${rc:-1} -ne 0 ]]; then
+        echo "--- socat bridge ---"
+        sed 's/^/  | /' "$log.bridge"
+    fi
+    rm -f "$log" "$log.bridge"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 started=$SECONDS
-lwsp_fw_start "" "$LWSP_TAP" "$image" "$log"
-echo "$name: QEMU (pid $LWSP_FW_PID) booting $image on $LWSP_TAP in namespace $LWSP_NETNS"
-if ! lwsp_fw_wait_ready "$log"; then
-    echo "$name: FAIL: the firmware did not become ready"
+if ! lwsp_target_start "$kind" "$target" "$LWSP_TAP" "$log"; then
+    echo "$name: FAIL: the $kind target did not start"
     exit 1
 fi
-echo "$name: firmware ready after $((SECONDS - started)) s"
+echo "$name: $kind target (pid $LWSP_TARGET_PID) starting $target on $LWSP_TAP in namespace $LWSP_NETNS"
+if ! lwsp_target_wait_ready "$log"; then
+    echo "$name: FAIL: the $kind target did not become ready"
+    exit 1
+fi
+echo "$name: ready after $((SECONDS - started)) s"
 
 python3 -B "$here/$test" "$@"   # -B: no __pycache__ in the source tree
 rc=$?
-if [[ -n "$LWSP_FW_PID" ]] && ! _lwsp_fw_alive "$LWSP_FW_PID"; then
-    echo "$name: FAIL: QEMU exited during the test"
+if ! lwsp_target_alive; then
+    echo "$name: FAIL: the $kind target exited during the test"
     rc=1
 fi
 echo "$name: $([[ $rc -eq 0 ]] && echo passed || echo "FAILED (status $rc)") in $((SECONDS - started)) s"
