@@ -88,6 +88,10 @@ rc=$?
 if ! lwsp_target_alive; then
     echo "$name: FAIL: the $kind target exited during the test"
     rc=1
+else
+    # The port's counters, for the record (the control port's `stats`).
+    python3 -B -c 'import sys; sys.path.insert(0, sys.argv[1]); import fw_peer; print("  port counters: " + fw_peer.control("stats", timeout=15.0))' \
+        "$root/scripts/lib" 2>/dev/null || echo "  (no reply to 'stats')"
 fi
 echo "$name: $([[ $rc -eq 0 ]] && echo passed || echo "FAILED (status $rc)") in $((SECONDS - started)) s"
 exit $rc
