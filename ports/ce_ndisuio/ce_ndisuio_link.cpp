@@ -129,7 +129,8 @@ struct ce_ndisuio_link::impl {
     void on_media(bool up);
     bool check_mac();
     void read_notifications();
-    void fail(DWORD e, const std::string& what);
+    void fail(DWORD e, const std::string& what, bool in_reader = false);
+    void wake_reader();
     void report_link(bool up);
     std::string who() const { return "NDISUIO adapter '" + opts.adapter + "'"; }
 };
@@ -323,16 +324,7 @@ void ce_ndisuio_link::stop() {
     if (in.started) {
         in.ending = true;
         in.api.set_event(in.stop_ev);
-        // The reader may be blocked in ReadFile: cancel it, again until it
-        // has left (it may have been about to enter ReadFile).
-        std::unique_lock<std::mutex> lk(in.exit_mu);
-        while (!in.reader_done) {
-            lk.unlock();
-            in.api.ioctl(in.dev, nuio::ioctl_cancel_read, nullptr, 0, nullptr, 0);
-            lk.lock();
-            in.exit_cv.wait_for(lk, std::chrono::milliseconds(50), [&] { return in.reader_done; });
-        }
-        lk.unlock();
+        in.wake_reader();  // it may be blocked in ReadFile
         in.reader.join();
         in.control.join();
         if (in.msg_queue != nullptr) {
@@ -373,7 +365,7 @@ void ce_ndisuio_link::impl::report_link(bool up) {
     if (sink != nullptr) sink->set_link_up(up);
 }
 
-void ce_ndisuio_link::impl::fail(DWORD e, const std::string& what) {
+void ce_ndisuio_link::impl::fail(DWORD e, const std::string& what, bool in_reader) {
     bool was_up = false;
     {
         std::lock_guard<std::mutex> g(mu);
@@ -389,6 +381,19 @@ void ce_ndisuio_link::impl::fail(DWORD e, const std::string& what) {
     api.set_event(stop_ev);  // both threads end
     api.reset_event(up_ev);
     if (was_up) report_link(false);
+    if (!in_reader) wake_reader();
+}
+
+// Until the reader has ended: IOCTL_CANCEL_READ, again every 50 ms (it may
+// have been about to enter ReadFile when the first one came).
+void ce_ndisuio_link::impl::wake_reader() {
+    std::unique_lock<std::mutex> lk(exit_mu);
+    while (!reader_done) {
+        lk.unlock();
+        api.ioctl(dev, nuio::ioctl_cancel_read, nullptr, 0, nullptr, 0);
+        lk.lock();
+        exit_cv.wait_for(lk, std::chrono::milliseconds(50), [&] { return reader_done; });
+    }
 }
 
 void ce_ndisuio_link::impl::read_loop() {
@@ -424,7 +429,7 @@ void ce_ndisuio_link::impl::read_loop() {
             api.reset_event(up_ev);
             api.set_event(probe_ev);
         } else if (win::device_gone(r.error)) {
-            fail(r.error, "reading a frame failed: " + win::error_text(r.error));
+            fail(r.error, "reading a frame failed: " + win::error_text(r.error), true);
             break;
         } else {
             std::lock_guard<std::mutex> g(mu);

@@ -551,9 +551,11 @@ void tap_windows_link::impl::flush_batch() {
 }
 
 void tap_windows_link::impl::start_writes() {
-    for (auto& s : slots) {
-        if (failing) return;
-        if (s.busy) continue;
+    // A write that finishes at once frees its slot for the next frame.
+    while (!failing) {
+        const auto free = std::find_if(slots.begin(), slots.end(), [](const write_slot& s) { return !s.busy; });
+        if (free == slots.end()) return;
+        write_slot& s = *free;
         bool got = false;
         {
             std::lock_guard<std::mutex> g(mu);
