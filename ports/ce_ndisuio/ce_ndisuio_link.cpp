@@ -179,7 +179,6 @@ std::unique_ptr<ce_ndisuio_link> ce_ndisuio_link::open(const options& opts, win:
     // thread's design).
     i.dev = api.open(device, FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_ATTRIBUTE_NORMAL, err);
     if (i.dev == INVALID_HANDLE_VALUE) {
-        i.dev = INVALID_HANDLE_VALUE;
         fail_open("cannot open NDISUIO's device " + opts.device + " (" + win::error_text(err) +
                   "): the OS image needs NDISUIO (ndisuio.dll, loaded by Device Manager from "
                   "HKLM\\Drivers\\BuiltIn\\NDISUIO with Prefix \"UIO\" and Index 1)");

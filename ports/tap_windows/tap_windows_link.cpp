@@ -149,7 +149,9 @@ std::vector<tap_windows_link::adapter_info> tap_windows_link::list_adapters(cons
     std::vector<adapter_info> out;
     const std::wstring base = tapwin::adapters_key;
     for (const std::wstring& sub : api.registry_subkeys(base)) {
-        const std::wstring key = base + L"\\" + sub;
+        std::wstring key = base;
+        key += L'\\';
+        key += sub;
         const auto cid = api.registry_string(key, L"ComponentId");
         if (!cid) continue;  // "Properties" and adapters without one
         const bool tap = std::any_of(opts.component_ids.begin(), opts.component_ids.end(),
@@ -218,7 +220,6 @@ std::unique_ptr<tap_windows_link> tap_windows_link::open(const options& opts, wi
     DWORD err = ERROR_SUCCESS;
     i.dev = api.open(path, 0, FILE_ATTRIBUTE_SYSTEM | FILE_FLAG_OVERLAPPED, err);
     if (i.dev == INVALID_HANDLE_VALUE) {
-        i.dev = INVALID_HANDLE_VALUE;
         const std::string dev = win::narrow(path);
         switch (err) {
             case ERROR_FILE_NOT_FOUND:

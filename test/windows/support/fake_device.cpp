@@ -47,7 +47,9 @@ void fake_device::registry_key(const std::wstring& key) {
     for (;;) {
         const std::size_t slash = key.find(L'\\', pos);
         const std::wstring part = key.substr(pos, slash == std::wstring::npos ? std::wstring::npos : slash - pos);
-        const std::wstring path = parent.empty() ? part : parent + L"\\" + part;
+        std::wstring path = parent;
+        if (!path.empty()) path += L'\\';
+        path += part;
         if (registry_.find(lower(path)) == registry_.end()) {
             registry_[lower(path)];
             if (!parent.empty()) registry_[lower(parent)].subkeys.push_back(part);

@@ -14,7 +14,7 @@ std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p
 
 bytes pattern_frame(std::size_t size, std::uint8_t seed) {
     bytes f(size);
-    for (std::size_t i = 0; i < size; ++i) f[i] = static_cast<std::uint8_t>(seed * 31 + i * 7);
+    for (std::size_t i = 0; i < size; ++i) f[i] = static_cast<std::uint8_t>(std::size_t{seed} * 31 + i * 7);
     if (size >= 14) {  // a locally administered destination and an experimental EtherType
         f[0] = 0x02;
         put16(&f[12], 0x88b5);
