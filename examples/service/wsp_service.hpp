@@ -61,8 +61,8 @@ struct hooks {
 
 // Opens the servers, says "<name>: ready" and serves until
 // hooks.keep_running says false (true), or returns false at once, after
-// printing why, when a server did not start.  `wsp` is copied.  One call
+// printing why, when a server did not start.  `table` is copied.  One call
 // at a time per process (the connections' buffers are static).
-bool serve(const WSPPROC_TABLE& wsp, const hooks& h);
+bool serve(const WSPPROC_TABLE& table, const hooks& h);
 
 }  // namespace wsp_service

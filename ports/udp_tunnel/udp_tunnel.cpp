@@ -193,6 +193,8 @@ void udp_tunnel::start(link_sink& sink) {
     {
         std::lock_guard<std::mutex> g(in.mu);
         ++in.epoch;
+        in.tx_queue.clear();
+        in.sending = false;
         in.arm_receive();
     }
     in.thread = std::thread([&in] { in.io.run(); });
@@ -281,6 +283,9 @@ bool udp_tunnel::transmit(const frame_part* parts, std::size_t count, const fram
     std::size_t total = 0;
     for (std::size_t i = 0; i < count; ++i) total += parts[i].size;
     std::lock_guard<std::mutex> g(in.mu);
+    // Again under the lock: a stop() that began meanwhile has cancelled
+    // what was pending, and a send started now would outlive it.
+    if (!in.running) return false;
     if (total < ethernet_header || total > in.opts.mtu + ethernet_header) {
         ++in.stats.dropped;
         return false;

@@ -244,6 +244,7 @@ TEST_CASE("udp_tunnel: a burst arrives whole and in order; stop and start again"
     recording_sink sink;
     t->start(sink);
     std::vector<bytes> sent;
+    sent.reserve(200);
     for (int i = 0; i < 200; ++i) sent.push_back(make_frame(64 + i, static_cast<std::uint8_t>(i)));
     for (const bytes& f : sent) p.send(f, p.tunnel_at(*t));
     REQUIRE(sink.wait_for(sent.size()) == sent);
