@@ -35,7 +35,6 @@ struct select_entry<int(WSPAPI*)(int, fd_set*, fd_set*, fd_set*, Timeout, LPINT)
     }
 };
 
-
 void fill_proc_table(WSPPROC_TABLE& t) {
     t.lpWSPAccept = &WSPAccept;
     t.lpWSPAddressToString = &WSPAddressToString;
@@ -69,10 +68,35 @@ void fill_proc_table(WSPPROC_TABLE& t) {
     t.lpWSPStringToAddress = &WSPStringToAddress;
 }
 
-// ws2's table, with lwsp's own upcalls where it has none.
-WSPUPCALLTABLE with_defaults(const WSPUPCALLTABLE& given) {
-    WSPUPCALLTABLE t;
-    lwsp_default_upcalls(&t);
+// How many of the 15 upcalls `t` has.
+int upcalls_present(const WSPUPCALLTABLE& t) {
+    const void* const members[] = {
+        reinterpret_cast<const void*>(t.lpWPUCloseEvent),
+        reinterpret_cast<const void*>(t.lpWPUCloseSocketHandle),
+        reinterpret_cast<const void*>(t.lpWPUCreateEvent),
+        reinterpret_cast<const void*>(t.lpWPUCreateSocketHandle),
+        reinterpret_cast<const void*>(t.lpWPUFDIsSet),
+        reinterpret_cast<const void*>(t.lpWPUGetProviderPath),
+        reinterpret_cast<const void*>(t.lpWPUModifyIFSHandle),
+        reinterpret_cast<const void*>(t.lpWPUPostMessage),
+        reinterpret_cast<const void*>(t.lpWPUQueryBlockingCallback),
+        reinterpret_cast<const void*>(t.lpWPUQuerySocketHandleContext),
+        reinterpret_cast<const void*>(t.lpWPUQueueApc),
+        reinterpret_cast<const void*>(t.lpWPUResetEvent),
+        reinterpret_cast<const void*>(t.lpWPUSetEvent),
+        reinterpret_cast<const void*>(t.lpWPUOpenCurrentThread),
+        reinterpret_cast<const void*>(t.lpWPUCloseThread),
+    };
+    int n = 0;
+    for (const void* m : members) n += m != nullptr ? 1 : 0;
+    return n;
+}
+constexpr int k_upcall_count = 15;
+
+// ws2's table, its empty members filled from `fill` (lwsp's own upcalls).
+WSPUPCALLTABLE with_fallback(const WSPUPCALLTABLE& given, lwsp_upcalls_fill fill) {
+    WSPUPCALLTABLE t{};
+    fill(&t);
 #define LWSP_TAKE(member) \
     if (given.member != nullptr) t.member = given.member
     LWSP_TAKE(lpWPUCloseEvent);
@@ -92,6 +116,28 @@ WSPUPCALLTABLE with_defaults(const WSPUPCALLTABLE& given) {
     LWSP_TAKE(lpWPUCloseThread);
 #undef LWSP_TAKE
     return t;
+}
+
+// Where a table's missing upcalls come from, and how the provider brings a
+// stack up when WSPStartup finds none (lwsp_set_fallback_upcalls,
+// lwsp_set_provider_bring_up).  Off Windows there is no ws2, so lwsp's own
+// upcalls (the lwsp::upcalls library) are the fallback from the start; on
+// Windows and CE there is none until the embedder asks.
+struct provider_hooks {
+    mutex mu;
+#if defined(_WIN32)
+    lwsp_upcalls_fill fallback LWSP_GUARDED_BY(mu) = nullptr;
+#else
+    lwsp_upcalls_fill fallback LWSP_GUARDED_BY(mu) = &lwsp_default_upcalls;
+#endif
+    int (*bring_up)() LWSP_GUARDED_BY(mu) = nullptr;
+    void (*tear_down)() LWSP_GUARDED_BY(mu) = nullptr;
+    bool brought_up LWSP_GUARDED_BY(mu) = false;  // bring_up started the running stack
+};
+
+provider_hooks& hooks() {
+    static auto* const h = new provider_hooks;  // never freed, as provider()
+    return *h;
 }
 
 }  // namespace
@@ -335,6 +381,18 @@ int WSPAPI WSPCleanup(LPINT lpErrno) {
         core_lock lk(*so.st);
         close_socket(lk, so, false);
     }
+    // A stack the provider brought up itself goes down with the last
+    // cleanup (the next WSPStartup brings it up again).
+    void (*tear_down)() = nullptr;
+    {
+        provider_hooks& h = hooks();
+        lock_guard g(h.mu);
+        if (h.brought_up) {
+            h.brought_up = false;
+            tear_down = h.tear_down;
+        }
+    }
+    if (tear_down != nullptr) tear_down();
     return 0;
 }
 
@@ -368,20 +426,52 @@ extern "C" int WSPAPI WSPStartup(WORD wVersionRequested, LPWSPDATA lpWSPData, LP
         lpWSPData->wVersion = highest;
         return WSAVERNOTSUPPORTED;
     }
-    lwsp::stack* st = lwsp::stack::current();
-    if (st == nullptr || st->stopped()) return WSASYSNOTREADY;
-    provider_state& p = provider();
+    // The upcall table: complete (ws2's), or completed from the fallback
+    // when there is one; a table with missing upcalls and no fallback is
+    // the caller's error, never silently patched.
+    lwsp_upcalls_fill fallback = nullptr;
+    int (*bring_up)() = nullptr;
     {
-        lwsp::lock_guard g(p.mu);
-        if (p.startups == 0) {
-            p.config.upcalls = with_defaults(UpcallTable);
-            p.config.external_handles = UpcallTable.lpWPUCreateSocketHandle != nullptr &&
-                                        UpcallTable.lpWPUQuerySocketHandleContext != nullptr &&
-                                        UpcallTable.lpWPUCloseSocketHandle != nullptr;
-            p.config.catalog_entry = lpProtocolInfo ? lpProtocolInfo->dwCatalogEntryId : 0;
-        }
-        ++p.startups;
+        provider_hooks& h = hooks();
+        lwsp::lock_guard g(h.mu);
+        fallback = h.fallback;
+        bring_up = h.bring_up;
     }
+    if (upcalls_present(UpcallTable) != k_upcall_count && fallback == nullptr) return WSAEINVAL;
+    provider_state& p = provider();
+    lwsp::lock_guard g(p.mu);
+    lwsp::stack* st = lwsp::stack::current();
+    if ((st == nullptr || st->stopped()) && p.startups == 0 && bring_up != nullptr) {
+        // The provider DLL's bring-up: start the stack and attach its port
+        // from the provider's configuration.
+        if (bring_up() != 0) return WSASYSNOTREADY;
+        provider_hooks& h = hooks();
+        lwsp::lock_guard hg(h.mu);
+        h.brought_up = true;
+        st = lwsp::stack::current();
+    }
+    if (st == nullptr || st->stopped()) return WSASYSNOTREADY;
+    if (p.startups == 0) {
+        p.config.upcalls = fallback != nullptr ? with_fallback(UpcallTable, fallback) : UpcallTable;
+        p.config.external_handles = UpcallTable.lpWPUCreateSocketHandle != nullptr &&
+                                    UpcallTable.lpWPUQuerySocketHandleContext != nullptr &&
+                                    UpcallTable.lpWPUCloseSocketHandle != nullptr;
+        p.config.catalog_entry = lpProtocolInfo ? lpProtocolInfo->dwCatalogEntryId : 0;
+    }
+    ++p.startups;
     fill_proc_table(*lpProcTable);
     return 0;
+}
+
+extern "C" void lwsp_set_fallback_upcalls(lwsp_upcalls_fill fill) {
+    auto& h = lwsp::wsp::hooks();
+    lwsp::lock_guard g(h.mu);
+    h.fallback = fill;
+}
+
+extern "C" void lwsp_set_provider_bring_up(int (*bring_up)(void), void (*tear_down)(void)) {
+    auto& h = lwsp::wsp::hooks();
+    lwsp::lock_guard g(h.mu);
+    h.bring_up = bring_up;
+    h.tear_down = tear_down;
 }

@@ -12,7 +12,8 @@
 //   keep an event handle from being mistaken for a thread or socket handle.
 //   WSAEVENT and WSATHREADID.ThreadHandle carry the value as a pointer.
 // - Waiting: every thread that uses lwsp has a thread_state (created on
-//   first use, owned by a thread_local shared_ptr) with its own condition
+//   first use, owned by a shared_ptr in a per-thread slot,
+//   platform::thread_slot) with its own condition
 //   variable and APC queue.  A wait registers a `waiter` (on its stack) on
 //   each of its events.  lwsp_set_event evaluates each registered waiter's
 //   condition under the mutex; a satisfied waiter is marked done with its
@@ -21,12 +22,12 @@
 //   reset still releases it) and a thread is woken only when its own wait
 //   is satisfied.  lwsp_queue_apc notifies the target thread's condition
 //   variable; the thread re-checks its queue if its wait is alertable.
-// - APC queues: the thread_state is shared between the thread_local and
+// - APC queues: the thread_state is shared between the thread's slot and
 //   every open WSATHREADID handle, so it outlives the thread while an id is
-//   open.  At thread exit the thread_local marks it exited and drops its
+//   open.  At thread exit the slot's cleanup marks it exited and drops its
 //   queue; later APCs are accepted and discarded.
-// - The global state is allocated once and never freed, so thread_local
-//   destructors that run during process exit still find it.
+// - The global state is allocated once and never freed, so thread-exit
+//   cleanups that run during process exit still find it.
 #include "lwsp/upcalls.h"
 
 #include <atomic>
@@ -113,36 +114,43 @@ global_state& state() {
     return *s;
 }
 
-// The calling thread's state; marks it exited when the thread ends.
-struct thread_holder {
-    std::shared_ptr<thread_state> ts;
-    thread_holder() = default;
-    thread_holder(const thread_holder&) = delete;
-    thread_holder& operator=(const thread_holder&) = delete;
-    ~thread_holder() {
-        if (!ts) return;
-        std::deque<apc> dropped;
-        {
-            lwsp::lock_guard lk(g_mu);
-            ts->exited = true;
-            dropped.swap(ts->apcs);
-        }
-        ts.reset();
-    }
-};
+// The calling thread's state, held per thread (a heap-allocated shared_ptr
+// in a platform::thread_slot); marked exited when the thread ends.
+using thread_ref = std::shared_ptr<thread_state>;
 
-LWSP_THREAD_STORAGE thread_holder t_holder;
+void release_thread(void* p) {
+    auto* ref = static_cast<thread_ref*>(p);
+    std::deque<apc> dropped;  // destroyed after the lock is released
+    {
+        lwsp::lock_guard lk(g_mu);
+        (*ref)->exited = true;
+        dropped.swap((*ref)->apcs);
+    }
+    delete ref;
+}
+
+lwsp::platform::thread_slot& thread_refs() {
+    static auto* const slot = new lwsp::platform::thread_slot(&release_thread);  // never freed, as state()
+    return *slot;
+}
+
+// The calling thread's reference; nullptr only when out of memory.
+thread_ref* current_ref() {
+    auto* ref = static_cast<thread_ref*>(thread_refs().get());
+    if (ref != nullptr) return ref;
+    try {
+        auto owned = std::make_unique<thread_ref>(std::make_shared<thread_state>());
+        if (!thread_refs().set(owned.get())) return nullptr;
+        return owned.release();
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
 
 // nullptr only when out of memory.
 thread_state* current_thread() {
-    if (!t_holder.ts) {
-        try {
-            t_holder.ts = std::make_shared<thread_state>();
-        } catch (const std::bad_alloc&) {
-            return nullptr;
-        }
-    }
-    return t_holder.ts.get();
+    thread_ref* ref = current_ref();
+    return ref != nullptr ? ref->get() : nullptr;
 }
 
 handle handle_of(const void* p) { return reinterpret_cast<handle>(p); }
@@ -384,10 +392,11 @@ DWORD lwsp_sleep_ex(DWORD timeout_ms, BOOL alertable) {
 
 int lwsp_open_current_thread(LPWSATHREADID id) {
     if (id == nullptr) return WSAEFAULT;
-    if (current_thread() == nullptr) return WSAENOBUFS;
+    thread_ref* const ref = current_ref();
+    if (ref == nullptr) return WSAENOBUFS;
     global_state& g = state();
     lwsp::lock_guard lk(g_mu);
-    const handle h = g.threads.insert(t_holder.ts);
+    const handle h = g.threads.insert(*ref);
     if (h == 0) return WSAENOBUFS;
     id->ThreadHandle = pointer_of(h);
     id->Reserved = 0;

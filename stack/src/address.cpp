@@ -49,7 +49,14 @@ std::string ipv4_address::to_string() const {
 
 std::optional<ipv6_address> ipv6_address::parse(const std::string& text) {
     ip6_addr_t raw;
-    if (!ip6addr_aton(text.c_str(), &raw)) return std::nullopt;
+    // ip6addr_aton stops at the first character that cannot continue an
+    // address and accepts what came before ("2001:db8::g" parsed as
+    // 2001:db8::): only hex digits, colons and the dots of an embedded
+    // IPv4 address may appear.
+    for (char c : text) {
+        if (std::isxdigit(static_cast<unsigned char>(c)) == 0 && c != ':' && c != '.') return std::nullopt;
+    }
+    if (text.empty() || !ip6addr_aton(text.c_str(), &raw)) return std::nullopt;
     ipv6_address a;
     std::memcpy(a.bytes.data(), raw.addr, 16);
     return a;

@@ -64,4 +64,13 @@ void condvar::wait_until(std::unique_lock<native_mutex>& lk, std::uint64_t deadl
     lk.lock();
 }
 
+thread_slot::thread_slot(cleanup_fn cleanup) : cleanup_(cleanup) {}
+
+void* thread_slot::get() const { return value_; }
+
+bool thread_slot::set(void* value) {
+    value_ = value;
+    return true;
+}
+
 }  // namespace lwsp::platform

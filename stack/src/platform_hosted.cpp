@@ -1,10 +1,18 @@
 // The hosted platform (lwsp/platform.hpp): Linux and Windows, C++ threads
 // and the steady clock.
 #include <chrono>
+#include <new>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "lwsp/platform.hpp"
+
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <pthread.h>
+#endif
 
 namespace lwsp::platform {
 
@@ -29,5 +37,61 @@ void condvar::wait_until(std::unique_lock<native_mutex>& lk, std::uint64_t deadl
     const std::chrono::steady_clock::time_point at{std::chrono::milliseconds(deadline_ms)};
     cv_.wait_until(lk, at);
 }
+
+#if defined(_WIN32)
+
+namespace {
+// What a fiber-local slot holds: the value and its slot's cleanup (the
+// callback receives only the slot's content).
+struct slot_entry {
+    thread_slot::cleanup_fn cleanup;
+    void* value;
+};
+void WINAPI run_slot_cleanup(void* p) {
+    auto* e = static_cast<slot_entry*>(p);
+    if (e == nullptr) return;
+    if (e->value != nullptr) e->cleanup(e->value);
+    delete e;
+}
+}  // namespace
+
+thread_slot::thread_slot(cleanup_fn cleanup) : cleanup_(cleanup) {
+    const DWORD index = FlsAlloc(&run_slot_cleanup);
+    if (index == FLS_OUT_OF_INDEXES) throw std::runtime_error("lwsp: out of fiber-local storage indexes");
+    key_ = index;
+}
+
+void* thread_slot::get() const {
+    const auto* e = static_cast<const slot_entry*>(FlsGetValue(static_cast<DWORD>(key_)));
+    return e != nullptr ? e->value : nullptr;
+}
+
+bool thread_slot::set(void* value) {
+    auto* e = static_cast<slot_entry*>(FlsGetValue(static_cast<DWORD>(key_)));
+    if (e == nullptr) {
+        e = new (std::nothrow) slot_entry{cleanup_, nullptr};
+        if (e == nullptr) return false;
+        if (!FlsSetValue(static_cast<DWORD>(key_), e)) {
+            delete e;
+            return false;
+        }
+    }
+    e->value = value;
+    return true;
+}
+
+#else
+
+thread_slot::thread_slot(cleanup_fn cleanup) : cleanup_(cleanup) {
+    pthread_key_t key{};
+    if (pthread_key_create(&key, cleanup) != 0) throw std::runtime_error("lwsp: out of thread-specific keys");
+    key_ = static_cast<std::uintptr_t>(key);
+}
+
+void* thread_slot::get() const { return pthread_getspecific(static_cast<pthread_key_t>(key_)); }
+
+bool thread_slot::set(void* value) { return pthread_setspecific(static_cast<pthread_key_t>(key_), value) == 0; }
+
+#endif
 
 }  // namespace lwsp::platform

@@ -269,6 +269,12 @@ TEST_CASE("addresses parse and print", "[stack][address]") {
     REQUIRE_FALSE(lwsp::ipv4_address::parse("300.0.0.1"));
     REQUIRE(lwsp::ipv6_address::parse("2001:db8::1")->to_string() == "2001:db8::1");
     REQUIRE_FALSE(lwsp::ipv6_address::parse("2001:db8:::1"));
+    // Trailing or embedded garbage (lwIP's parser stops at it and accepts
+    // the prefix): refused.
+    CHECK_FALSE(lwsp::ipv6_address::parse("2001:db8::g"));
+    CHECK_FALSE(lwsp::ipv6_address::parse("2001:db8::1 "));
+    CHECK_FALSE(lwsp::ipv6_address::parse("fe80::1%eth0"));
+    CHECK_FALSE(lwsp::ipv6_address::parse(""));
     REQUIRE(lwsp::mac_address::parse("02:00:5e:00:53:01")->to_string() == "02:00:5e:00:53:01");
     REQUIRE_FALSE(lwsp::mac_address::parse("02:00:5e:00:53"));
 }

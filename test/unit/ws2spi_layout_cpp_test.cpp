@@ -17,8 +17,10 @@
 
 #include <lwsp/ws2spi.h>
 
-static_assert(std::is_same<DWORD, std::uint32_t>::value, "DWORD is uint32_t");
-static_assert(std::is_same<u_long, std::uint32_t>::value, "u_long is 32-bit, as on Windows");
+// Windows declares DWORD and u_long 'unsigned long' (32 bits there); lwsp
+// declares them uint32_t so that they keep 32 bits on LP64.
+static_assert(sizeof(DWORD) == 4 && std::is_unsigned<DWORD>::value, "DWORD is 32-bit unsigned");
+static_assert(sizeof(u_long) == 4 && std::is_unsigned<u_long>::value, "u_long is 32-bit, as on Windows");
 static_assert(std::is_same<SOCKET, std::uintptr_t>::value, "SOCKET is UINT_PTR");
 static_assert(sizeof(WCHAR) == 2, "WCHAR");
 static_assert(sizeof(struct sockaddr) == 16, "sockaddr");

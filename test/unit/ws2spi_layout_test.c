@@ -82,7 +82,9 @@ _Static_assert(offsetof(WSAPROTOCOL_INFOW, dwMessageSize) == 108, "dwMessageSize
 _Static_assert(offsetof(WSAPROTOCOL_INFOW, szProtocol) == 116, "szProtocol");
 _Static_assert(sizeof(WSAPROTOCOL_INFOW) == 628, "WSAPROTOCOL_INFOW (628 on Windows too)");
 _Static_assert(sizeof(WSPDATA) == 4 + 2 * 256, "WSPDATA");
+#if !defined(_WIN32) /* lwsp's alias; the SDK names only WSPDATA */
 _Static_assert(sizeof(WSPDATAW) == sizeof(WSPDATA), "WSPDATAW alias");
+#endif
 
 /* Dispatch tables: size and every member's position */
 _Static_assert(sizeof(WSPPROC_TABLE) == 30 * PTR, "WSPPROC_TABLE has 30 entries");
@@ -193,7 +195,9 @@ _Static_assert(MSG_OOB == 1 && MSG_PEEK == 2 && MSG_WAITALL == 8 && MSG_PARTIAL 
 _Static_assert(WSA_FLAG_OVERLAPPED == 1, "WSA_FLAG_OVERLAPPED");
 
 _Static_assert((uint32_t)FIONBIO == 0x8004667Eu, "FIONBIO");
+#if !defined(_WIN32) /* LP64: long is 64 bits, and lwsp's FIONBIO still equals Winsock's */
 _Static_assert(FIONBIO == (long)0x8004667E, "FIONBIO, as a 64-bit long");
+#endif
 _Static_assert(sizeof(FIONBIO) == 4, "FIONBIO is a 32-bit u_long, as on Windows");
 _Static_assert(FIONREAD == 0x4004667F, "FIONREAD");
 _Static_assert(SIOCATMARK == 0x40047307, "SIOCATMARK");

@@ -89,7 +89,9 @@ bool in_set(SOCKET s, const fd_set& f) {
     return false;
 }
 
-const timeval k_poll{0, 0};
+// Not const: mingw-w64 declares WSPSelect's timeout as a pointer to a mutable
+// timeval (the SDK and lwsp: to a const one).
+timeval k_poll{0, 0};
 
 // WSPSelect on one socket in one set (0 read, 1 write, 2 except), zero timeout.
 int poll_one(wsp_env& env, SOCKET s, int which, int& err) {
@@ -1475,7 +1477,7 @@ TEST_CASE("WSPSelect with a timeout in a thread returns when data arrives", "[ws
     async_call<sel> call([&env, s] {
         sel out;
         out.r = set_of({s});
-        const timeval ten_s{10, 0};
+        timeval ten_s{10, 0};
         out.rc = env.p.lpWSPSelect(0, &out.r, nullptr, nullptr, &ten_s, &out.err);
         return out;
     });
@@ -1504,7 +1506,7 @@ TEST_CASE("WSPSelect with a timeout returns 0 and empty sets once the clock pass
     async_call<sel> call([&env, s, lst] {
         sel out;
         out.r = set_of({s, lst});
-        const timeval two_s{1, 500000};
+        timeval two_s{1, 500000};
         out.rc = env.p.lpWSPSelect(0, &out.r, nullptr, nullptr, &two_s, &out.err);
         return out;
     });

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -20,7 +21,8 @@
 #include <catch2/catch.hpp>
 
 #include "async_call.hpp"
-#include "lwip/opt.h"    // TCP_SND_BUF, TCP_WND
+#include "lwip/opt.h"  // TCP_SND_BUF, TCP_WND
+#include "lwsp/upcalls.h"
 #include "provider.hpp"  // the handle table: failing calls must not leak handles
 #include "wsp_fixture.hpp"
 
@@ -268,6 +270,122 @@ TEST_CASE("WSPStartup fails WSASYSNOTREADY without a running stack", "[wsp][erro
         if (r == 0) t.lpWSPCleanup(&err);
         CHECK(r == WSASYSNOTREADY);
         CHECK(t.lpWSPSocket == nullptr);
+    }
+}
+
+// Restores lwsp's own upcalls as the fallback when a test took it away.
+struct fallback_restorer {
+    fallback_restorer() = default;
+    fallback_restorer(const fallback_restorer&) = delete;
+    fallback_restorer& operator=(const fallback_restorer&) = delete;
+    ~fallback_restorer() { lwsp_set_fallback_upcalls(&lwsp_default_upcalls); }
+};
+
+TEST_CASE("Without a fallback (ws2's case on Windows) WSPStartup refuses a table with a missing upcall: WSAEINVAL",
+          "[wsp][errors][startup]") {
+    lan net;
+    fallback_restorer restore;
+    lwsp_set_fallback_upcalls(nullptr);
+    WSPUPCALLTABLE full{};
+    lwsp_default_upcalls(&full);
+    WSPDATA d{};
+    WSPPROC_TABLE t{};
+    int err = 0;
+
+    SECTION("a zeroed table") {
+        CHECK(WSPStartup(MAKEWORD(2, 2), &d, nullptr, WSPUPCALLTABLE{}, &t) == WSAEINVAL);
+        CHECK(t.lpWSPSocket == nullptr);
+    }
+    SECTION("every table that lacks one upcall") {
+        // Each member in turn (the table is 15 function pointers).
+        for (std::size_t i = 0; i < sizeof(WSPUPCALLTABLE) / sizeof(void*); ++i) {
+            INFO("upcall #" << i << " missing");
+            WSPUPCALLTABLE partial = full;
+            std::memset(reinterpret_cast<char*>(&partial) + i * sizeof(void*), 0, sizeof(void*));
+            CHECK(WSPStartup(MAKEWORD(2, 2), &d, nullptr, partial, &t) == WSAEINVAL);
+            CHECK(t.lpWSPSocket == nullptr);
+        }
+    }
+    SECTION("a complete table is taken as it is") {
+        REQUIRE(WSPStartup(MAKEWORD(2, 2), &d, nullptr, full, &t) == 0);
+        SOCKET s = t.lpWSPSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0, &err);
+        CHECK(s != INVALID_SOCKET);
+        // The handle is the table's (WPUCreateSocketHandle): lwsp's own
+        // socket handles answer for it.
+        DWORD_PTR ctx = 0;
+        CHECK(full.lpWPUQuerySocketHandleContext(s, &ctx, &err) == 0);
+        CHECK(t.lpWSPCloseSocket(s, &err) == 0);
+        CHECK(t.lpWSPCleanup(&err) == 0);
+    }
+    CHECK_FALSE(lwsp::wsp::provider().started());  // nothing above counted as a startup
+}
+
+namespace {
+// A provider bring-up for the test below: what the Windows provider DLL
+// registers (provider/), here starting a stack on memlink.
+std::unique_ptr<lan> g_brought_up;
+int g_bring_ups = 0, g_tear_downs = 0;
+bool g_bring_up_fails = false;
+int test_bring_up() {
+    ++g_bring_ups;
+    if (g_bring_up_fails) return -1;
+    g_brought_up = std::make_unique<lan>();
+    return 0;
+}
+void test_tear_down() {
+    ++g_tear_downs;
+    g_brought_up.reset();
+}
+struct bring_up_registration {
+    bring_up_registration() {
+        g_bring_ups = g_tear_downs = 0;
+        g_bring_up_fails = false;
+        lwsp_set_provider_bring_up(&test_bring_up, &test_tear_down);
+    }
+    bring_up_registration(const bring_up_registration&) = delete;
+    bring_up_registration& operator=(const bring_up_registration&) = delete;
+    ~bring_up_registration() {
+        lwsp_set_provider_bring_up(nullptr, nullptr);
+        g_brought_up.reset();
+    }
+};
+}  // namespace
+
+TEST_CASE("A registered bring-up starts the stack at the first WSPStartup and the last WSPCleanup stops it",
+          "[wsp][errors][startup]") {
+    REQUIRE(lwsp::stack::current() == nullptr);
+    bring_up_registration reg;
+    WSPUPCALLTABLE up{};
+    WSPDATA d{};
+    WSPPROC_TABLE t{};
+    int err = 0;
+
+    SECTION("bring-up and tear-down, once each") {
+        REQUIRE(WSPStartup(MAKEWORD(2, 2), &d, nullptr, up, &t) == 0);
+        CHECK(g_bring_ups == 1);
+        REQUIRE(lwsp::stack::current() == &g_brought_up->st);
+        REQUIRE(WSPStartup(MAKEWORD(2, 2), &d, nullptr, up, &t) == 0);  // the stack runs: no second bring-up
+        CHECK(g_bring_ups == 1);
+        SOCKET s = t.lpWSPSocket(AF_INET, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, 0, &err);
+        CHECK(s != INVALID_SOCKET);
+        REQUIRE(t.lpWSPCleanup(&err) == 0);
+        CHECK(g_tear_downs == 0);
+        REQUIRE(t.lpWSPCleanup(&err) == 0);  // the last: sockets closed, then the stack stopped
+        CHECK(g_tear_downs == 1);
+        CHECK(lwsp::stack::current() == nullptr);
+        // And up again for the next application.
+        REQUIRE(WSPStartup(MAKEWORD(2, 2), &d, nullptr, up, &t) == 0);
+        CHECK(g_bring_ups == 2);
+        REQUIRE(t.lpWSPCleanup(&err) == 0);
+        CHECK(g_tear_downs == 2);
+    }
+    SECTION("a failed bring-up: WSASYSNOTREADY, nothing counted") {
+        g_bring_up_fails = true;
+        CHECK(WSPStartup(MAKEWORD(2, 2), &d, nullptr, up, &t) == WSASYSNOTREADY);
+        CHECK(t.lpWSPSocket == nullptr);
+        CHECK(g_bring_ups == 1);
+        CHECK_FALSE(lwsp::wsp::provider().started());
+        CHECK(g_tear_downs == 0);
     }
 }
 
@@ -1084,12 +1202,12 @@ TEST_CASE("WSPConnect: an address off-link with no gateway fails WSAENETUNREACH 
     INFO((nonblocking ? "nonblocking" : "blocking"));
     SOCKET s = env.socket();
     REQUIRE(env.set_nonblocking(s, nonblocking) == 0);
-    sockaddr_in far = wsp_env::addr4("198.51.100.1", 80);
+    sockaddr_in unrouted = wsp_env::addr4("198.51.100.1", 80);
     std::atomic<int> result{0}, cerr{0};
     {
         call_thread t([&] {  // a blocking connect must not wait for anything
             int e = 0;
-            result = p.lpWSPConnect(s, sa(far), sizeof far, nullptr, nullptr, nullptr, nullptr, &e);
+            result = p.lpWSPConnect(s, sa(unrouted), sizeof unrouted, nullptr, nullptr, nullptr, nullptr, &e);
             cerr = e;
         });
         if (!t.wait()) {
@@ -1102,8 +1220,8 @@ TEST_CASE("WSPConnect: an address off-link with no gateway fails WSAENETUNREACH 
     CHECK(env.pump().empty());
     // The socket can still connect where there is a route.
     REQUIRE(env.set_nonblocking(s, true) == 0);
-    sockaddr_in near = wsp_env::addr4("192.0.2.2", 5555);
-    CHECK_FAILS(p.lpWSPConnect(s, sa(near), sizeof near, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
+    sockaddr_in routed = wsp_env::addr4("192.0.2.2", 5555);
+    CHECK_FAILS(p.lpWSPConnect(s, sa(routed), sizeof routed, nullptr, nullptr, nullptr, nullptr, &err), SOCKET_ERROR,
                 WSAEWOULDBLOCK);
     CHECK(env.tcp_out().size() == 1);
 
@@ -1112,7 +1230,7 @@ TEST_CASE("WSPConnect: an address off-link with no gateway fails WSAENETUNREACH 
         char byte = 'x';
         WSABUF buf{1, &byte};
         DWORD n = k_untouched;
-        CHECK_FAILS(p.lpWSPSendTo(u, &buf, 1, &n, 0, sa(far), sizeof far, nullptr, nullptr, nullptr, &err),
+        CHECK_FAILS(p.lpWSPSendTo(u, &buf, 1, &n, 0, sa(unrouted), sizeof unrouted, nullptr, nullptr, nullptr, &err),
                     SOCKET_ERROR, WSAENETUNREACH);
         CHECK(n == k_untouched);
         CHECK(env.pump().empty());

@@ -8,7 +8,9 @@
 //   now_ms()         the monotonic clock, milliseconds, any origin
 //   thread_id        the calling thread's identity (core-lock owner, APC
 //                    queues, the blocking hook); this_thread()
-//   LWSP_THREAD_STORAGE  the keyword for per-thread variables
+//   LWSP_THREAD_STORAGE  the keyword for per-thread variables (trivially
+//                    destructible ones: see thread_slot)
+//   thread_slot      a per-thread pointer with a cleanup at thread exit
 //   atomic<T>        a value threads share (bare metal: a plain one)
 //   yield()          give up the processor (Sleep(0))
 //   random_seed()    64 bits for the stack's secrets
@@ -70,6 +72,32 @@ bool has_clock();
 // metal: the application's idle hook, or nothing; hosted: nothing — threads
 // sleep on their condition variables).
 void idle(std::uint64_t until_ms);
+
+// A per-thread pointer whose cleanup runs when a thread that set it to a
+// non-null value exits, with that value.  Per-thread state that needs work
+// at thread exit uses this instead of a thread_local object with a
+// destructor: mingw-w64 runs thread_local destructors and frees the
+// thread_local storage itself (emulated TLS) in no fixed order when a thread
+// ends, so such a destructor could read freed memory (seen under Wine: a
+// crash in every few hundred thread exits).  POSIX: a pthread key; Windows:
+// fiber-local storage, whose callback runs at thread exit; bare metal: one
+// value, never cleaned up (the one thread never exits).  A slot lives for
+// the whole process: create it once and never destroy it.
+class thread_slot {
+public:
+    using cleanup_fn = void (*)(void* value);
+    explicit thread_slot(cleanup_fn cleanup);
+    thread_slot(const thread_slot&) = delete;
+    thread_slot& operator=(const thread_slot&) = delete;
+    void* get() const;
+    // False only when the platform is out of resources for it.
+    bool set(void* value);
+
+private:
+    cleanup_fn cleanup_;
+    std::uintptr_t key_ = 0;  // the platform's key or index
+    void* value_ = nullptr;   // bare metal only
+};
 
 #if LWSP_BARE_METAL
 

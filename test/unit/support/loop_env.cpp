@@ -10,7 +10,12 @@
 #include <stdexcept>
 
 #include <malloc.h>
+#if defined(_WIN32)
+#include <windows.h>
+#include <psapi.h>
+#else
 #include <unistd.h>
+#endif
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define LWSP_TEST_SANITIZED 1
@@ -78,16 +83,34 @@ std::uint16_t port_of(const SOCKADDR_STORAGE& ss) {
     return static_cast<std::uint16_t>(be[0] << 8 | be[1]);
 }
 
+#if defined(_WIN32)
+// The working set (Windows' resident memory).
+std::size_t resident_bytes() {
+    PROCESS_MEMORY_COUNTERS pmc{};
+    pmc.cb = sizeof pmc;
+    if (!K32GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof pmc)) return 0;
+    return pmc.WorkingSetSize;
+}
+#else
 std::size_t resident_bytes() {
     std::ifstream f("/proc/self/statm");
     std::size_t pages_total = 0, pages_resident = 0;
     if (!(f >> pages_total >> pages_resident)) return 0;
     return pages_resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
+#endif
 
 std::size_t heap_bytes_in_use() {
 #ifdef LWSP_TEST_SANITIZED
     return __sanitizer_get_current_allocated_bytes();
+#elif defined(_WIN32)
+    // The C runtime's heap, block by block (msvcrt has no running total).
+    std::size_t used = 0;
+    _HEAPINFO info{};
+    while (_heapwalk(&info) == _HEAPOK) {
+        if (info._useflag == _USEDENTRY) used += info._size;
+    }
+    return used;
 #else
     return mallinfo2().uordblks;
 #endif
