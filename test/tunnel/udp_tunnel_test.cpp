@@ -38,7 +38,10 @@ public:
         cv_.notify_all();
     }
     void deliver_many(const lwsp::frame_part* frames, std::size_t count, const lwsp::frame_info* info) override {
-        CHECK(info == nullptr);  // plain frames only
+        if (info != nullptr) {  // plain frames only (checked by the test's thread: Catch2 is not thread-safe)
+            std::lock_guard<std::mutex> g(mu_);
+            ++with_info_;
+        }
         for (std::size_t i = 0; i < count; ++i) deliver(frames[i].data, frames[i].size);
     }
     void set_link_up(bool) override {}
@@ -47,6 +50,7 @@ public:
     std::vector<bytes> wait_for(std::size_t n) {
         std::unique_lock<std::mutex> g(mu_);
         cv_.wait_for(g, k_deadline, [&] { return frames_.size() >= n; });
+        CHECK(with_info_ == 0);
         return frames_;
     }
 
@@ -54,6 +58,7 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<bytes> frames_;
+    int with_info_ = 0;  // batches delivered with offload metadata
 };
 
 // A frame of `size` bytes: broadcast destination, the tunnel's test MAC as
