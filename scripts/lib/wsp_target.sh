@@ -31,6 +31,11 @@
 #                                   the ready line; 1 when the target exits
 #                                   or time runs out
 #   lwsp_target_alive               whether the target still runs
+#   lwsp_target_finish              tunnel: asks the program to stop (SIGTERM:
+#                                   it closes its sockets, stops the stack and
+#                                   exits 0) and returns its exit status (124
+#                                   if it had not ended after 10 s: then it is
+#                                   killed); other kinds: 0, nothing done
 #   lwsp_target_stop                stops the target, Wine's processes and the
 #                                   bridge, and reaps them; harmless when
 #                                   nothing runs
@@ -202,6 +207,25 @@ lwsp_target_start() {
 
 lwsp_target_alive() {
     [[ -n "$LWSP_TARGET_PID" ]] && _lwsp_fw_alive "$LWSP_TARGET_PID"
+}
+
+lwsp_target_finish() {
+    local pid="$LWSP_TARGET_PID" i status=0
+    [[ "$LWSP_TARGET_KIND" == tunnel && -n "$pid" ]] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        _lwsp_fw_alive "$pid" || break
+        sleep 0.1
+    done
+    if _lwsp_fw_alive "$pid"; then
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        status=124
+    else
+        wait "$pid" 2>/dev/null || status=$?
+    fi
+    LWSP_TARGET_PID=""
+    return "$status"
 }
 
 lwsp_target_wait_ready() {

@@ -92,6 +92,18 @@ else
     # The port's counters, for the record (the control port's `stats`).
     python3 -B -c 'import sys; sys.path.insert(0, sys.argv[1]); import fw_peer; print("  port counters: " + fw_peer.control("stats", timeout=15.0))' \
         "$root/scripts/lib" 2>/dev/null || echo "  (no reply to 'stats')"
+    # The Linux program shuts down cleanly on SIGTERM: sockets closed, the
+    # stack stopped, exit status 0 (a sanitizer's report would change it).
+    lwsp_target_finish
+    status=$?
+    if [[ "$kind" == tunnel ]]; then
+        if [[ $status -eq 0 ]]; then
+            echo "  ok    the program stopped cleanly on SIGTERM (exit status 0)"
+        else
+            echo "  FAIL  the program's exit status after SIGTERM is $status, not 0"
+            rc=1
+        fi
+    fi
 fi
 echo "$name: $([[ $rc -eq 0 ]] && echo passed || echo "FAILED (status $rc)") in $((SECONDS - started)) s"
 exit $rc
