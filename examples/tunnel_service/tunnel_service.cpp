@@ -17,7 +17,8 @@
 //   lwsp_tunnel_service --local 127.0.0.1:47001 --remote 127.0.0.1:47002
 //
 // Everything goes through WSPStartup's proc table, with lwsp's own upcalls
-// (lwsp_default_upcalls).  The console (stdout, one flushed line at a time)
+// (lwsp_default_upcalls, the lwsp::upcalls library): no ws2 loads this
+// provider, on Linux or on Windows.  The console (stdout, one flushed line at a time)
 // ends its start-up with "lwsp-tunnel: ready".  SIGINT or SIGTERM stops it
 // (within a second); it then prints the tunnel's counters.
 #include <chrono>
