@@ -160,8 +160,8 @@ TEST_CASE("ce_ndisuio: bad input fails with an error that says what to do, and l
 TEST_CASE("ce_ndisuio: frames cross byte for byte in both directions, runts and truncated frames are dropped",
           "[ce_ndisuio]") {
     ce_env env;
-    auto l = env.open();
     recording_sink sink;
+    auto l = env.open();
     l->start(sink);
     CHECK(l->status().state == link_state::up);
     CHECK(l->notifications());
@@ -231,8 +231,8 @@ TEST_CASE("ce_ndisuio: media disconnect and reconnect notifications reach the st
     ce_env env;
     ce_ndisuio_link::options o;
     o.media_poll = std::chrono::hours(1);  // only the notifications can tell
-    auto l = env.open(o);
     recording_sink sink;
+    auto l = env.open(o);
     l->start(sink);
     REQUIRE(eventually([&] { return env.dev.pending_reads() == 1; }));
 
@@ -272,8 +272,8 @@ TEST_CASE("ce_ndisuio: without notifications the media state is polled while the
     env.dev.set_message_queues(false);  // as on desktop Windows: no CE message queues
     ce_ndisuio_link::options o;
     o.media_poll = std::chrono::milliseconds(20);
-    auto l = env.open(o);
     recording_sink sink;
+    auto l = env.open(o);
     l->start(sink);
     CHECK_FALSE(l->notifications());
     REQUIRE(eventually([&] { return env.dev.pending_reads() == 1; }));
@@ -297,8 +297,8 @@ TEST_CASE("ce_ndisuio: a device that goes away takes the link down and ends both
                                  DWORD{ERROR_DEVICE_NOT_CONNECTED}, DWORD{ERROR_DEVICE_REMOVED});
     INFO("every call fails with " << error);
     ce_env env;
-    auto l = env.open();
     recording_sink sink;
+    auto l = env.open();
     l->start(sink);
     REQUIRE(eventually([&] { return env.dev.pending_reads() == 1; }));
     // ERROR_DEVICE_NOT_CONNECTED is also what a read says when the cable is
@@ -322,8 +322,8 @@ TEST_CASE("ce_ndisuio: a device that goes away takes the link down and ends both
 TEST_CASE("ce_ndisuio: an unbind or removal notification ends the port, the reader is woken", "[ce_ndisuio]") {
     const DWORD note = GENERATE(nuio::notify_unbind, nuio::notify_adapter_removal);
     ce_env env;
-    auto l = env.open();
     recording_sink sink;
+    auto l = env.open();
     l->start(sink);
     REQUIRE(eventually([&] { return env.dev.pending_reads() == 1; }));
     env.dev.post_notification(note, L"ne20001");  // names compare without case
@@ -338,8 +338,8 @@ TEST_CASE("ce_ndisuio: a full transmit queue drops and counts, what was queued g
     ce_env env;
     ce_ndisuio_link::options o;
     o.max_queued_frames = 3;
-    auto l = env.open(o);
     recording_sink sink;
+    auto l = env.open(o);
     l->start(sink);
     env.dev.block_writes(true);
     std::vector<bytes> frames;
@@ -357,8 +357,8 @@ TEST_CASE("ce_ndisuio: a full transmit queue drops and counts, what was queued g
 
 TEST_CASE("ce_ndisuio: a changed MAC address keeps the link down until the address returns", "[ce_ndisuio]") {
     ce_env env;
-    auto l = env.open();
     recording_sink sink;
+    auto l = env.open();
     l->start(sink);
     env.dev.set_media(false);
     REQUIRE(sink.wait_link_changes(1));
@@ -386,8 +386,8 @@ TEST_CASE("ce_ndisuio: a changed MAC address keeps the link down until the addre
 
 TEST_CASE("ce_ndisuio: stop() wakes the reader blocked in ReadFile and joins both threads", "[ce_ndisuio]") {
     ce_env env;
-    auto l = env.open();
     recording_sink sink;
+    auto l = env.open();
     l->start(sink);
     REQUIRE(eventually([&] { return env.dev.pending_reads() == 1; }));
     l->stop();

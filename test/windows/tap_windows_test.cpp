@@ -162,8 +162,8 @@ TEST_CASE("tap_windows: open reads the adapter and plugs the cable in, destructi
 
 TEST_CASE("tap_windows: frames cross byte for byte in both directions", "[tap_windows]") {
     tap_env env;
-    auto l = env.open();
     recording_sink sink;
+    auto l = env.open();
     l->start(sink);
     CHECK(l->status().state == link_state::up);
 
@@ -245,8 +245,8 @@ TEST_CASE("tap_windows: the stack answers ARP and ICMP echo across the adapter",
 TEST_CASE("tap_windows: short reads and truncated frames are counted and dropped, frames after them arrive",
           "[tap_windows]") {
     tap_env env;
+    recording_sink sink;  // outlives the link, whose thread delivers to it
     auto l = env.open();  // MTU 1500: a 1518-byte read buffer
-    recording_sink sink;
     l->start(sink);
     env.dev.push_frame(bytes());                 // nothing
     env.dev.push_frame(bytes(5, 0xee));          // less than an Ethernet header
@@ -268,8 +268,8 @@ TEST_CASE("tap_windows: a device that goes away takes the link down and ends the
                                  DWORD{ERROR_INVALID_HANDLE}, DWORD{ERROR_OPERATION_ABORTED});
     INFO("read error " << error);
     tap_env env;
-    auto l = env.open();
     recording_sink sink;
+    auto l = env.open();
     l->start(sink);
     REQUIRE(eventually([&] { return env.dev.pending_reads() == 1; }));
 
@@ -298,8 +298,8 @@ TEST_CASE("tap_windows: a device that goes away takes the link down and ends the
 
 TEST_CASE("tap_windows: a device that fails every call ends the port too", "[tap_windows]") {
     tap_env env;
-    auto l = env.open();
     recording_sink sink;
+    auto l = env.open();
     l->start(sink);
     REQUIRE(eventually([&] { return env.dev.pending_reads() == 1; }));
     env.dev.go_away(ERROR_DEVICE_REMOVED);
@@ -312,8 +312,8 @@ TEST_CASE("tap_windows: a device that fails every call ends the port too", "[tap
 
 TEST_CASE("tap_windows: repeated read errors pause reading instead of spinning", "[tap_windows]") {
     tap_env env;
-    auto l = env.open();
     recording_sink sink;
+    auto l = env.open();
     l->start(sink);
     // 40 reads that fail at once (not an error that ends the device) and 16
     // empty ones: bursts of 8, each followed by a pause (10 ms, 20, 40, ...).
@@ -336,8 +336,8 @@ TEST_CASE("tap_windows: repeated read errors pause reading instead of spinning",
 
 TEST_CASE("tap_windows: unplugging and plugging the virtual cable reaches the stack", "[tap_windows]") {
     tap_env env;
-    auto l = env.open();
     recording_sink sink;
+    auto l = env.open();
     l->start(sink);
     const bytes f = pattern_frame(60, 1);
     const lwsp::frame_part part{f.data(), f.size()};
@@ -370,8 +370,8 @@ TEST_CASE("tap_windows: a full transmit queue drops and counts, what was queued 
     tap_windows_link::options o;
     o.writes_in_flight = 2;
     o.max_queued_frames = 4;
-    auto l = env.open(o);
     recording_sink sink;
+    auto l = env.open(o);
     l->start(sink);
     env.dev.block_writes(true);
 
@@ -402,9 +402,9 @@ TEST_CASE("tap_windows: a full transmit queue drops and counts, what was queued 
 TEST_CASE("tap_windows: a changed MAC address restarts the adapter: the port fails and a new open uses the new one",
           "[tap_windows]") {
     tap_env env;
+    recording_sink sink;
     auto l = env.open();
     const lwsp::mac_address old_stack_mac = l->mac();
-    recording_sink sink;
     l->start(sink);
     REQUIRE(eventually([&] { return env.dev.pending_reads() == 1; }));
     // Windows halts the adapter to apply a new "MAC Address": the driver
@@ -423,8 +423,8 @@ TEST_CASE("tap_windows: a changed MAC address restarts the adapter: the port fai
 
 TEST_CASE("tap_windows: stop() cancels and collects the pending read, the link starts again", "[tap_windows]") {
     tap_env env;
-    auto l = env.open();
     recording_sink sink;
+    auto l = env.open();
     l->start(sink);
     REQUIRE(eventually([&] { return env.dev.pending_reads() == 1; }));
     l->stop();
