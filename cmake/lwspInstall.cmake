@@ -44,8 +44,8 @@ export(EXPORT lwspTargets NAMESPACE lwsp:: FILE "${PROJECT_BINARY_DIR}/lwspTarge
 
 # One lwspConfig.cmake serves the prefix and the build tree: it finds the
 # dependencies and includes lwspTargets.cmake from its own directory.
-# Boost is no dependency of the package: only linux_tap's sources use
-# Boost.Asio, which is header-only (ports/linux_tap/CMakeLists.txt).
+# Boost is no dependency of the package: only linux_tap's and udp_tunnel's
+# sources use Boost.Asio, which is header-only (ports/linux_tap/CMakeLists.txt).
 configure_package_config_file("${CMAKE_CURRENT_LIST_DIR}/lwspConfig.cmake.in" "${PROJECT_BINARY_DIR}/lwspConfig.cmake"
   INSTALL_DESTINATION "${LWSP_INSTALL_CMAKEDIR}"
   NO_SET_AND_CHECK_MACRO)
