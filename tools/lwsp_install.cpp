@@ -4,6 +4,8 @@
 //   lwsp-install install [PATH-OF-lwsp.dll]   default: lwsp.dll beside this program
 //   lwsp-install remove
 //   lwsp-install show                         the entries, without installing
+//   lwsp-install status                       whether the catalog lists them
+//                                             (WSAEnumProtocols): exit 0 if so, 3 if not
 //
 // install hands lwsp's four catalog entries (TCP and UDP over IPv4 and
 // IPv6; lwsp/provider_catalog.hpp) to WSCInstallProvider under lwsp's
@@ -52,8 +54,29 @@ std::wstring default_dll_path() {
 }
 
 int usage() {
-    std::fprintf(stderr, "usage: lwsp-install install [PATH-OF-lwsp.dll] | remove | show\n");
+    std::fprintf(stderr, "usage: lwsp-install install [PATH-OF-lwsp.dll] | remove | show | status\n");
     return 2;
+}
+
+// How many of the catalog's entries carry lwsp's provider GUID; -1 if the
+// catalog cannot be read.
+int catalog_entries() {
+    WSADATA wsa;
+    if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) return -1;
+    DWORD size = 0;
+    WSAEnumProtocolsW(nullptr, nullptr, &size);
+    std::string buf(size, '\0');
+    auto* infos = reinterpret_cast<WSAPROTOCOL_INFOW*>(buf.data());
+    const int n = size != 0 ? WSAEnumProtocolsW(nullptr, infos, &size) : 0;
+    int ours = -1;
+    if (n != SOCKET_ERROR) {
+        const GUID id = lwsp::provider::provider_guid();
+        ours = 0;
+        for (int i = 0; i < n; ++i) ours += std::memcmp(&infos[i].ProviderId, &id, sizeof id) == 0 ? 1 : 0;
+        std::printf("lwsp-install: the catalog lists %d entries, %d of them lwsp's\n", n, ours);
+    }
+    WSACleanup();
+    return ours;
 }
 
 }  // namespace
@@ -65,6 +88,14 @@ int wmain(int argc, wchar_t** argv) {
     if (cmd == L"show") {
         show();
         return 0;
+    }
+    if (cmd == L"status") {
+        const int n = catalog_entries();
+        if (n < 0) {
+            std::fprintf(stderr, "lwsp-install: WSAEnumProtocols failed\n");
+            return 1;
+        }
+        return n > 0 ? 0 : 3;
     }
     if (cmd == L"install") {
         const std::wstring dll = argc > 2 ? argv[2] : default_dll_path();

@@ -64,7 +64,7 @@ void condvar::wait_until(std::unique_lock<native_mutex>& lk, std::uint64_t deadl
     lk.lock();
 }
 
-thread_slot::thread_slot(cleanup_fn cleanup) : cleanup_(cleanup) {}
+thread_slot::thread_slot(cleanup_fn cleanup) : cleanup_(cleanup) { (void)cleanup_; }  // the one thread never exits
 
 void* thread_slot::get() const { return value_; }
 

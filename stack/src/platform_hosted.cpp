@@ -84,7 +84,7 @@ bool thread_slot::set(void* value) {
 
 thread_slot::thread_slot(cleanup_fn cleanup) : cleanup_(cleanup) {
     pthread_key_t key{};
-    if (pthread_key_create(&key, cleanup) != 0) throw std::runtime_error("lwsp: out of thread-specific keys");
+    if (pthread_key_create(&key, cleanup_) != 0) throw std::runtime_error("lwsp: out of thread-specific keys");
     key_ = static_cast<std::uintptr_t>(key);
 }
 

@@ -95,8 +95,11 @@ public:
 
 private:
     cleanup_fn cleanup_;
-    std::uintptr_t key_ = 0;  // the platform's key or index
-    void* value_ = nullptr;   // bare metal only
+#if LWSP_BARE_METAL
+    void* value_ = nullptr;  // the one thread's value
+#else
+    std::uintptr_t key_ = 0;  // the pthread key or the fiber-local index
+#endif
 };
 
 #if LWSP_BARE_METAL
