@@ -39,7 +39,8 @@ WSAPROTOCOL_INFOW entry(int family, bool tcp) {
     p.dwMessageSize = tcp ? 0 : 65507;
     const char* name =
         family == AF_INET6 ? (tcp ? "lwsp TCP/IPv6" : "lwsp UDP/IPv6") : (tcp ? "lwsp TCP/IPv4" : "lwsp UDP/IPv4");
-    for (std::size_t i = 0; name[i] != 0 && i < WSAPROTOCOL_LEN; ++i) p.szProtocol[i] = static_cast<WCHAR>(name[i]);
+    for (std::size_t i = 0; name[i] != 0 && i < WSAPROTOCOL_LEN; ++i)
+        p.szProtocol[i] = static_cast<WCHAR>(static_cast<unsigned char>(name[i]));
     return p;
 }
 
