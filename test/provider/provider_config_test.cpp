@@ -7,6 +7,7 @@
 
 #include "lwsp/provider_catalog.hpp"
 #include "lwsp/provider_config.hpp"
+#include "lwsp/udp_tunnel.hpp"
 
 using lwsp::provider::config;
 using lwsp::provider::config_error;
@@ -119,7 +120,11 @@ TEST_CASE("provider catalog: TCP and UDP over IPv4 and IPv6, base protocols unde
     }
 }
 
-TEST_CASE("provider bring-up: port none starts a stack with its loopback only, a tunnel binds its local address",
+// (A working udp_tunnel bring-up is tested through lwsp.dll under Wine, its
+// frames caught by the test's own socket: test/provider/provider_dll_test.cpp.
+// Here nothing is sent: a tunnel toward an address nobody owns would put
+// frames on the host's loopback.)
+TEST_CASE("provider bring-up: port none starts a stack with its loopback only, a tunnel that cannot bind throws",
           "[provider][config]") {
     {
         auto st = lwsp::provider::bring_up(parse_file_text("ipv4=192.0.2.1\n"));
@@ -127,11 +132,11 @@ TEST_CASE("provider bring-up: port none starts a stack with its loopback only, a
         CHECK(lwsp::stack::current() == st.get());
     }
     CHECK(lwsp::stack::current() == nullptr);
-    auto st = lwsp::provider::bring_up(
-        parse_file_text("port=udp_tunnel\ntunnel.local=127.0.0.1:0\ntunnel.remote=127.0.0.1:9\nipv4=192.0.2.1\n"));
-    REQUIRE(st != nullptr);
-    CHECK(lwsp::stack::current() == st.get());
-    // A tunnel whose local address cannot be bound: the port's error.
-    CHECK_THROWS(lwsp::provider::bring_up(
-        parse_file_text("port=udp_tunnel\ntunnel.local=192.0.2.77:1\ntunnel.remote=127.0.0.1:9\n")));
+    // The port refuses its options (a host name where an address belongs):
+    // its error, thrown before any socket exists.  (Not an address the host
+    // lacks: Wine binds 192.0.2.77 without complaint.)
+    CHECK_THROWS_AS(lwsp::provider::bring_up(
+                        parse_file_text("port=udp_tunnel\ntunnel.local=localhost:1\ntunnel.remote=127.0.0.1:9\n")),
+                    lwsp::udp_tunnel_error);
+    CHECK(lwsp::stack::current() == nullptr);
 }

@@ -5,8 +5,9 @@
 // reaches goes through the DLL, as for ws2.
 //
 // The DLL configures itself from LWSP_PROVIDER_CONFIG (a file this test
-// writes): a UDP tunnel port toward a local address nobody serves, and the
-// loopback addresses the TCP exchange uses.
+// writes): a UDP tunnel port whose far end is a UDP socket of this test on
+// 127.0.0.1, so every frame the stack sends lands here and nowhere else;
+// the TCP exchange runs over the stack's own loopback.
 #include <winsock2.h>
 #include <ws2spi.h>
 
@@ -179,14 +180,58 @@ struct provider_dll {
     provider_dll& operator=(const provider_dll&) = delete;
 };
 
-const char* const k_config =
-    "# lwsp provider test\n"
-    "port = udp_tunnel\n"
-    "tunnel.local = 127.0.0.1:0\n"
-    "tunnel.remote = 127.0.0.1:9\n"
-    "ipv4 = 192.0.2.1\n"
-    "ipv6 = 2001:db8::1\n"
-    "mtu = 1500\n";
+// The tunnel's far end: a UDP socket of this test on 127.0.0.1 (host
+// Winsock), which receives every frame the stack sends.
+struct tunnel_peer {
+    SOCKET s = INVALID_SOCKET;
+    u_short port = 0;
+    tunnel_peer() {
+        WSADATA wsa;
+        REQUIRE(WSAStartup(MAKEWORD(2, 2), &wsa) == 0);
+        s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+        REQUIRE(s != INVALID_SOCKET);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        int len = sizeof a;
+        REQUIRE(getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+        port = ntohs(a.sin_port);
+        DWORD timeout_ms = 30000;  // a guard against a hang, not a timing goal
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char*>(&timeout_ms), sizeof timeout_ms);
+    }
+    ~tunnel_peer() {
+        closesocket(s);
+        WSACleanup();
+    }
+    tunnel_peer(const tunnel_peer&) = delete;
+    tunnel_peer& operator=(const tunnel_peer&) = delete;
+
+    std::string config() const {
+        return "# lwsp provider test\n"
+               "port = udp_tunnel\n"
+               "tunnel.local = 127.0.0.1:0\n"
+               "tunnel.remote = 127.0.0.1:" +
+               std::to_string(port) +
+               "\n"
+               "ipv4 = 192.0.2.1\n"
+               "ipv6 = 2001:db8::1\n"
+               "mac = 02:4c:57:53:50:01\n"
+               "mtu = 1500\n";
+    }
+
+    // The next ARP frame the stack sends (other frames, IPv6 neighbour
+    // discovery, are skipped); empty after the guard timeout.
+    std::vector<unsigned char> next_arp() {
+        for (;;) {
+            std::vector<unsigned char> f(2048);
+            const int n = recv(s, reinterpret_cast<char*>(f.data()), static_cast<int>(f.size()), 0);
+            if (n <= 0) return {};
+            f.resize(static_cast<std::size_t>(n));
+            if (f.size() >= 42 && f[12] == 0x08 && f[13] == 0x06) return f;
+        }
+    }
+};
 
 sockaddr_in loopback(u_short port) {
     sockaddr_in a{};
@@ -200,7 +245,8 @@ sockaddr_in loopback(u_short port) {
 
 TEST_CASE("lwsp.dll: WSPStartup refuses an upcall table with a missing upcall (no fallback inside the DLL)",
           "[provider][dll]") {
-    provider_dll dll(k_config);
+    tunnel_peer peer;
+    provider_dll dll(peer.config());
     WSPDATA data{};
     WSPPROC_TABLE procs{};
     CHECK(dll.startup(MAKEWORD(2, 2), &data, nullptr, WSPUPCALLTABLE{}, &procs) == WSAEINVAL);
@@ -222,7 +268,8 @@ TEST_CASE("lwsp.dll: a configuration error fails WSPStartup with WSASYSNOTREADY 
 
 TEST_CASE("lwsp.dll: WSPStartup brings the stack up from the configuration and TCP runs through ws2's upcalls",
           "[provider][dll]") {
-    provider_dll dll(k_config);
+    tunnel_peer peer;
+    provider_dll dll(peer.config());
     WSPDATA data{};
     WSPPROC_TABLE p{};
     const WSPUPCALLTABLE up = ws2_table();
@@ -231,10 +278,37 @@ TEST_CASE("lwsp.dll: WSPStartup brings the stack up from the configuration and T
     CHECK(data.wVersion == MAKEWORD(2, 2));
     int err = 0;
 
+    // The configured port carries the stack's frames: a datagram to an
+    // on-link address draws an ARP request from 192.0.2.1 at the
+    // configured MAC, out through the tunnel to this test's socket.
+    {
+        SOCKET u = p.lpWSPSocket(AF_INET, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, 0, &err);
+        REQUIRE(u != INVALID_SOCKET);
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(9);
+        to.sin_addr.s_addr = htonl(0xc0000202);  // 192.0.2.2
+        char byte = 'x';
+        WSABUF b{1, &byte};
+        DWORD sent = 0;
+        REQUIRE(p.lpWSPSendTo(u, &b, 1, &sent, 0, reinterpret_cast<sockaddr*>(&to), sizeof to, nullptr, nullptr,
+                              nullptr, &err) == 0);
+        const std::vector<unsigned char> arp = peer.next_arp();
+        REQUIRE(arp.size() >= 42);
+        const unsigned char mac[6] = {0x02, 0x4c, 0x57, 0x53, 0x50, 0x01};
+        CHECK(std::memcmp(arp.data() + 6, mac, 6) == 0);  // Ethernet source
+        CHECK((arp[20] == 0 && arp[21] == 1));            // an ARP request
+        const unsigned char spa[4] = {192, 0, 2, 1}, tpa[4] = {192, 0, 2, 2};
+        CHECK(std::memcmp(arp.data() + 28, spa, 4) == 0);  // from 192.0.2.1
+        CHECK(std::memcmp(arp.data() + 38, tpa, 4) == 0);  // asking for 192.0.2.2
+        REQUIRE(p.lpWSPCloseSocket(u, &err) == 0);
+    }
+
     // Handles come from ws2 (the table's WPUCreateSocketHandle).
+    const int created0 = g_handles_created, closed0 = g_handles_closed;
     SOCKET listener = p.lpWSPSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0, &err);
     REQUIRE(listener != INVALID_SOCKET);
-    CHECK(g_handles_created == 1);
+    CHECK(g_handles_created == created0 + 1);
     sockaddr_in at = loopback(7000);
     REQUIRE(p.lpWSPBind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at, &err) == 0);
     REQUIRE(p.lpWSPListen(listener, 4, &err) == 0);
@@ -247,7 +321,7 @@ TEST_CASE("lwsp.dll: WSPStartup brings the stack up from the configuration and T
     int from_len = sizeof from;
     SOCKET server = p.lpWSPAccept(listener, reinterpret_cast<sockaddr*>(&from), &from_len, nullptr, 0, &err);
     REQUIRE(server != INVALID_SOCKET);
-    CHECK(g_handles_created == 3);
+    CHECK(g_handles_created == created0 + 3);
 
     // An overlapped receive whose completion ws2's WPUSetEvent signals.
     // (MSG_WAITALL is refused with overlapped I/O, as on Windows.)
@@ -317,7 +391,7 @@ TEST_CASE("lwsp.dll: WSPStartup brings the stack up from the configuration and T
     CHECK(n == 0);
     REQUIRE(p.lpWSPCloseSocket(server, &err) == 0);
     REQUIRE(p.lpWSPCloseSocket(listener, &err) == 0);
-    CHECK(g_handles_closed == 3);
+    CHECK(g_handles_closed == closed0 + 3);
     CloseHandle(ev);
 
     // The last cleanup stops the stack; the next startup brings it up again.
