@@ -442,8 +442,13 @@ TEST_CASE("linger under 10 % loss: close waits until data and FIN are acknowledg
     async_call<int> closer([&] { return env.close(s.client); });
     REQUIRE(eventually([&] { return !env.handle_valid(s.client); }));  // close is waiting
     // Time passes (and frames move) while close blocks; the other end reads.
+    // Once the other end has the FIN, the closing thread needs real time to
+    // return (a wake-up, then scheduling: slow under Wine or on a busy
+    // machine), while each turn of this loop moves the manual clock 10 ms:
+    // every turn from then on waits for it a little (a condition wait), so
+    // stack time cannot run out before the thread has run.
     const bool closed = run_until(
-        net, {&up}, [&] { return closer.done() && up.eof; }, 599s);
+        net, {&up}, [&] { return up.eof && closer.wait(std::chrono::milliseconds(20)); }, 599s);
     INFO(net.counters() << "close took " << (env.st.now() - t0).count() << " ms of stack time\n"
                         << trace(net, {s.client_port, k_port}));
     REQUIRE(closer.wait());
