@@ -124,7 +124,13 @@ WSPUPCALLTABLE with_fallback(const WSPUPCALLTABLE& given, lwsp_upcalls_fill fill
 // upcalls (the lwsp::upcalls library) are the fallback from the start; on
 // Windows and CE there is none until the embedder asks.
 struct provider_hooks {
-    mutex mu;
+    // WSPStartup and WSPCleanup one at a time, so that a bring-up and a
+    // tear-down never overlap and two first startups bring up one stack.
+    // Taken first, before the provider's lock and the core lock (which the
+    // bring-up's stack takes): never while holding either.
+    mutex startup_mu;
+    bool brought_up LWSP_GUARDED_BY(startup_mu) = false;  // bring_up started the running stack
+    mutex mu;                                             // a leaf
 #if defined(_WIN32)
     lwsp_upcalls_fill fallback LWSP_GUARDED_BY(mu) = nullptr;
 #else
@@ -132,7 +138,6 @@ struct provider_hooks {
 #endif
     int (*bring_up)() LWSP_GUARDED_BY(mu) = nullptr;
     void (*tear_down)() LWSP_GUARDED_BY(mu) = nullptr;
-    bool brought_up LWSP_GUARDED_BY(mu) = false;  // bring_up started the running stack
 };
 
 provider_hooks& hooks() {
@@ -354,6 +359,8 @@ int to_sockaddr(const sock_address& a, struct sockaddr* name, LPINT namelen) {
 
 int WSPAPI WSPCleanup(LPINT lpErrno) {
     if (lpErrno == nullptr) return SOCKET_ERROR;
+    provider_hooks& hk = hooks();
+    lock_guard serial(hk.startup_mu);
     provider_state& p = provider();
     bool last;
     {
@@ -383,16 +390,14 @@ int WSPAPI WSPCleanup(LPINT lpErrno) {
     }
     // A stack the provider brought up itself goes down with the last
     // cleanup (the next WSPStartup brings it up again).
+    if (!hk.brought_up) return 0;
+    hk.brought_up = false;
     void (*tear_down)() = nullptr;
     {
-        provider_hooks& h = hooks();
-        lock_guard g(h.mu);
-        if (h.brought_up) {
-            h.brought_up = false;
-            tear_down = h.tear_down;
-        }
+        lock_guard g(hk.mu);
+        tear_down = hk.tear_down;
     }
-    if (tear_down != nullptr) tear_down();
+    if (tear_down != nullptr) tear_down();  // under startup_mu: no startup meanwhile
     return 0;
 }
 
@@ -438,19 +443,21 @@ extern "C" int WSPAPI WSPStartup(WORD wVersionRequested, LPWSPDATA lpWSPData, LP
         bring_up = h.bring_up;
     }
     if (upcalls_present(UpcallTable) != k_upcall_count && fallback == nullptr) return WSAEINVAL;
+    provider_hooks& hk = hooks();
+    lwsp::lock_guard serial(hk.startup_mu);
     provider_state& p = provider();
-    lwsp::lock_guard g(p.mu);
     lwsp::stack* st = lwsp::stack::current();
-    if ((st == nullptr || st->stopped()) && p.startups == 0 && bring_up != nullptr) {
+    if ((st == nullptr || st->stopped()) && !p.started() && bring_up != nullptr) {
         // The provider DLL's bring-up: start the stack and attach its port
-        // from the provider's configuration.
+        // from the provider's configuration.  No provider lock held: the
+        // new stack takes its core lock, which close paths hold while they
+        // take the provider's lock.
         if (bring_up() != 0) return WSASYSNOTREADY;
-        provider_hooks& h = hooks();
-        lwsp::lock_guard hg(h.mu);
-        h.brought_up = true;
+        hk.brought_up = true;
         st = lwsp::stack::current();
     }
     if (st == nullptr || st->stopped()) return WSASYSNOTREADY;
+    lwsp::lock_guard g(p.mu);
     if (p.startups == 0) {
         p.config.upcalls = fallback != nullptr ? with_fallback(UpcallTable, fallback) : UpcallTable;
         p.config.external_handles = UpcallTable.lpWPUCreateSocketHandle != nullptr &&
