@@ -344,23 +344,14 @@ void tap_windows_link::stop() {
         in.sink = nullptr;
     }
     std::lock_guard<std::mutex> g(in.mu);
-    if (in.state != win::link_state::failed && in.state != win::link_state::opened) in.state = win::link_state::stopped;
-    in.queue.clear();
+    win::settle_stopped(in.state, in.queue);
 }
 
 bool tap_windows_link::transmit(const frame_part* parts, std::size_t count, const frame_info& info) {
     (void)info;  // no offloads announced: every frame is plain
     impl& in = *impl_;
     std::lock_guard<std::mutex> g(in.mu);
-    if (in.state != win::link_state::up) {
-        ++in.counters.tx_link_down;
-        return false;
-    }
-    if (!in.queue.push(parts, count)) {
-        ++in.counters.tx_queue_full;
-        return false;
-    }
-    in.counters.tx_queue_peak = std::max<std::uint64_t>(in.counters.tx_queue_peak, in.queue.size());
+    if (!win::accept_frame(in.state, in.queue, in.counters, parts, count)) return false;
     in.api.set_event(in.tx_ev);
     return true;
 }

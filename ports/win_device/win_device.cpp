@@ -254,6 +254,25 @@ const char* to_string(link_state s) {
     return "?";
 }
 
+bool accept_frame(link_state state, frame_queue& queue, link_counters& counters, const frame_part* parts,
+                  std::size_t count) {
+    if (state != link_state::up) {
+        ++counters.tx_link_down;
+        return false;
+    }
+    if (!queue.push(parts, count)) {
+        ++counters.tx_queue_full;
+        return false;
+    }
+    counters.tx_queue_peak = std::max<std::uint64_t>(counters.tx_queue_peak, queue.size());
+    return true;
+}
+
+void settle_stopped(link_state& state, frame_queue& queue) {
+    if (state != link_state::failed && state != link_state::opened) state = link_state::stopped;
+    queue.clear();
+}
+
 bool frame_queue::push(const frame_part* parts, std::size_t count) {
     if (full()) return false;
     std::vector<std::uint8_t> f;

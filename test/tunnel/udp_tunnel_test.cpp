@@ -12,11 +12,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "async_call.hpp"  // test/unit/support: eventually()
 #include "lwsp/udp_tunnel.hpp"
 
 namespace {
@@ -118,15 +120,7 @@ lwsp::udp_tunnel::options options_to(const peer& p) {
     return o;
 }
 
-template <class Pred>
-bool eventually(Pred pred) {
-    const auto until = std::chrono::steady_clock::now() + k_deadline;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= until) return false;
-        std::this_thread::sleep_for(1ms);  // polling the condition
-    }
-    return true;
-}
+bool eventually(const std::function<bool()>& pred) { return lwsp::test::eventually(pred, k_deadline); }
 
 }  // namespace
 

@@ -23,15 +23,6 @@ io_result fail(DWORD e) { return io_result{e, 0}; }
 
 }  // namespace
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) return pred();
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
-}
-
 fake_device::fake_device(kind k) : kind_(k) { path_ = k == kind::ndisuio ? L"UIO1:" : L""; }
 
 fake_device::~fake_device() {

@@ -33,6 +33,8 @@
 #include "lwsp/address.hpp"
 #include "lwsp/win_device.hpp"
 
+#include "async_call.hpp"  // test/unit/support
+
 namespace lwsp_test {
 
 using bytes = std::vector<std::uint8_t>;
@@ -184,9 +186,12 @@ private:
     std::map<ULONG, std::size_t> oid_queries_;
 };
 
-// Waits until `pred` holds, re-checking every millisecond, for at most
-// `timeout` (generous: the tests must pass on a loaded machine).  Returns
-// whether it held.
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+// Waits until `pred` holds, for at most `timeout` (generous: the tests must
+// pass on a loaded machine): the unit tests' poll (async_call.hpp) with
+// these tests' longer bound.
+inline bool eventually(const std::function<bool()>& pred,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    return lwsp::test::eventually(pred, timeout);
+}
 
 }  // namespace lwsp_test

@@ -197,6 +197,18 @@ private:
     std::vector<std::vector<std::uint8_t>> spare_;
 };
 
+// transmit()'s decision, the same in every Windows port (call it with the
+// port's lock held, then wake the writer when it returns true): a frame is
+// refused while the link is not up (tx_link_down) or the queue is full
+// (tx_queue_full); otherwise a copy is queued and the queue's peak kept.
+bool accept_frame(link_state state, frame_queue& queue, link_counters& counters, const frame_part* parts,
+                  std::size_t count);
+
+// The end of stop(), the same in every Windows port (the port's lock held,
+// its threads joined): a port that had started is now stopped (a failed or
+// never-started one keeps saying so), and frames still queued are dropped.
+void settle_stopped(link_state& state, frame_queue& queue);
+
 // Pauses after repeated bad reads, so a device that fails or returns
 // nothing at once keeps no thread spinning: after `burst` bad reads in a row
 // the reader waits 10 ms, then twice as long after each further burst, up to
