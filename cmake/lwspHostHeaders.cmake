@@ -11,7 +11,12 @@
 #   lwsp_find_catch2()          Catch2::Catch2 and catch_discover_tests
 #   lwsp_find_boost_headers()   Boost::boost (headers only)
 
-function(_lwsp_host_header_dir subdir out)
+# <target>: an imported header-only target whose include directory holds
+# only a link to /usr/include/<subdir>.
+function(_lwsp_host_header_target subdir target)
+  if(TARGET ${target})
+    return()
+  endif()
   set(host "/usr/include/${subdir}")
   if(NOT EXISTS "${host}")
     message(FATAL_ERROR "${host} is missing (scripts/setup installs it)")
@@ -21,17 +26,14 @@ function(_lwsp_host_header_dir subdir out)
   if(NOT EXISTS "${dir}/${subdir}")
     file(CREATE_LINK "${host}" "${dir}/${subdir}" SYMBOLIC)
   endif()
-  set(${out} "${dir}" PARENT_SCOPE)
+  add_library(${target} INTERFACE IMPORTED GLOBAL)
+  set_target_properties(${target} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${dir}"
+                        INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${dir}")
 endfunction()
 
 macro(lwsp_find_catch2)
   if(CMAKE_CROSSCOMPILING AND WIN32)
-    if(NOT TARGET Catch2::Catch2)
-      _lwsp_host_header_dir(catch2 _lwsp_catch2_dir)
-      add_library(Catch2::Catch2 INTERFACE IMPORTED GLOBAL)
-      set_target_properties(Catch2::Catch2 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_lwsp_catch2_dir}"
-                            INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${_lwsp_catch2_dir}")
-    endif()
+    _lwsp_host_header_target(catch2 Catch2::Catch2)
     find_file(LWSP_CATCH_CMAKE Catch.cmake PATHS /usr/lib/cmake/Catch2 /usr/share/cmake/Catch2
               NO_DEFAULT_PATH NO_CMAKE_FIND_ROOT_PATH)
     if(NOT LWSP_CATCH_CMAKE)
@@ -46,12 +48,7 @@ endmacro()
 
 macro(lwsp_find_boost_headers)
   if(CMAKE_CROSSCOMPILING AND WIN32)
-    if(NOT TARGET Boost::boost)
-      _lwsp_host_header_dir(boost _lwsp_boost_dir)
-      add_library(Boost::boost INTERFACE IMPORTED GLOBAL)
-      set_target_properties(Boost::boost PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_lwsp_boost_dir}"
-                            INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${_lwsp_boost_dir}")
-    endif()
+    _lwsp_host_header_target(boost Boost::boost)
   else()
     find_package(Boost 1.66 REQUIRED)
   endif()
