@@ -2,12 +2,15 @@
 //
 //   bench_lwsp --mode tx|rx|rr|crr [--tap lwsp0] [--mtu 1500] [--warmup S] [--seconds S]
 //              [--count N] [--offload 0|1] [--busy-poll US] [--heap-cache BYTES]
+//              [--inline-receive 0|1]
 //       lwsp (192.0.2.1) on a TAP device against bench_kernel server at
 //       192.0.2.2 in the same private namespace (scripts/bench sets it up).
 //       --offload 0: plain frames (metrics tx_bps_plain, rx_bps_plain);
 //       --busy-poll: the TAP port's busy polling (metrics rr_busy.*).
 //       --heap-cache: stack::options::heap_cache (0: lwIP's blocks go
 //       straight back to malloc).
+//       --inline-receive 0: stack::options::inline_receive off (blocked
+//       threads sleep until the TAP port's thread delivers).
 //   bench_lwsp --mode flows [--count 100] [--warmup S] [--seconds S]
 //       `count` bulk connections lwsp→kernel at once (one thread each):
 //       the sum (flows_bps) and Jain's fairness index (flows_jain).
@@ -141,6 +144,7 @@ int run_tap(const bench::args& a) {
 
     lwsp::stack::options so;
     so.heap_cache = a.num("heap-cache", lwsp::stack::options::default_heap_cache);
+    so.inline_receive = a.num("inline-receive", 1) != 0;
     lwsp::stack st(so);
     lwsp::tap_link::options o;
     o.name = a.str("tap", "lwsp0");

@@ -1,27 +1,35 @@
-// Linux TAP port.  One Asio thread reads; transmit() writes directly with
-// writev and falls back to a queue that the Asio thread drains.  With
-// offloads, every frame in both directions is preceded by a virtio-net
-// header (struct virtio_net_hdr, 10 bytes, host byte order) that this file
-// translates to and from lwsp::frame_info.
+// Linux TAP port.  One I/O thread waits in epoll and reads; transmit()
+// writes directly with writev and falls back to a queue that the I/O thread
+// drains when the device is writable.  A thread about to block in the stack
+// may read the device itself (receive_inline); while it polls, the device is
+// taken out of the I/O thread's epoll set, so the frame it waits for wakes
+// only it.  With offloads, every frame in both directions is preceded by a
+// virtio-net header (struct virtio_net_hdr, 10 bytes, host byte order) that
+// this file translates to and from lwsp::frame_info.
 #include "lwsp/tap_link.hpp"
 
 #include <fcntl.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <cerrno>
+#include <chrono>
+#include <climits>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "lwsp/platform.hpp"
 
 namespace lwsp {
 
@@ -29,23 +37,42 @@ struct tap_link::impl {
     options opts;
     int fd = -1;
     bool vnet = false;  // frames carry a virtio-net header (offloads on)
-    boost::asio::io_context io;
-    std::unique_ptr<boost::asio::posix::stream_descriptor> sd;
+    int ep = -1;        // the I/O thread's epoll set: the device and `ctl`
+    int ctl = -1;       // eventfd: stop() wakes the I/O thread with it
     std::thread thread;
-    link_sink* sink = nullptr;
-    std::vector<std::vector<std::uint8_t>> rx;  // one buffer per frame of a read batch
-
-    mutable std::mutex tx_mu;  // leaf lock: guards the queue and counters
-    std::deque<std::vector<std::uint8_t>> tx_queue;
-    std::atomic<bool> tx_pending{false};  // !tx_queue.empty(), readable without tx_mu
-    bool flush_armed = false;
-    counters stats;
     std::atomic<bool> running{false};
 
-    void read_loop();
+    // Reading the device: the I/O thread or a thread waiting inline, one
+    // at a time (the buffers are shared, and frames must keep their order).
+    // Taken before the stack's core lock (deliveries take it inside).
+    std::mutex rx_mu;
+    link_sink* sink = nullptr;                  // rx_mu, once started
+    std::vector<std::vector<std::uint8_t>> rx;  // one buffer per frame of a read batch
+    std::atomic<bool> device_failed{false};     // the device reported an error: nobody polls it
+
+    // What the I/O thread's epoll set asks of the device: readable unless a
+    // thread polls it inline, writable while frames wait in the queue.
+    // Leaf lock after tx_mu.
+    std::mutex interest_mu;
+    bool inline_polling = false;  // interest_mu
+    bool want_write = false;      // interest_mu
+    std::uint32_t interest = 0;   // interest_mu: what epoll has now (UINT32_MAX: removed)
+
+    mutable std::mutex tx_mu;  // leaf lock but for interest_mu: guards the queue and counters
+    std::deque<std::vector<std::uint8_t>> tx_queue;
+    std::atomic<bool> tx_pending{false};  // !tx_queue.empty(), readable without tx_mu
+    counters stats;
+
+    impl() = default;
+    impl(const impl&) = delete;
+    impl& operator=(const impl&) = delete;
+    ~impl();
+
+    void io_main();
     void on_readable();
-    std::size_t drain();
-    void arm_flush();
+    std::size_t drain(bool inline_read = false);
+    void set_interest();  // interest_mu held
+    void arm_flush();     // tx_mu held
     void flush();
 };
 
@@ -163,7 +190,19 @@ std::unique_ptr<tap_link> tap_link::open(const options& opts) {
     auto i = std::make_unique<impl>();
     i->opts = opts;
     i->opts.name = ifr.ifr_name;
-    i->fd = fd;
+    i->fd = fd;  // the destructor closes it from here on
+    i->ep = ::epoll_create1(EPOLL_CLOEXEC);
+    i->ctl = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event ce {};
+    ce.events = EPOLLIN;
+    ce.data.fd = i->ctl;
+    struct epoll_event de {};
+    de.data.fd = fd;  // no interest until start()
+    if (i->ep < 0 || i->ctl < 0 || ::epoll_ctl(i->ep, EPOLL_CTL_ADD, i->ctl, &ce) != 0 ||
+        ::epoll_ctl(i->ep, EPOLL_CTL_ADD, fd, &de) != 0) {
+        const int e = errno;
+        throw tap_error("lwsp tap: cannot set up the I/O thread's epoll: " + errno_text(e));
+    }
     // Checksums left partial and TCP segmentation both ways.  An older
     // kernel may refuse: then the header stays, describing plain frames.
     // Without offloads they are switched off explicitly: a device keeps the
@@ -179,7 +218,6 @@ std::unique_ptr<tap_link> tap_link::open(const options& opts) {
         int size = static_cast<int>(vnet_len), off = 0;
         if (::ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) {
             const int e = errno;
-            ::close(fd);
             throw tap_error("lwsp tap: TUNSETVNETHDRSZ on '" + opts.name + "' failed: " + errno_text(e));
         }
         ::ioctl(fd, TUNSETVNETLE, &off);
@@ -198,18 +236,15 @@ std::unique_ptr<tap_link> tap_link::open(const options& opts) {
 
 tap_link::tap_link(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
 
-tap_link::~tap_link() {
-    stop();
+tap_link::~tap_link() { stop(); }
+
+tap_link::impl::~impl() {
     // Offloads outlive the descriptor on a persistent device, and a later
     // reader without a virtio-net header would get frames with unfinished
     // checksums: leave the device as a plain TAP.
-    if (impl_->opts.offload) ::ioctl(impl_->fd, TUNSETOFFLOAD, 0ul);
-    if (impl_->sd) {
-        boost::system::error_code ec;
-        impl_->sd->close(ec);  // closes the fd
-    } else if (impl_->fd >= 0) {
-        ::close(impl_->fd);
-    }
+    if (fd >= 0 && opts.offload) ::ioctl(fd, TUNSETOFFLOAD, 0ul);
+    for (const int d : {ep, ctl, fd})
+        if (d >= 0) ::close(d);
 }
 
 std::size_t tap_link::mtu() const { return impl_->opts.mtu; }
@@ -234,31 +269,88 @@ tap_link::counters tap_link::stats() const {
 void tap_link::start(link_sink& sink) {
     impl& in = *impl_;
     if (in.running.exchange(true)) return;
-    in.sink = &sink;
-    if (!in.sd) in.sd = std::make_unique<boost::asio::posix::stream_descriptor>(in.io, in.fd);
-    in.io.restart();
-    in.read_loop();
-    in.thread = std::thread([&in] { in.io.run(); });
+    {
+        std::lock_guard<std::mutex> r(in.rx_mu);
+        in.sink = &sink;
+    }
+    in.device_failed = false;
+    {
+        std::lock_guard<std::mutex> g(in.interest_mu);
+        in.set_interest();
+    }
+    in.thread = std::thread([&in] { in.io_main(); });
 }
 
 void tap_link::stop() {
     impl& in = *impl_;
     if (!in.running.exchange(false)) return;
-    in.io.stop();
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t w = ::write(in.ctl, &one, sizeof one);
     if (in.thread.joinable()) in.thread.join();
-    in.sink = nullptr;
+    {
+        std::lock_guard<std::mutex> r(in.rx_mu);  // an inline reader finishes its batch first
+        in.sink = nullptr;
+    }
     std::lock_guard<std::mutex> g(in.tx_mu);
     in.tx_queue.clear();
     in.tx_pending.store(false, std::memory_order_release);
-    in.flush_armed = false;
+    std::lock_guard<std::mutex> i(in.interest_mu);
+    in.want_write = false;
 }
 
-void tap_link::impl::read_loop() {
-    sd->async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-        if (ec || !running) return;
-        on_readable();
-        read_loop();
-    });
+void tap_link::impl::set_interest() {
+    if (device_failed) {
+        // epoll reports errors and hang-ups whatever it was asked for.
+        if (interest != UINT32_MAX) ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+        interest = UINT32_MAX;
+        return;
+    }
+    std::uint32_t want = 0;
+    if (running) {
+        if (!inline_polling) want |= EPOLLIN;
+        if (want_write) want |= EPOLLOUT;
+    }
+    if (want == interest) return;
+    struct epoll_event ev {};
+    ev.events = want;
+    ev.data.fd = fd;
+    if (::epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0) interest = want;
+}
+
+void tap_link::impl::io_main() {
+    while (running) {
+        struct epoll_event evs[2];
+        const int n = ::epoll_wait(ep, evs, 2, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break;  // EBADF/EINVAL: nothing this thread can recover from
+        }
+        for (int k = 0; k < n && running; ++k) {
+            if (evs[k].data.fd == ctl) {
+                std::uint64_t count = 0;
+                [[maybe_unused]] const ssize_t r = ::read(ctl, &count, sizeof count);
+                continue;
+            }
+            const std::uint32_t e = evs[k].events;
+            if ((e & (EPOLLERR | EPOLLHUP)) != 0) {
+                // The device went away (its interface was deleted): reading
+                // would fail at once, forever.  Stop asking.
+                std::lock_guard<std::mutex> g(interest_mu);
+                device_failed = true;
+                set_interest();
+                continue;
+            }
+            if ((e & EPOLLOUT) != 0) {
+                {
+                    std::lock_guard<std::mutex> g(interest_mu);
+                    want_write = false;
+                    set_interest();
+                }
+                flush();
+            }
+            if ((e & EPOLLIN) != 0) on_readable();
+        }
+    }
 }
 
 void tap_link::impl::on_readable() {
@@ -270,15 +362,49 @@ void tap_link::impl::on_readable() {
     auto deadline = clock::now() + opts.busy_poll;
     while (running && clock::now() < deadline) {
         if (drain() != 0) deadline = clock::now() + opts.busy_poll;
-        // The queue's own flush is an Asio handler, which waits for this
-        // one; a lock-free look first keeps the spin off the transmit lock.
+        // The I/O thread would flush the queue when the device is writable,
+        // but it is this thread; a lock-free look first keeps the spin off
+        // the transmit lock.
         if (tx_pending.load(std::memory_order_acquire)) flush();
     }
 }
 
-std::size_t tap_link::impl::drain() {
+bool tap_link::offers_inline_receive() const { return true; }
+
+bool tap_link::receive_inline(platform::waker& wake, std::uint64_t until_ms) {
+    impl& in = *impl_;
+    if (!in.running || in.device_failed) return false;
+    int timeout = -1;
+    if (until_ms != UINT64_MAX) {
+        const std::uint64_t now = platform::now_ms();
+        timeout = until_ms <= now ? 0 : static_cast<int>(std::min<std::uint64_t>(until_ms - now, INT_MAX));
+    }
+    // The device leaves the I/O thread's epoll set while this thread polls
+    // it: the frame this thread waits for wakes this thread only.
+    {
+        std::lock_guard<std::mutex> g(in.interest_mu);
+        in.inline_polling = true;
+        in.set_interest();
+    }
+    struct pollfd fds[2] = {{in.fd, POLLIN, 0}, {wake.handle(), POLLIN, 0}};
+    const int n = ::poll(fds, 2, timeout);
+    if (n > 0 && fds[1].revents != 0) wake.consume();
+    const bool failed = n > 0 && (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
+    if (!failed) in.drain(true);  // what is ready, whatever woke this thread
+    // Back to the I/O thread.  Level-triggered: a frame that came after the
+    // drain above wakes it at once.
+    std::lock_guard<std::mutex> g(in.interest_mu);
+    if (failed) in.device_failed = true;  // the I/O thread would spin on it too
+    in.inline_polling = false;
+    in.set_interest();
+    return !failed;
+}
+
+std::size_t tap_link::impl::drain(bool inline_read) {
     // Drain what is ready, a batch at a time (bounded, so transmit flushes
     // get their turn); each batch reaches the stack under one lock.
+    std::lock_guard<std::mutex> r(rx_mu);
+    if (sink == nullptr) return 0;  // stopped
     std::size_t total = 0;
     frame_part frames[32];
     frame_info infos[32];
@@ -305,8 +431,9 @@ std::size_t tap_link::impl::drain() {
             std::lock_guard<std::mutex> g(tx_mu);
             stats.frames_in += n;
             stats.bytes_in += bytes;
+            if (inline_read) stats.frames_in_inline += n;
         }
-        if (sink && n != 0) sink->deliver_many(frames, n, infos);
+        if (n != 0) sink->deliver_many(frames, n, infos);
         if (slot < rx.size()) return total;  // the device is empty
     }
     return total;
@@ -363,15 +490,9 @@ bool tap_link::transmit(const frame_part* parts, std::size_t count, const frame_
 }
 
 void tap_link::impl::arm_flush() {  // tx_mu held
-    if (flush_armed) return;
-    flush_armed = true;
-    sd->async_wait(boost::asio::posix::stream_descriptor::wait_write, [this](const boost::system::error_code& ec) {
-        {
-            std::lock_guard<std::mutex> g(tx_mu);
-            flush_armed = false;
-        }
-        if (!ec && running) flush();
-    });
+    std::lock_guard<std::mutex> g(interest_mu);
+    want_write = true;
+    set_interest();
 }
 
 void tap_link::impl::flush() {

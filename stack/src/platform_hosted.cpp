@@ -12,6 +12,10 @@
 #include <windows.h>
 #else
 #include <pthread.h>
+#include <unistd.h>
+#endif
+#if defined(__linux__)
+#include <sys/eventfd.h>
 #endif
 
 namespace lwsp::platform {
@@ -36,6 +40,39 @@ std::uint64_t random_seed() {
 void condvar::wait_until(std::unique_lock<native_mutex>& lk, std::uint64_t deadline_ms) {
     const std::chrono::steady_clock::time_point at{std::chrono::milliseconds(deadline_ms)};
     cv_.wait_until(lk, at);
+}
+
+waker::~waker() {
+#if !defined(_WIN32)
+    if (fd_ >= 0) ::close(fd_);
+#endif
+}
+
+void waker::signal() {
+#if defined(__linux__)
+    if (!armed_.exchange(false)) return;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(fd_, &one, sizeof one);  // fails only when the count is full: still readable
+#endif
+}
+
+void waker::consume() {
+#if defined(__linux__)
+    std::uint64_t count = 0;
+    [[maybe_unused]] const ssize_t n = ::read(fd_, &count, sizeof count);  // nonblocking: EAGAIN if nothing was signalled
+#endif
+}
+
+std::unique_ptr<waker> make_waker() {
+#if defined(__linux__)
+    const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) return nullptr;
+    auto w = std::unique_ptr<waker>(new (std::nothrow) waker(fd));
+    if (!w) ::close(fd);
+    return w;
+#else
+    return nullptr;
+#endif
 }
 
 #if defined(_WIN32)

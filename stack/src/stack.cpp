@@ -467,6 +467,8 @@ interface_id stack::attach(std::shared_ptr<link> l, const interface_config& cfg)
         netif_set_link_up(&itf->nif);
         netif_set_up(&itf->nif);
         itf->active = true;
+        if (impl_->opts.inline_receive && !impl_->inline_link && itf->owner_->offers_inline_receive())
+            impl_->inline_link = itf->owner_;
         id = impl_->next_interface++;
         impl_->interfaces.emplace(id, std::move(owned));
     }
@@ -488,6 +490,10 @@ void stack::detach(interface_id id) {
         if (it == impl_->interfaces.end()) return;
         itf = std::move(it->second);
         impl_->interfaces.erase(it);
+        if (impl_->inline_link == itf->owner_) {
+            impl_->inline_link.reset();
+            wake_all_waiters();  // a thread waiting on the device goes back to its condition variable
+        }
         itf->flush();
         itf->active = false;
         netif_set_down(&itf->nif);
@@ -556,16 +562,55 @@ stack::wait_status stack::wait_impl(core_lock& lk, platform::condvar& cv, const 
             in.drain_deferred(lk.lk_);
             continue;
         }
+        const std::uint64_t until = deadline && !in.opts.manual_clock
+                                        ? in.to_platform(static_cast<std::uint64_t>(deadline->count()))
+                                        : UINT64_MAX;  // a manual clock wakes waiters when it moves
+        if (in.wait_inline(lk.lk_, cv, until)) continue;
         in.clear_owner();
-        if (deadline && !in.opts.manual_clock)
-            cv.wait_until(lk.lk_, in.to_platform(static_cast<std::uint64_t>(deadline->count())));
+        if (until != UINT64_MAX)
+            cv.wait_until(lk.lk_, until);
         else
-            cv.wait(lk.lk_);  // a manual clock wakes waiters when it moves
+            cv.wait(lk.lk_);
         in.mark_owner();
     }
     in.waiters.erase(std::find(in.waiters.begin(), in.waiters.end(), &cv));
     if (on_progress) in.progress_waiters.erase(std::find(in.progress_waiters.begin(), in.progress_waiters.end(), &cv));
     return status;
+}
+
+// Inline receive (docs/design.md, "Inline receive").  The thread arms its
+// waker and attaches it to `cv` under the core lock, after its condition
+// was found false; every notify of `cv` happens under the core lock, so one
+// that comes after the lock is released signals the waker, and none is
+// lost.  While the thread waits on the device the port's own thread still
+// reads and delivers: a frame for anyone else, or a timer, reaches its
+// waiter as before.
+bool stack::impl::wait_inline(std::unique_lock<platform::native_mutex>& lk, platform::condvar& cv,
+                              std::uint64_t until_platform_ms) {
+#if LWSP_BARE_METAL
+    (void)lk;
+    (void)cv;
+    (void)until_platform_ms;
+    return false;
+#else
+    if (!inline_link || inline_busy || cv.attached()) return false;
+    if (!inline_waker) inline_waker = platform::make_waker();
+    platform::waker* const w = inline_waker.get();
+    if (w == nullptr) return false;
+    const std::shared_ptr<link> l = inline_link;  // outlives a detach meanwhile
+    inline_busy = true;
+    w->arm();
+    cv.attach(w);
+    clear_owner();
+    lk.unlock();
+    const bool waited = l->receive_inline(*w, until_platform_ms);
+    lk.lock();
+    mark_owner();
+    cv.attach(nullptr);
+    w->disarm();
+    inline_busy = false;
+    return waited;
+#endif
 }
 
 void stack::assert_core_held() const { impl_->assert_held(); }

@@ -60,6 +60,15 @@ struct stack::impl {
     std::uint64_t driver_wake_at LWSP_GUARDED_BY(core) = UINT64_MAX;  // stack-clock ms the driver sleeps until
 
     std::vector<platform::condvar*> waiters LWSP_GUARDED_BY(core);  // threads inside wait()
+    // Inline receive: the first attached link that offers it, and whether
+    // a waiting thread is inside its receive_inline() (one at a time).
+    std::shared_ptr<link> inline_link LWSP_GUARDED_BY(core);
+    bool inline_busy LWSP_GUARDED_BY(core) = false;
+#if !LWSP_BARE_METAL
+    // What wakes the thread in receive_inline(); made with the first such
+    // link, kept until the stack goes.
+    std::unique_ptr<platform::waker> inline_waker LWSP_GUARDED_BY(core);
+#endif
     // Also woken by any input or timer.
     std::vector<platform::condvar*> progress_waiters LWSP_GUARDED_BY(core);
 
@@ -103,6 +112,12 @@ struct stack::impl {
         for (platform::condvar* cv : progress_waiters) cv->notify_all();
     }
     void release_all_pcbs() LWSP_REQUIRES(core);
+    // Inline receive (wait_impl): sleeps in the inline link's
+    // receive_inline() with `lk` released instead of on `cv`.  False if
+    // there is no such link, another thread is using it, or it cannot wait
+    // now: the caller sleeps on `cv`.
+    bool wait_inline(std::unique_lock<platform::native_mutex>& lk, platform::condvar& cv,
+                     std::uint64_t until_platform_ms) LWSP_REQUIRES(core);
 };
 
 }  // namespace lwsp

@@ -67,8 +67,15 @@ struct tap_env {
     WSPPROC_TABLE p{};
     std::atomic<std::size_t> largest_frame_out{0};
 
+    static lwsp::stack::options stack_options(bool inline_receive) {
+        lwsp::stack::options o;
+        o.inline_receive = inline_receive;
+        return o;
+    }
+
     explicit tap_env(std::size_t mtu = 1500, bool capture_frames = false, bool offload = true,
-                     std::chrono::microseconds busy_poll = {}) {
+                     std::chrono::microseconds busy_poll = {}, bool inline_receive = true)
+        : st(stack_options(inline_receive)) {
         const char* dev = std::getenv("LWSP_TAP");
         REQUIRE(dev != nullptr);  // set by scripts/netns-run
         if (mtu != 1500) {
@@ -171,6 +178,12 @@ struct tap_env {
     int close(SOCKET s) {
         int err = 0;
         return p.lpWSPCloseSocket(s, &err) == 0 ? 0 : err;
+    }
+    int set_rcvtimeo(SOCKET s, DWORD ms) {
+        int err = 0;
+        return p.lpWSPSetSockOpt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char*>(&ms), sizeof ms, &err) == 0
+                   ? 0
+                   : err;
     }
 };
 
@@ -664,6 +677,158 @@ TEST_CASE("with busy polling, request/response works and the reader stops spinni
     CHECK(cpu_s < 0.5);
     REQUIRE(env.close(s) == 0);
     echo.join();
+    kp::close_fd(kfd);
+    kp::close_fd(lfd);
+}
+
+// ---- inline receive: the thread blocked in the stack reads the device ------
+
+// One connection lwsp -> kernel whose kernel end echoes what it reads.
+struct echo_connection {
+    int lfd = -1, kfd = -1;
+    SOCKET s = INVALID_SOCKET;
+    std::thread echo;
+    echo_connection(tap_env& env, std::uint16_t port) {
+        lfd = kp::listen_tcp(k_kernel4, port);
+        REQUIRE(lfd >= 0);
+        s = env.socket();
+        REQUIRE(env.connect(s, k_kernel4, port) == 0);
+        kfd = kp::accept_one(lfd, 5000);
+        REQUIRE(kfd >= 0);
+        const int fd = kfd;
+        echo = std::thread([fd] {
+            for (;;) {
+                kp::read_result r = kp::read_some(fd, 64, 10000);
+                if (r.data.empty() || !kp::write_all(fd, r.data)) return;
+            }
+        });
+    }
+    void close(tap_env& env) {
+        CHECK(env.close(s) == 0);
+        echo.join();
+        kp::close_fd(kfd);
+        kp::close_fd(lfd);
+    }
+};
+
+TEST_CASE("inline receive: a thread blocked in WSPRecv reads the replies from the device itself", "[integration][tap]") {
+    const bool on = GENERATE(true, false);
+    INFO("inline receive " << (on ? "on" : "off"));
+    tap_env env(1500, false, true, {}, on);
+    echo_connection c(env, 5015);
+    const std::uint64_t inline_before = env.tap->stats().frames_in_inline;
+    for (int i = 0; i < 200; ++i) {
+        const char out = static_cast<char>('a' + i % 26);
+        REQUIRE(env.send_all(c.s, &out, 1) == 0);
+        char in = 0;
+        REQUIRE(env.recv(c.s, &in, 1) == 1);
+        REQUIRE(in == out);
+    }
+    const lwsp::tap_link::counters n = env.tap->stats();
+    INFO("frames in: " << n.frames_in << ", read by the waiting thread: " << n.frames_in_inline);
+    if (on) {
+        // Which thread reads a reply depends on where it is when the reply
+        // comes (the port's thread reads whatever arrives while nobody
+        // waits); with the waiting thread polling, some are its own.
+        CHECK(n.frames_in_inline > inline_before);
+    } else {
+        CHECK(n.frames_in_inline == 0);
+    }
+    c.close(env);
+}
+
+TEST_CASE("inline receive: a thread waiting on the device is woken by data that arrives another way",
+          "[integration][tap]") {
+    tap_env env;
+    // A TCP pair inside lwsp over its loopback interface: nothing of it
+    // crosses the TAP device, so the thread blocked in WSPRecv on it — the
+    // only waiter, so the one polling the device — must be woken by the
+    // loopback delivery through its waker.  A lost wake-up would leave it
+    // there until the 20 s receive timeout.
+    SOCKET l = env.socket();
+    REQUIRE(env.bind(l, "127.0.0.1", 7100) == 0);
+    int err = 0;
+    REQUIRE(env.p.lpWSPListen(l, 1, &err) == 0);
+    SOCKET c = env.socket();
+    REQUIRE(env.connect(c, "127.0.0.1", 7100) == 0);
+    SOCKET a = env.p.lpWSPAccept(l, nullptr, nullptr, nullptr, 0, &err);
+    REQUIRE(a != INVALID_SOCKET);
+    REQUIRE(env.set_rcvtimeo(a, 20000) == 0);
+    const BOOL nodelay = TRUE;  // each byte leaves at once, not when the last one is acknowledged
+    REQUIRE(env.p.lpWSPSetSockOpt(c, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&nodelay),
+                                  sizeof nodelay, &err) == 0);
+    for (int round = 0; round < 20; ++round) {
+        std::atomic<long> got{-1};
+        char in = 0;
+        std::thread reader([&] { got = env.recv(a, &in, 1); });
+        REQUIRE(eventually([&] { return env.st.waiting_threads() == 1; }, 10s));
+        const char out = static_cast<char>('A' + round);
+        REQUIRE(env.send_all(c, &out, 1) == 0);
+        reader.join();
+        REQUIRE(got == 1);
+        CHECK(in == out);
+    }
+    CHECK(env.close(a) == 0);
+    CHECK(env.close(c) == 0);
+    CHECK(env.close(l) == 0);
+}
+
+TEST_CASE("inline receive: several blocked threads each get their own connection's bytes", "[integration][tap]") {
+    tap_env env;
+    constexpr int n = 4;
+    std::vector<std::unique_ptr<echo_connection>> conns;
+    for (int i = 0; i < n; ++i) conns.push_back(std::make_unique<echo_connection>(env, std::uint16_t(5020 + i)));
+    // One thread at a time polls the device; the others sleep until the
+    // port's thread (or the polling one) delivers their replies.
+    std::atomic<int> bad{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < n; ++i) {
+        clients.emplace_back([&, i] {
+            for (int k = 0; k < 300; ++k) {
+                const char out[2] = {static_cast<char>('a' + i), static_cast<char>(k & 0x7f)};
+                if (env.send_all(conns[i]->s, out, 2) != 0) {
+                    ++bad;
+                    return;
+                }
+                char in[2] = {};
+                std::size_t have = 0;
+                while (have < 2) {
+                    const long r = env.recv(conns[i]->s, in + have, 2 - have);
+                    if (r <= 0) {
+                        ++bad;
+                        return;
+                    }
+                    have += static_cast<std::size_t>(r);
+                }
+                if (std::memcmp(in, out, 2) != 0) ++bad;
+            }
+        });
+    }
+    for (std::thread& t : clients) t.join();
+    CHECK(bad == 0);
+    for (auto& c : conns) c->close(env);
+}
+
+TEST_CASE("inline receive: SO_RCVTIMEO ends a wait on the device, and stopping the stack ends another",
+          "[integration][tap]") {
+    tap_env env;
+    const int lfd = kp::listen_tcp(k_kernel4, 5016);
+    SOCKET s = env.socket();
+    REQUIRE(env.connect(s, k_kernel4, 5016) == 0);
+    const int kfd = kp::accept_one(lfd, 5000);
+    REQUIRE(kfd >= 0);
+    REQUIRE(env.set_rcvtimeo(s, 300) == 0);
+    char in = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(env.recv(s, &in, 1) == -WSAETIMEDOUT);
+    CHECK(std::chrono::steady_clock::now() - t0 >= 300ms);  // not before its deadline
+    REQUIRE(env.set_rcvtimeo(s, 0) == 0);                   // no limit
+    std::atomic<long> got{0};
+    std::thread reader([&] { got = env.recv(s, &in, 1); });
+    REQUIRE(eventually([&] { return env.st.waiting_threads() == 1; }, 10s));
+    env.st.stop();  // detaches the TAP link the reader is polling
+    reader.join();
+    CHECK(got == -WSAENETDOWN);
     kp::close_fd(kfd);
     kp::close_fd(lfd);
 }

@@ -17,6 +17,13 @@
 //  * poll() is called without the core lock by stack::poll() — on bare
 //    metal by the main loop and by every blocking call — for a port that
 //    has no thread of its own: it reads the device and delivers.
+//  * receive_inline() is called without the core lock by a thread about to
+//    block in the stack (hosted only), for a port that offers it: that
+//    thread waits on the device itself and delivers what it reads, so the
+//    frame that satisfies it wakes it directly instead of waking the port's
+//    thread, which then wakes it (one thread wake-up per reply instead of
+//    two).  The port's own thread goes on reading as before: inline reads
+//    only come first, and nothing depends on them.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +32,10 @@
 #include "lwsp/address.hpp"
 
 namespace lwsp {
+
+namespace platform {
+class waker;  // lwsp/platform.hpp
+}
 
 // One contiguous piece of an outgoing frame; a frame is a short list of them
 // (headers and payload may live in different buffers).
@@ -103,6 +114,22 @@ public:
     // start() gave, and return how many frames it delivered.  Ports with an
     // I/O thread of their own keep the default.
     virtual std::size_t poll() { return 0; }
+    // Inline receive: whether receive_inline() can wait on the device.
+    // Read once, when the link is attached.
+    virtual bool offers_inline_receive() const { return false; }
+    // Waits until the device has frames, `wake` is signalled (handle()
+    // readable) or the platform clock reaches `until_ms` (UINT64_MAX: no
+    // limit), whichever is first; then reads what is ready and delivers it
+    // as the port's thread would (in order with its own deliveries), and
+    // returns true.  It may return early.  Returns false at once when it
+    // cannot wait now (stopped, the device gone): the caller then sleeps
+    // as it would without inline receive.  The port consumes `wake`'s
+    // signal.  Called by one thread at a time.
+    virtual bool receive_inline(platform::waker& wake, std::uint64_t until_ms) {
+        (void)wake;
+        (void)until_ms;
+        return false;
+    }
 };
 
 }  // namespace lwsp

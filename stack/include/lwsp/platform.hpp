@@ -15,6 +15,8 @@
 //   yield()          give up the processor (Sleep(0))
 //   random_seed()    64 bits for the stack's secrets
 //   hosted           whether the stack runs a driver thread of its own
+//   waker            (hosted) wakes a thread that waits on a device instead
+//                    of its condition variable: inline receive
 //
 // Two implementations, chosen when lwsp is configured (LWSP_PLATFORM):
 //
@@ -42,6 +44,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>  // std::unique_lock and std::lock_guard (templates; no threads needed)
 
 #if !defined(LWSP_BARE_METAL)
@@ -176,15 +179,57 @@ inline thread_id this_thread() { return std::this_thread::get_id(); }
 template <class T>
 using atomic = std::atomic<T>;
 
+// Wakes a thread that sleeps on a device instead of on its condition
+// variable (inline receive, link::receive_inline): a thread about to block
+// arms the waker and attaches it to the condition variable it would have
+// slept on; a notify on that condition variable then also signals the
+// waker, whose handle() the thread waits on beside the device.  Linux: an
+// eventfd (the stack has one: one thread at a time waits inline);
+// elsewhere there is none (make_waker() returns null and threads sleep on
+// their condition variables).
+class waker {
+public:
+    explicit waker(int fd) : fd_(fd) {}
+    ~waker();
+    waker(const waker&) = delete;
+    waker& operator=(const waker&) = delete;
+    // A descriptor that poll() sees readable once the waker is signalled.
+    int handle() const { return fd_; }
+    void arm() { armed_.store(true); }
+    void disarm() { armed_.store(false); }
+    // If armed: disarms and makes handle() readable.  Any thread.
+    void signal();
+    // Makes handle() unreadable again (the waiting thread, after a wake).
+    void consume();
+
+private:
+    int fd_;
+    std::atomic<bool> armed_{false};
+};
+
+// A new waker; nullptr where the platform has none or it could not be made.
+std::unique_ptr<waker> make_waker();
+
 class condvar {
 public:
-    void notify_one() { cv_.notify_one(); }
-    void notify_all() { cv_.notify_all(); }
+    void notify_one() {
+        cv_.notify_one();
+        if (waker_ != nullptr) waker_->signal();
+    }
+    void notify_all() {
+        cv_.notify_all();
+        if (waker_ != nullptr) waker_->signal();
+    }
     void wait(std::unique_lock<native_mutex>& lk) { cv_.wait(lk); }
     void wait_until(std::unique_lock<native_mutex>& lk, std::uint64_t deadline_ms);
+    // The waker a thread waits on instead of this condition variable
+    // (nullptr: none).  Set, cleared and notified with the mutex held.
+    void attach(waker* w) { waker_ = w; }
+    bool attached() const { return waker_ != nullptr; }
 
 private:
     std::condition_variable cv_;
+    waker* waker_ = nullptr;
 };
 
 #endif

@@ -102,6 +102,12 @@ public:
         // MTUs.  0: none.  Sanitizer builds default to 0, so that a use of
         // freed lwIP memory is caught where it happens.
         std::size_t heap_cache = default_heap_cache;
+        // Inline receive (hosted): a thread about to block in a WSP call
+        // waits on a link's device itself when the link offers it
+        // (link::receive_inline), so a reply wakes it directly instead of
+        // through the port's thread.  Off: it sleeps until the port's thread
+        // delivers.  See docs/design.md, "Inline receive".
+        bool inline_receive = true;
 #if defined(__SANITIZE_ADDRESS__)
         static constexpr std::size_t default_heap_cache = 0;
 #elif defined(__has_feature)

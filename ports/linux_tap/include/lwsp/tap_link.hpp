@@ -14,7 +14,11 @@
 // them to the stack (with their offload metadata).  transmit() writes at once without blocking; frames
 // the device cannot take yet are queued (bounded) and flushed by the Asio
 // thread when the descriptor becomes writable, in order.  lwIP's timers are
-// not the port's business: the stack's driver thread runs them.
+// not the port's business: the stack's driver thread runs them.  The port
+// offers inline receive (link::receive_inline): a thread about to block in
+// the stack polls the device beside its waker and delivers what it reads
+// itself; reads from either thread are serialised, so frames keep their
+// order.
 #pragma once
 
 #include <chrono>
@@ -69,11 +73,14 @@ public:
     void start(link_sink& sink) override;
     bool transmit(const frame_part* parts, std::size_t count, const frame_info& info) override;
     void stop() override;
+    bool offers_inline_receive() const override;
+    bool receive_inline(platform::waker& wake, std::uint64_t until_ms) override;
 
     struct counters {
         std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
         std::uint64_t queued = 0;   // frames that had to wait for the device
         std::uint64_t dropped = 0;  // frames dropped because the queue was full
+        std::uint64_t frames_in_inline = 0;  // of frames_in: read by a thread waiting in the stack
     };
     counters stats() const;
     const std::string& name() const;

@@ -42,6 +42,13 @@ public:
     link_offloads offloads() const override { return inner_.offloads(); }
     bool transmit(const frame_part* parts, std::size_t count, const frame_info& info) override;
     void stop() override;
+    // The wrapped link reads, and delivers through the wrapper, so polling
+    // and inline receive go straight to it.
+    std::size_t poll() override { return inner_.poll(); }
+    bool offers_inline_receive() const override { return inner_.offers_inline_receive(); }
+    bool receive_inline(platform::waker& wake, std::uint64_t until_ms) override {
+        return inner_.receive_inline(wake, until_ms);
+    }
 
     std::uint64_t frames_recorded() const;
 
