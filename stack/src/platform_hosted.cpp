@@ -52,14 +52,16 @@ void waker::signal() {
 #if defined(__linux__)
     if (!armed_.exchange(false)) return;
     const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(fd_, &one, sizeof one);  // fails only when the count is full: still readable
+    // Fails only when the count is full, and then the handle is readable.
+    [[maybe_unused]] const ssize_t n = ::write(fd_, &one, sizeof one);
 #endif
 }
 
 void waker::consume() {
 #if defined(__linux__)
     std::uint64_t count = 0;
-    [[maybe_unused]] const ssize_t n = ::read(fd_, &count, sizeof count);  // nonblocking: EAGAIN if nothing was signalled
+    // Nonblocking: EAGAIN if nothing was signalled.
+    [[maybe_unused]] const ssize_t n = ::read(fd_, &count, sizeof count);
 #endif
 }
 

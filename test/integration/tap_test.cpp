@@ -711,7 +711,8 @@ struct echo_connection {
     }
 };
 
-TEST_CASE("inline receive: a thread blocked in WSPRecv reads the replies from the device itself", "[integration][tap]") {
+TEST_CASE("inline receive: a thread blocked in WSPRecv reads the replies from the device itself",
+          "[integration][tap]") {
     const bool on = GENERATE(true, false);
     INFO("inline receive " << (on ? "on" : "off"));
     tap_env env(1500, false, true, {}, on);
@@ -755,8 +756,8 @@ TEST_CASE("inline receive: a thread waiting on the device is woken by data that 
     REQUIRE(a != INVALID_SOCKET);
     REQUIRE(env.set_rcvtimeo(a, 20000) == 0);
     const BOOL nodelay = TRUE;  // each byte leaves at once, not when the last one is acknowledged
-    REQUIRE(env.p.lpWSPSetSockOpt(c, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&nodelay),
-                                  sizeof nodelay, &err) == 0);
+    REQUIRE(env.p.lpWSPSetSockOpt(c, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&nodelay), sizeof nodelay,
+                                  &err) == 0);
     for (int round = 0; round < 20; ++round) {
         std::atomic<long> got{-1};
         char in = 0;
