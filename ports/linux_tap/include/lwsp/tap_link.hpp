@@ -78,8 +78,8 @@ public:
 
     struct counters {
         std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
-        std::uint64_t queued = 0;   // frames that had to wait for the device
-        std::uint64_t dropped = 0;  // frames dropped because the queue was full
+        std::uint64_t queued = 0;            // frames that had to wait for the device
+        std::uint64_t dropped = 0;           // frames dropped because the queue was full
         std::uint64_t frames_in_inline = 0;  // of frames_in: read by a thread waiting in the stack
     };
     counters stats() const;
