@@ -10,7 +10,8 @@
 //       --heap-cache: stack::options::heap_cache (0: lwIP's blocks go
 //       straight back to malloc).
 //       --inline-receive 0: stack::options::inline_receive off (blocked
-//       threads sleep until the TAP port's thread delivers).
+//       threads sleep until the TAP port's thread delivers; metrics
+//       rr_noinline.*, crr_noinline_per_s).
 //   bench_lwsp --mode flows [--count 100] [--warmup S] [--seconds S]
 //       `count` bulk connections lwsp→kernel at once (one thread each):
 //       the sum (flows_bps) and Jain's fairness index (flows_jain).
@@ -203,7 +204,7 @@ int run_tap(const bench::args& a) {
                 for (double v : us) std::fprintf(f, "%.3f\n", v);
                 std::fclose(f);
             }
-        bench::report_rtt(o.busy_poll.count() > 0 ? "rr_busy" : "rr", us);
+        bench::report_rtt(o.busy_poll.count() > 0 ? "rr_busy" : so.inline_receive ? "rr" : "rr_noinline", us);
     } else if (mode == "crr") {
         const auto t0 = bench::clock::now();
         for (std::uint64_t i = 0; i < count; ++i) {
@@ -214,7 +215,8 @@ int run_tap(const bench::args& a) {
             recv_exact(s, &b, 1);
             close_socket(s);
         }
-        bench::result("crr_per_s", static_cast<double>(count) / bench::seconds_since(t0));
+        bench::result(so.inline_receive ? "crr_per_s" : "crr_noinline_per_s",
+                      static_cast<double>(count) / bench::seconds_since(t0));
     } else if (mode == "mem") {
         // Idle connections: handshake done, nothing queued either way.  With
         // --greet the kernel sends one full segment on each, left unread.
