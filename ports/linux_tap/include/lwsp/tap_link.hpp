@@ -1,5 +1,5 @@
 // lwsp/tap_link.hpp — the Linux TAP port: a link over /dev/net/tun
-// (IFF_TAP | IFF_NO_PI), driven by Boost.Asio.
+// (IFF_TAP | IFF_NO_PI), with one I/O thread of its own (an epoll loop).
 //
 // Plugging in: tap_link::open() attaches to an existing TAP device by name
 // (created with `ip tuntap add dev NAME mode tap`, typically inside a
@@ -9,16 +9,18 @@
 // an ordinary Linux interface: give it an address and the kernel's own
 // TCP/IP stack becomes the peer.
 //
-// Threading: the link runs one Asio thread (started by start(), joined by
-// stop()) that reads frames — as many as are ready per wake-up — and hands
-// them to the stack (with their offload metadata).  transmit() writes at once without blocking; frames
-// the device cannot take yet are queued (bounded) and flushed by the Asio
-// thread when the descriptor becomes writable, in order.  lwIP's timers are
-// not the port's business: the stack's driver thread runs them.  The port
-// offers inline receive (link::receive_inline): a thread about to block in
-// the stack polls the device beside its waker and delivers what it reads
-// itself; reads from either thread are serialised, so frames keep their
-// order.
+// Threading: the link runs one I/O thread (started by start(), joined by
+// stop()) that waits in epoll and reads frames — as many as are ready per
+// wake-up — and hands them to the stack (with their offload metadata).
+// transmit() writes at once without blocking; frames the device cannot take
+// yet are queued (bounded) and flushed by the I/O thread when the
+// descriptor becomes writable, in order.  lwIP's timers are not the port's
+// business: the stack's driver thread runs them.  The port offers inline
+// receive (link::receive_inline): a thread about to block in the stack polls
+// the device beside its waker and delivers what it reads itself, and while
+// it does the device is out of the I/O thread's epoll set, so the frame
+// wakes one thread, not two; reads from either thread are serialised, so
+// frames keep their order.
 #pragma once
 
 #include <chrono>
