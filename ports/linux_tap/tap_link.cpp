@@ -314,7 +314,9 @@ void tap_link::impl::set_interest() {
     struct epoll_event ev {};
     ev.events = want;
     ev.data.fd = fd;
-    if (::epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0) interest = want;
+    // Removed after an error, and started again since: back into the set.
+    const int op = interest == UINT32_MAX ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (::epoll_ctl(ep, op, fd, &ev) == 0) interest = want;
 }
 
 void tap_link::impl::io_main() {

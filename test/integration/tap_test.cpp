@@ -836,6 +836,59 @@ TEST_CASE("inline receive: SO_RCVTIMEO ends a wait on the device, and stopping t
     kp::close_fd(lfd);
 }
 
+namespace {
+
+// The device goes away (as when an administrator deletes it) while the
+// stack holds it.  Each test case has a namespace of its own, so each
+// deletes its own device.
+void device_deleted_under_the_stack(bool inline_receive) {
+    const char* dev = std::getenv("LWSP_TAP");
+    REQUIRE(dev != nullptr);
+    tap_env env(1500, false, true, {}, inline_receive);
+    const int lfd = kp::listen_tcp(k_kernel4, 5017);
+    SOCKET s = env.socket();
+    REQUIRE(env.connect(s, k_kernel4, 5017) == 0);
+    const int kfd = kp::accept_one(lfd, 5000);
+    REQUIRE(kfd >= 0);
+    // The I/O thread and a thread polling inline both see the error;
+    // neither may spin on it.
+    const std::string del = "ip link del " + std::string(dev);
+    REQUIRE(std::system(del.c_str()) == 0);
+    REQUIRE(env.set_rcvtimeo(s, 300) == 0);
+    char in = 0;
+    CHECK(env.recv(s, &in, 1) == -WSAETIMEDOUT);
+    CHECK(env.recv(s, &in, 1) == -WSAETIMEDOUT);  // and again, the device known to be gone
+    // A blocked receive with no deadline, over one second of process CPU
+    // time: a thread spinning on the dead device would use all of it (a
+    // measurement window, not a wait for something to happen).
+    REQUIRE(env.set_rcvtimeo(s, 0) == 0);
+    std::atomic<long> got{0};
+    std::thread reader([&] { got = env.recv(s, &in, 1); });
+    REQUIRE(eventually([&] { return env.st.waiting_threads() == 1; }, 10s));
+    const std::clock_t before = std::clock();
+    std::this_thread::sleep_for(1s);
+    const double cpu_s = static_cast<double>(std::clock() - before) / CLOCKS_PER_SEC;
+    INFO("process CPU time with the device gone: " << cpu_s << " s");
+    CHECK(cpu_s < 0.5);
+    CHECK(env.close(s) == 0);  // a close from another thread ends the receive
+    reader.join();
+    CHECK(got < 0);
+    kp::close_fd(kfd);
+    kp::close_fd(lfd);
+}
+
+}  // namespace
+
+TEST_CASE("a TAP device deleted under the stack: blocked calls end at their deadlines and nothing spins",
+          "[integration][tap]") {
+    device_deleted_under_the_stack(true);
+}
+
+TEST_CASE("a TAP device deleted under the stack, inline receive off: the I/O thread does not spin either",
+          "[integration][tap]") {
+    device_deleted_under_the_stack(false);
+}
+
 TEST_CASE("opening a missing or non-TAP device fails with a message naming it", "[integration][tap]") {
     lwsp::tap_link::options o;
     o.name = "lo";  // exists in every namespace, and is no TAP device
