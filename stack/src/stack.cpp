@@ -593,7 +593,7 @@ bool stack::impl::wait_inline(std::unique_lock<platform::native_mutex>& lk, plat
     (void)until_platform_ms;
     return false;
 #else
-    if (!inline_link || inline_busy || cv.attached()) return false;
+    if (!inline_link || inline_busy) return false;  // one thread at a time: no other waker is attached
     if (!inline_waker) inline_waker = platform::make_waker();
     platform::waker* const w = inline_waker.get();
     if (w == nullptr) return false;

@@ -225,7 +225,6 @@ public:
     // The waker a thread waits on instead of this condition variable
     // (nullptr: none).  Set, cleared and notified with the mutex held.
     void attach(waker* w) { waker_ = w; }
-    bool attached() const { return waker_ != nullptr; }
 
 private:
     std::condition_variable cv_;
