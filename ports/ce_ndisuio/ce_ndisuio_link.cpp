@@ -121,11 +121,13 @@ struct ce_ndisuio_link::impl {
 
     std::vector<std::uint8_t> rxbuf;  // the reader's
     std::vector<std::uint8_t> txbuf;  // the control thread's
+    bool held_down = false;           // the control thread's: a reset or power-down has not ended
 
     void read_loop();
     void control_loop();
     void write_queued();
     void probe();
+    void on_notification(const nuio::device_notification& n);
     void on_media(bool up);
     bool check_mac();
     void read_notifications();
@@ -456,7 +458,8 @@ void ce_ndisuio_link::impl::control_loop() {
             std::lock_guard<std::mutex> g(mu);
             down = state == win::link_state::link_down;
         }
-        const DWORD timeout = down ? static_cast<DWORD>(opts.media_poll.count()) : INFINITE;
+        // Down: poll the media, unless a reset or power-down holds it down.
+        const DWORD timeout = down && !held_down ? static_cast<DWORD>(opts.media_poll.count()) : INFINITE;
         const DWORD w = api.wait_any(hs, n, timeout);
         if (w == WAIT_OBJECT_0) break;
         if (w == WAIT_FAILED) {
@@ -499,6 +502,7 @@ void ce_ndisuio_link::impl::write_queued() {
 }
 
 void ce_ndisuio_link::impl::probe() {
+    if (held_down) return;  // the adapter's answer means nothing now; its end notification asks again
     ULONG media = nuio::media_state_disconnected;
     const win::io_result r = query_oid(api, dev, nuio::oid_gen_media_connect_status, &media, sizeof media);
     if (!r.ok()) {
@@ -570,18 +574,38 @@ void ce_ndisuio_link::impl::read_notifications() {
         if (r.bytes < offsetof(nuio::device_notification, offset_to_status_buffer)) continue;
         nuio::device_notification n;
         std::memcpy(&n, buf, std::min<std::size_t>(sizeof n, r.bytes));
-        const std::wstring name(n.device_name, wcsnlen(n.device_name, MAX_PATH));
-        if (!win::iequals(name, adapter_w)) continue;  // another adapter's
-        const DWORD t = n.notification_type;
-        if (t & (nuio::notify_unbind | nuio::notify_adapter_removal)) {
-            fail(ERROR_DEVICE_REMOVED,
-                 (t & nuio::notify_unbind) ? "NDISUIO unbound the adapter" : "the adapter was removed");
-            return;
+        on_notification(n);
+        {
+            std::lock_guard<std::mutex> g(mu);
+            ++counters.notifications;  // after its work: a reader of the count sees what it caused
         }
-        if (t & (nuio::notify_media_disconnect | nuio::notify_reset_start | nuio::notify_device_power_down))
-            on_media(false);
-        if (t & (nuio::notify_media_connect | nuio::notify_reset_end | nuio::notify_device_power_up)) probe();
         if (ending) return;
+    }
+}
+
+void ce_ndisuio_link::impl::on_notification(const nuio::device_notification& n) {
+    const std::wstring name(n.device_name, wcsnlen(n.device_name, MAX_PATH));
+    if (!win::iequals(name, adapter_w)) return;  // another adapter's
+    const DWORD t = n.notification_type;
+    if (t & (nuio::notify_unbind | nuio::notify_adapter_removal)) {
+        fail(ERROR_DEVICE_REMOVED,
+             (t & nuio::notify_unbind) ? "NDISUIO unbound the adapter" : "the adapter was removed");
+        return;
+    }
+    // A reset or power-down takes the link down until its end: the port
+    // does not ask the adapter meanwhile (its answers then mean nothing, and
+    // a powered-down adapter may fail the query).  Any other media
+    // notification is a hint to ask, not a state to believe: a disconnect
+    // read late, after the media poll has seen the cable come back, would
+    // take a working link down again.
+    if (t & (nuio::notify_reset_start | nuio::notify_device_power_down)) {
+        held_down = true;
+        on_media(false);
+    } else if (t & (nuio::notify_reset_end | nuio::notify_device_power_up)) {
+        held_down = false;
+        probe();
+    } else if (t & (nuio::notify_media_connect | nuio::notify_media_disconnect)) {
+        probe();
     }
 }
 

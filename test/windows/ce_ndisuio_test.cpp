@@ -236,21 +236,27 @@ TEST_CASE("ce_ndisuio: media disconnect and reconnect notifications reach the st
     l->start(sink);
     REQUIRE(eventually([&] { return env.dev.pending_reads() == 1; }));
 
+    const auto media_queries = [&] { return env.dev.oid_queries(nuio::oid_gen_media_connect_status); };
+    const std::size_t queries = media_queries();
     env.dev.set_media(false);  // the blocked read fails, and a notification is posted
     REQUIRE(sink.wait_link_changes(1));
     CHECK(sink.link_changes() == std::vector<bool>{false});
     REQUIRE(eventually([&] { return l->status().state == link_state::link_down; }));
     CHECK_FALSE(send(*l, pattern_frame(60, 1)));
     CHECK(l->stats().tx_link_down == 1);
+    // The failed read and the notification each make the port ask the
+    // adapter, once: a notification is a hint, not a state to believe.
+    REQUIRE(eventually([&] { return l->stats().notifications == 1 && media_queries() == queries + 2; }));
 
     // While the cable is out the reader waits: notifications for another
-    // adapter come and are read, and no read is made meanwhile.
+    // adapter come and are read, and neither a query nor a read is made for
+    // them.
     REQUIRE(eventually([&] { return env.dev.pending_reads() == 0; }));
     const std::size_t reads = env.dev.reads();
     for (int i = 0; i < 5; ++i) env.dev.post_notification(nuio::notify_media_connect, L"PCI\\RTL81391");
-    const std::size_t queries = env.dev.oid_queries(nuio::oid_gen_media_connect_status);
     env.dev.post_notification(nuio::notify_reset_end, L"NE20001");  // ours: the port asks again, still out
-    REQUIRE(eventually([&] { return env.dev.oid_queries(nuio::oid_gen_media_connect_status) == queries + 1; }));
+    REQUIRE(eventually([&] { return l->stats().notifications == 7; }));
+    CHECK(media_queries() == queries + 3);
     CHECK(env.dev.reads() == reads);
     CHECK(l->status().state == link_state::link_down);
 
@@ -265,6 +271,43 @@ TEST_CASE("ce_ndisuio: media disconnect and reconnect notifications reach the st
     const auto s = l->stats();
     CHECK(s.link_downs == 1);
     CHECK(s.link_ups == 1);
+}
+
+TEST_CASE("ce_ndisuio: a notification is a hint: the adapter's answer decides, except during a reset or power-down",
+          "[ce_ndisuio]") {
+    ce_env env;
+    ce_ndisuio_link::options o;
+    o.media_poll = std::chrono::milliseconds(10);  // polls while down, except during a reset or power-down
+    recording_sink sink;
+    auto l = env.open(o);
+    l->start(sink);
+    REQUIRE(eventually([&] { return env.dev.pending_reads() == 1; }));
+
+    // A disconnect read late, while the cable is in: the port asks and the
+    // link stays up.
+    env.dev.post_notification(nuio::notify_media_disconnect, L"NE20001");
+    REQUIRE(eventually([&] { return l->stats().notifications == 1; }));
+    CHECK(l->status().state == link_state::up);
+    CHECK(sink.link_changes().empty());
+
+    // A reset takes the link down until it ends, whatever the adapter says
+    // meanwhile; power the same.
+    const DWORD start = GENERATE(nuio::notify_reset_start, nuio::notify_device_power_down);
+    const DWORD end = start == nuio::notify_reset_start ? nuio::notify_reset_end : nuio::notify_device_power_up;
+    const std::size_t queries = env.dev.oid_queries(nuio::oid_gen_media_connect_status);
+    env.dev.post_notification(start, L"NE20001");
+    REQUIRE(sink.wait_link_changes(1));
+    CHECK(l->status().state == link_state::link_down);
+    CHECK_FALSE(send(*l, pattern_frame(60, 1)));
+    env.dev.post_notification(nuio::notify_media_connect, L"NE20001");  // not asked, not believed
+    REQUIRE(eventually([&] { return l->stats().notifications == 3; }));
+    CHECK(env.dev.oid_queries(nuio::oid_gen_media_connect_status) == queries);
+    CHECK(l->status().state == link_state::link_down);
+    env.dev.post_notification(end, L"NE20001");
+    REQUIRE(sink.wait_link_changes(2));
+    CHECK(sink.link_changes() == std::vector<bool>{false, true});
+    CHECK(l->status().state == link_state::up);
+    CHECK(send(*l, pattern_frame(60, 2)));
 }
 
 TEST_CASE("ce_ndisuio: without notifications the media state is polled while the link is down", "[ce_ndisuio]") {

@@ -164,6 +164,7 @@ struct link_counters {
     std::uint64_t tx_queue_peak = 0;              // most frames ever waiting at once
     std::uint64_t link_downs = 0, link_ups = 0;   // carrier changes reported to the stack
     std::uint64_t mac_changes = 0;                // the adapter's address changed (ports/ce_ndisuio)
+    std::uint64_t notifications = 0;              // NDISUIO notifications read and acted on, any adapter's
 };
 
 // A port's state and why it is in it.
