@@ -9,6 +9,8 @@
 # imported target of the same name as find_package's.
 #
 #   lwsp_find_catch2()          Catch2::Catch2 and catch_discover_tests
+#   lwsp_catch_tests(target …)  catch_discover_tests, where a test that runs
+#                               no test case fails
 #   lwsp_find_boost_headers()   Boost::boost (headers only)
 
 # <target>: an imported header-only target whose include directory holds
@@ -45,6 +47,14 @@ macro(lwsp_find_catch2)
     include(Catch)
   endif()
 endmacro()
+
+# catch_discover_tests with the same arguments, every test run with
+# `-w NoTests`: a test whose name Catch matches to no test case fails
+# instead of passing with nothing run.  (CTest cuts a discovered name at
+# each ';', so a TEST_CASE named with one became tests that ran nothing.)
+function(lwsp_catch_tests target)
+  catch_discover_tests(${target} EXTRA_ARGS -w NoTests ${ARGN})
+endfunction()
 
 macro(lwsp_find_boost_headers)
   if(CMAKE_CROSSCOMPILING AND WIN32)

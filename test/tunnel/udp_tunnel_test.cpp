@@ -237,7 +237,7 @@ TEST_CASE("udp_tunnel: datagrams from anyone but the remote are dropped", "[udp_
     REQUIRE(t->stats().frames_in == 1);
 }
 
-TEST_CASE("udp_tunnel: a burst arrives whole and in order; stop and start again", "[udp_tunnel]") {
+TEST_CASE("udp_tunnel: a burst arrives whole and in order, stop and start again", "[udp_tunnel]") {
     peer p;
     auto t = lwsp::udp_tunnel::open(options_to(p));
     recording_sink sink;

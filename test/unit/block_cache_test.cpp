@@ -66,7 +66,7 @@ TEST_CASE("block cache: a freed block is reused for the next request of its clas
     CHECK(cache.stats().cached_bytes == 0);
 }
 
-TEST_CASE("block cache: at most `capacity` bytes are kept; the rest goes back to malloc") {
+TEST_CASE("block cache: at most `capacity` bytes are kept, the rest goes back to malloc") {
     block_cache cache(64 * 1024);
     std::vector<void*> blocks;
     for (int i = 0; i < 16; ++i) blocks.push_back(block_cache::allocate(&cache, 16000));

@@ -30,7 +30,7 @@ TEST_CASE("fifo: interleaved pushes and pops come out in order") {
     CHECK(next_out == next_in);
 }
 
-TEST_CASE("fifo: erase from the middle keeps the order of the rest; swap exchanges whole queues") {
+TEST_CASE("fifo: erase from the middle keeps the order of the rest, swap exchanges whole queues") {
     fifo<int> q;
     for (int i = 0; i < 6; ++i) q.push_back(i);
     q.pop_front();  // 1 2 3 4 5

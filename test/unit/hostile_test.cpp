@@ -107,7 +107,7 @@ TEST_CASE("short ARP and IP frames are dropped without reading past their end", 
     CHECK(net.st.stats().pbufs == 0);
 }
 
-TEST_CASE("a neighbour solicitation with an option of length 0 is discarded; lwIP's reads past it find zeros",
+TEST_CASE("a neighbour solicitation with an option of length 0 is discarded, lwIP's reads past it find zeros",
           "[hostile][frames][regression]") {
     // lwIP 2.1.3's nd6_input copies a link-layer address option's 6 bytes
     // without checking that the option holds them: with length 0 they come
@@ -518,7 +518,7 @@ TEST_CASE("spoofed SYNs cannot lock a listener out: half-open connections have t
     CHECK(env.close(lst) == 0);
 }
 
-TEST_CASE("the accept backlog limits established connections; the next handshake waits for an accept",
+TEST_CASE("the accept backlog limits established connections, the next handshake waits for an accept",
           "[hostile][tcp][listen]") {
     wsp_env env;
     SOCKET lst = env.listener(k_port, false, 1);
@@ -773,7 +773,7 @@ TEST_CASE("initial sequence numbers are keyed per stack and per connection, not 
 
 // ---- a port reused while lwsp holds the old connection in TIME-WAIT -----------------
 
-TEST_CASE("a new SYN beyond a TIME-WAIT connection's sequence numbers ends the TIME-WAIT; the peer connects again",
+TEST_CASE("a new SYN beyond a TIME-WAIT connection's sequence numbers ends the TIME-WAIT, the peer connects again",
           "[hostile][tcp][listen][regression]") {
     // Found by the TAP churn test: the kernel reused a client port whose
     // old connection lwsp (which closed first) still held in TIME-WAIT.

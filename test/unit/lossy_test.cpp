@@ -366,7 +366,7 @@ TEST_CASE("a transfer both ways arrives intact through reordering, duplication, 
 
 // ---- the close table under loss ------------------------------------------------
 
-TEST_CASE("graceful close under 10 % loss: every queued byte, then end of stream; FIN, never RST", "[lossy][close]") {
+TEST_CASE("graceful close under 10 % loss: every queued byte, then end of stream, FIN, never RST", "[lossy][close]") {
     const std::uint64_t seed = GENERATE(1u, 2u, 3u, 4u);
     INFO("seed " << seed);
     lossy_net net(lossy_plan(0.10, seed));
@@ -396,7 +396,7 @@ TEST_CASE("graceful close under 10 % loss: every queued byte, then end of stream
     CHECK(env.st.stats().tcp_segments == 0);
 }
 
-TEST_CASE("abortive close under 10 % loss: RST at once, never FIN; the other end reads WSAECONNRESET",
+TEST_CASE("abortive close under 10 % loss: RST at once, never FIN, the other end reads WSAECONNRESET",
           "[lossy][close]") {
     const std::uint64_t seed = GENERATE(1u, 2u, 3u, 4u);
     INFO("seed " << seed);
@@ -464,7 +464,7 @@ TEST_CASE("linger under 10 % loss: close waits until data and FIN are acknowledg
 }
 
 TEST_CASE(
-    "linger timeout under 10 % loss: close resets exactly at the deadline; the other end reads what "
+    "linger timeout under 10 % loss: close resets exactly at the deadline, the other end reads what "
     "arrived, then WSAECONNRESET",
     "[lossy][close][linger]") {
     const std::uint64_t seed = GENERATE(1u, 2u, 3u, 4u);

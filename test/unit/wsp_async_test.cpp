@@ -1650,7 +1650,7 @@ TEST_CASE("a repeated WSPEventSelect does not record FD_ACCEPT again for a conne
     CHECK(enum_events(env, lst, ev.h).lNetworkEvents == 0);
 }
 
-TEST_CASE("a registration that leaves FD_ACCEPT out keeps it recorded; selecting it again signals at once",
+TEST_CASE("a registration that leaves FD_ACCEPT out keeps it recorded, selecting it again signals at once",
           "[wsp][async][event][windows]") {
     wsp_env env;
     SOCKET lst = env.listener(k_port);
@@ -1807,7 +1807,7 @@ TEST_CASE("after a re-registration new data records FD_READ once without a recei
     CHECK(enum_events(env, c.s, ev.h).lNetworkEvents == 0);
 }
 
-TEST_CASE("data received while nothing was selected leaves nothing; data left unread is reported at registration",
+TEST_CASE("data received while nothing was selected leaves nothing, data left unread is reported at registration",
           "[wsp][async][event][windows]") {
     connected c;
     wsp_env& env = c.env;
