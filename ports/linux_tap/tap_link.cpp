@@ -3,7 +3,8 @@
 // drains when the device is writable.  A thread about to block in the stack
 // may read the device itself (receive_inline); while it polls, the device is
 // taken out of the I/O thread's epoll set, so the frame it waits for wakes
-// only it.  With offloads, every frame in both directions is preceded by a
+// only it; a receive hold (a thread that sent a SYN or FIN and reads the
+// answer itself) does the same.  With offloads, every frame in both directions is preceded by a
 // virtio-net header (struct virtio_net_hdr, 10 bytes, host byte order) that
 // this file translates to and from lwsp::frame_info.
 #include "lwsp/tap_link.hpp"
@@ -54,9 +55,9 @@ struct tap_link::impl {
     // thread polls it inline, writable while frames wait in the queue.
     // Leaf lock after tx_mu.
     std::mutex interest_mu;
-    bool inline_polling = false;  // interest_mu
-    bool want_write = false;      // interest_mu
-    std::uint32_t interest = 0;   // interest_mu: what epoll has now (UINT32_MAX: removed)
+    int holds = 0;               // interest_mu: inline pollers and receive holds
+    bool want_write = false;     // interest_mu
+    std::uint32_t interest = 0;  // interest_mu: what epoll has now (UINT32_MAX: removed)
 
     mutable std::mutex tx_mu;  // leaf lock but for interest_mu: guards the queue and counters
     std::deque<std::vector<std::uint8_t>> tx_queue;
@@ -307,7 +308,7 @@ void tap_link::impl::set_interest() {
     }
     std::uint32_t want = 0;
     if (running) {
-        if (!inline_polling) want |= EPOLLIN;
+        if (holds == 0) want |= EPOLLIN;
         if (want_write) want |= EPOLLOUT;
     }
     if (want == interest) return;
@@ -385,7 +386,7 @@ bool tap_link::receive_inline(platform::waker& wake, std::uint64_t until_ms) {
     // it: the frame this thread waits for wakes this thread only.
     {
         std::lock_guard<std::mutex> g(in.interest_mu);
-        in.inline_polling = true;
+        ++in.holds;
         in.set_interest();
     }
     struct pollfd fds[2] = {{in.fd, POLLIN, 0}, {wake.handle(), POLLIN, 0}};
@@ -397,9 +398,24 @@ bool tap_link::receive_inline(platform::waker& wake, std::uint64_t until_ms) {
     // drain above wakes it at once.
     std::lock_guard<std::mutex> g(in.interest_mu);
     if (failed) in.device_failed = true;  // the I/O thread would spin on it too
-    in.inline_polling = false;
+    --in.holds;
     in.set_interest();
     return !failed;
+}
+
+void tap_link::hold_receive() {
+    impl& in = *impl_;
+    std::lock_guard<std::mutex> g(in.interest_mu);
+    ++in.holds;
+    in.set_interest();
+}
+
+void tap_link::release_receive(bool read) {
+    impl& in = *impl_;
+    if (read && in.running && !in.device_failed) in.drain(true);
+    std::lock_guard<std::mutex> g(in.interest_mu);
+    --in.holds;
+    in.set_interest();
 }
 
 std::size_t tap_link::impl::drain(bool inline_read) {

@@ -50,7 +50,8 @@ waker::~waker() {
 
 void waker::signal() {
 #if defined(__linux__)
-    if (!armed_.exchange(false)) return;
+    const thread_id by = armed_by_.exchange(thread_id{});
+    if (by == thread_id{} || by == this_thread()) return;
     const std::uint64_t one = 1;
     // Fails only when the count is full, and then the handle is readable.
     [[maybe_unused]] const ssize_t n = ::write(fd_, &one, sizeof one);

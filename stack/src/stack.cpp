@@ -53,6 +53,30 @@ constexpr std::size_t input_slack = 64;
 constexpr u16_t trusted_checks =
     NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_ICMP | NETIF_CHECKSUM_CHECK_ICMP6;
 
+#if !LWSP_BARE_METAL
+// Receive holds (docs/design.md, "Inline receive"): a hold lasts from a
+// thread's first transmit until that thread releases the core lock, so it
+// is the thread's.
+struct thread_hold {
+    std::shared_ptr<link> held;  // the link this thread holds
+    bool unread = false;         // an answer may have come since this thread last read the device
+    int in_sink = 0;             // inside a link_sink call: a port's thread, or an inline reader
+};
+thread_local thread_hold this_hold;
+
+// Marks a link_sink call: the calling thread may hold the port's read lock,
+// so it must neither take a hold nor read at a release.
+class sink_call {
+public:
+    sink_call() { ++this_hold.in_sink; }
+    ~sink_call() { --this_hold.in_sink; }
+    sink_call(const sink_call&) = delete;
+    sink_call& operator=(const sink_call&) = delete;
+};
+#else
+struct sink_call {};
+#endif
+
 }  // namespace
 
 // ---- interfaces -----------------------------------------------------------
@@ -74,6 +98,7 @@ public:
     }
 
     void deliver_many(const frame_part* frames, std::size_t count, const frame_info* info) override {
+        const sink_call mark;
         core_lock lk(stack_);
         stack::impl::of(stack_).assert_held();
         if (!active) return;
@@ -134,6 +159,7 @@ public:
     }
 
     void set_link_up(bool up) override {
+        const sink_call mark;
         core_lock lk(stack_);
         if (!active) return;
         if (up)
@@ -218,6 +244,33 @@ void core_lock::unlock() {
     in.drain_deferred(lk_);
     in.clear_owner();
     lk_.unlock();
+    stack::impl::release_hold(true);
+}
+
+void stack::expect_answer() {
+    impl& in = *impl_;
+    in.assert_held();
+#if !LWSP_BARE_METAL
+    // Not while another thread polls the device inline (it reads the
+    // answer), nor in the driver's timers or a port's own deliveries.
+    if (!in.inline_link || in.inline_busy || this_hold.in_sink != 0 || platform::this_thread() == in.driver_id) return;
+    if (!this_hold.held) {
+        in.inline_link->hold_receive();
+        this_hold.held = in.inline_link;
+    }
+    this_hold.unread = true;
+#endif
+}
+
+void stack::impl::release_hold(bool read) {
+#if !LWSP_BARE_METAL
+    if (!this_hold.held || (read && this_hold.in_sink != 0)) return;
+    const std::shared_ptr<link> l = std::move(this_hold.held);
+    this_hold.held.reset();
+    l->release_receive(read && this_hold.unread);
+#else
+    (void)read;
+#endif
 }
 
 void stack::impl::flush_links() {
@@ -236,6 +289,7 @@ std::size_t stack::impl::drain_deferred(std::unique_lock<platform::native_mutex>
         flush_links();
         clear_owner();
         lk.unlock();
+        release_hold(true);  // before user code, which may take its time
         work();
         lk.lock();
         mark_owner();
@@ -566,6 +620,7 @@ stack::wait_status stack::wait_impl(core_lock& lk, platform::condvar& cv, const 
                                         ? in.to_platform(static_cast<std::uint64_t>(deadline->count()))
                                         : UINT64_MAX;  // a manual clock wakes waiters when it moves
         if (in.wait_inline(lk.lk_, cv, until)) continue;
+        impl::release_hold(false);  // the port's thread reads while this one sleeps
         in.clear_owner();
         if (until != UINT64_MAX)
             cv.wait_until(lk.lk_, until);
@@ -604,6 +659,7 @@ bool stack::impl::wait_inline(std::unique_lock<platform::native_mutex>& lk, plat
     clear_owner();
     lk.unlock();
     const bool waited = l->receive_inline(*w, until_platform_ms);
+    if (waited && this_hold.held == l) this_hold.unread = false;  // what was ready is read
     lk.lock();
     mark_owner();
     cv.attach(nullptr);

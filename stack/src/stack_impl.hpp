@@ -118,6 +118,10 @@ struct stack::impl {
     // now: the caller sleeps on `cv`.
     bool wait_inline(std::unique_lock<platform::native_mutex>& lk, platform::condvar& cv,
                      std::uint64_t until_platform_ms) LWSP_REQUIRES(core);
+    // Ends the calling thread's receive hold (stack::expect_answer): when
+    // it lets the core lock go, reading what the device holds first, or,
+    // without reading, before it sleeps on a condition variable.
+    static void release_hold(bool read);
 };
 
 }  // namespace lwsp

@@ -383,6 +383,7 @@ net_error tcp_endpoint::connect(const sock_address& remote) {
     }
 #endif
     pending_error_ = net_error::ok;
+    stack_.expect_answer();  // the SYN's
     const err_t e = tcp_connect(pcb_, &a, remote.port, &tcp_endpoint::on_connected);
     if (e != ERR_OK) return from_err(e);
     state_ = state::connecting;
@@ -513,6 +514,7 @@ net_error tcp_endpoint::shutdown(bool receive, bool send) {
     if (send && !shut_wr_) {
         shut_wr_ = true;
         if (pcb_ != nullptr) {
+            stack_.expect_answer();                    // the FIN's
             const err_t e = tcp_shutdown(pcb_, 0, 1);  // FIN; the pcb stays ours
             if (e != ERR_OK && e != ERR_CONN) return from_err(e);
         }
@@ -527,6 +529,7 @@ void tcp_endpoint::close() {
     release_rx();
     if (pcb_ != nullptr) {
         detach_pcb();
+        if (state_ != state::listening) stack_.expect_answer();  // the FIN's
         if (tcp_close(pcb_) != ERR_OK && state_ != state::listening) tcp_abort(pcb_);
         pcb_ = nullptr;
     }
@@ -562,6 +565,7 @@ void tcp_endpoint::start_linger() {
     forget_if_stopped();
     if (pcb_ == nullptr || state_ != state::connected || shut_wr_) return;
     shut_wr_ = true;
+    stack_.expect_answer();  // the FIN's
     tcp_shutdown(pcb_, 0, 1);
 }
 

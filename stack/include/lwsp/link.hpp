@@ -24,6 +24,10 @@
 //    thread, which then wakes it (one thread wake-up per reply instead of
 //    two).  The port's own thread goes on reading as before: inline reads
 //    only come first, and nothing depends on them.
+//  * hold_receive() is called with the core lock held, release_receive()
+//    with it (read = false) or without it (read = true): a receive hold,
+//    taken by a thread that sent a SYN or a FIN and will read the answer
+//    itself (stack::expect_answer).
 #pragma once
 
 #include <cstddef>
@@ -130,6 +134,20 @@ public:
         (void)until_ms;
         return false;
     }
+    // Receive holds, for a port that offers inline receive.  A thread
+    // inside a WSP call that transmits holds the device's receive side
+    // until it leaves the stack: a peer on the same host answers inside the
+    // write, and the answer should not wake the port's thread, which would
+    // then contend with the holder for the core lock.  hold_receive() is
+    // called with the core lock held, before the transmit; it must not
+    // block.  Each hold ends with one release_receive(): with `read` (called
+    // without the core lock) the port first reads what is ready and
+    // delivers it, as receive_inline() does without waiting; without it
+    // (under the core lock) it only gives the device back to its thread,
+    // which then wakes for whatever is ready.  While any hold lasts, the
+    // port's thread may leave the device alone.
+    virtual void hold_receive() {}
+    virtual void release_receive(bool read) { (void)read; }
 };
 
 }  // namespace lwsp

@@ -195,16 +195,19 @@ public:
     waker& operator=(const waker&) = delete;
     // A descriptor that poll() sees readable once the waker is signalled.
     int handle() const { return fd_; }
-    void arm() { armed_.store(true); }
-    void disarm() { armed_.store(false); }
-    // If armed: disarms and makes handle() readable.  Any thread.
+    // Armed by the thread that will wait on handle().
+    void arm() { armed_by_.store(this_thread()); }
+    void disarm() { armed_by_.store(thread_id{}); }
+    // If armed: disarms and makes handle() readable.  Any thread; from the
+    // waiting thread itself (it delivered what it waits for) it only
+    // disarms: that thread re-checks its condition before it waits again.
     void signal();
     // Makes handle() unreadable again (the waiting thread, after a wake).
     void consume();
 
 private:
     int fd_;
-    std::atomic<bool> armed_{false};
+    std::atomic<thread_id> armed_by_{thread_id{}};
 };
 
 // A new waker; nullptr where the platform has none or it could not be made.

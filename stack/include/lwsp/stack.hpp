@@ -212,6 +212,15 @@ public:
     // Wakes every thread blocked in wait() so it re-checks its condition.
     // Call with the core lock held.
     void wake_all_waiters() LWSP_REQUIRES(core());
+    // Called before sending a segment the peer's TCP answers at once (a
+    // SYN, a FIN): the answer is for this thread to read.  With inline
+    // receive, the link's receive side is held (link::hold_receive) until
+    // this thread releases the core lock, when it reads what arrived, or
+    // waits on the device for it; the port's own thread is not woken for
+    // it.  A peer on the same host answers inside the write.  Call with the
+    // core lock held (checked at run time: endpoints are called from inside
+    // lwIP, where the analysis cannot see the lock).
+    void expect_answer();
     // Threads inside wait() or wait_progress() right now (takes the core
     // lock): a thread counted here has released the lock to sleep, or will
     // re-check its condition before it does — what a test waits for before

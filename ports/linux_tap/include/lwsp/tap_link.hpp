@@ -20,7 +20,9 @@
 // the device beside its waker and delivers what it reads itself, and while
 // it does the device is out of the I/O thread's epoll set, so the frame
 // wakes one thread, not two; reads from either thread are serialised, so
-// frames keep their order.
+// frames keep their order.  Receive holds (link::hold_receive) take the
+// device out of the set the same way, from a SYN or FIN until the sending
+// thread has read the answer.
 #pragma once
 
 #include <chrono>
@@ -77,12 +79,15 @@ public:
     void stop() override;
     bool offers_inline_receive() const override;
     bool receive_inline(platform::waker& wake, std::uint64_t until_ms) override;
+    void hold_receive() override;
+    void release_receive(bool read) override;
 
     struct counters {
         std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
-        std::uint64_t queued = 0;            // frames that had to wait for the device
-        std::uint64_t dropped = 0;           // frames dropped because the queue was full
-        std::uint64_t frames_in_inline = 0;  // of frames_in: read by a thread waiting in the stack
+        std::uint64_t queued = 0;   // frames that had to wait for the device
+        std::uint64_t dropped = 0;  // frames dropped because the queue was full
+        std::uint64_t frames_in_inline =
+            0;  // of frames_in: read by a stack thread (inline wait or hold), not the port's
     };
     counters stats() const;
     const std::string& name() const;

@@ -49,6 +49,8 @@ public:
     bool receive_inline(platform::waker& wake, std::uint64_t until_ms) override {
         return inner_.receive_inline(wake, until_ms);
     }
+    void hold_receive() override { inner_.hold_receive(); }
+    void release_receive(bool read) override { inner_.release_receive(read); }
 
     std::uint64_t frames_recorded() const;
 
