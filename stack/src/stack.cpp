@@ -54,9 +54,9 @@ constexpr u16_t trusted_checks =
     NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_ICMP | NETIF_CHECKSUM_CHECK_ICMP6;
 
 #if !LWSP_BARE_METAL
-// Receive holds (docs/design.md, "Inline receive"): a hold lasts from a
-// thread's first transmit until that thread releases the core lock, so it
-// is the thread's.
+// Receive holds (docs/design.md, "Inline receive"): a hold lasts from
+// stack::expect_answer() until the same thread releases the core lock, so
+// it is the thread's.
 struct thread_hold {
     std::shared_ptr<link> held;  // the link this thread holds
     bool unread = false;         // an answer may have come since this thread last read the device
