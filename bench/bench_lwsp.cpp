@@ -54,7 +54,9 @@ sockaddr_in addr(const char* ip, std::uint16_t port) {
     return a;
 }
 
-void check(int rc, int err, const char* what) {
+// `err` by reference: read after the call that sets it (in check(call(&e), e,
+// ...) the order in which the arguments are evaluated is unspecified).
+void check(int rc, const int& err, const char* what) {
     if (rc == SOCKET_ERROR) bench::fail(std::string(what) + " failed, WSA error " + std::to_string(err));
 }
 
