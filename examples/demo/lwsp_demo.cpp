@@ -82,7 +82,9 @@ struct wsp_failure : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-void check(int rc, int err, const char* what) {
+// `err` by reference: read after the call that sets it (in check(call(&e), e,
+// ...) the order in which the arguments are evaluated is unspecified).
+void check(int rc, const int& err, const char* what) {
     if (rc == SOCKET_ERROR) throw wsp_failure(std::string(what) + " failed, WSA error " + std::to_string(err));
 }
 
