@@ -201,7 +201,7 @@ public:
 
 private:
     // WSP calls with the error check.
-    int check(wsp_call call, int r, int err, const char* what) {
+    int check(wsp_call call, int r, const int& err, const char* what) {  // err: read after the call
         if (r == SOCKET_ERROR)
             env::trace("  %s -> %d, error %d", what, r, err);
         else

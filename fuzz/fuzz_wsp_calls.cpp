@@ -332,7 +332,7 @@ private:
     void add_socket(SOCKET s);
     void note_closed(SOCKET s);
     DWORD timeout_of(SOCKET s, int option);
-    bool failed(wsp_call call, int r, int err, const char* what, bool errno_null);
+    bool failed(wsp_call call, int r, const int& err, const char* what, bool errno_null);  // err: read after the call
 
     void call(input& in, what w, bool errno_null);
     void do_select(input& in, bool errno_null);
@@ -525,7 +525,7 @@ DWORD run::timeout_of(SOCKET s, int option) {
     return v;
 }
 
-bool run::failed(wsp_call call, int r, int err, const char* what, bool errno_null) {
+bool run::failed(wsp_call call, int r, const int& err, const char* what, bool errno_null) {
     if (r == SOCKET_ERROR && !errno_null)
         env::trace("%s -> %d, error %d", what, r, err);
     else
