@@ -454,6 +454,10 @@ tcp_endpoint::io_result tcp_endpoint::send(const void* data, std::size_t len) {
         done += chunk;
     }
     if (done == 0) return {0, net_error::would_block};
+    // A peer acknowledges a new connection's first data at once (Linux's
+    // quick-ack mode); later ACKs are delayed or ride on its replies.
+    if (!sent_data_) stack_.expect_answer();
+    sent_data_ = true;
     tcp_output(pcb_);
     return {done, net_error::ok};
 }

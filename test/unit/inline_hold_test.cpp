@@ -1,6 +1,6 @@
 // Receive holds (docs/design.md, "Inline receive"): a thread that sends a
-// SYN or a FIN reads the answer itself, and the port's own thread is not
-// woken for it.
+// SYN, a FIN or a connection's first data reads the answer itself, and the
+// port's own thread is not woken for it.
 //
 // same_host_link plays a peer on the same host, as the Linux kernel behind
 // a TAP device is: its answer is ready inside the write that asked for it.
@@ -257,22 +257,36 @@ TEST_CASE("a thread that sends a SYN or a FIN reads the answer itself, and the p
     CHECK(h.conn.fin_received());
 }
 
-TEST_CASE("data sends take no hold, and the port's thread reads what answers them", "[inline][hold]") {
+TEST_CASE("a connection's first data send holds for the quick ACK, later sends take no hold", "[inline][hold]") {
     same_host_env h;
     const SOCKET s = h.connect();
+    // The peer acknowledges every data segment at once (quick-ack mode).
     h.env.link.on_transmit([&](const lwsp::memlink::frame& raw) {
         const parsed_frame f = parse_frame(raw);
         if (f.tcp && h.conn.accept(f) && !f.tcp->payload.empty()) h.conn.send_ack();
     });
-    const same_host_link::counts before = h.dev->snapshot();
+    same_host_link::counts before = h.dev->snapshot();
     h.dev->clear_sent();
-    REQUIRE(h.env.send(s, "data") == 4);
+    REQUIRE(h.env.send(s, "first") == 5);
+    same_host_link::counts c = h.dev->snapshot();
+    REQUIRE(c.sent_while_held.size() == 1);
+    CHECK(c.sent_while_held.front());
+    CHECK(c.by_port == before.by_port);          // the ACK was the sender's to read
+    CHECK(c.by_holder == before.by_holder + 1);  // and it read it before WSPSend returned
+    CHECK(c.holds == 0);
+
+    // Later ACKs are delayed or ride on replies: no hold, whatever comes is
+    // the port's thread's.
+    before = c;
+    h.dev->clear_sent();
+    REQUIRE(h.env.send(s, "second") == 6);
     REQUIRE(eventually([&] { return h.dev->snapshot().by_port == before.by_port + 1; }));
-    const same_host_link::counts c = h.dev->snapshot();
+    c = h.dev->snapshot();
     REQUIRE(c.sent_while_held.size() == 1);
     CHECK_FALSE(c.sent_while_held.front());
     CHECK(c.holds_taken == before.holds_taken);
-    CHECK(h.conn.received_string() == "data");
+    CHECK(c.by_holder == before.by_holder);
+    CHECK(h.conn.received_string() == "firstsecond");
 }
 
 #endif  // __linux__

@@ -213,7 +213,8 @@ public:
     // Call with the core lock held.
     void wake_all_waiters() LWSP_REQUIRES(core());
     // Called before sending a segment the peer's TCP answers at once (a
-    // SYN, a FIN): the answer is for this thread to read.  With inline
+    // SYN, a FIN, a connection's first data): the answer is for this thread
+    // to read.  With inline
     // receive, the link's receive side is held (link::hold_receive) until
     // this thread releases the core lock, when it reads what arrived, or
     // waits on the device for it; the port's own thread is not woken for

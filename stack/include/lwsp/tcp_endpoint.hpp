@@ -143,6 +143,7 @@ private:
     bool rx_fin_ = false;
     bool shut_rd_ = false;
     bool shut_wr_ = false;
+    bool sent_data_ = false;  // the first send expects an answer (stack::expect_answer)
     net_error fate_ = net_error::ok;
     net_error pending_error_ = net_error::ok;
     sock_address bound_{};  // the local address once known (bind, connect, accept)
