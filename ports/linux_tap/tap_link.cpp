@@ -3,11 +3,11 @@
 // drains when the device is writable.  A thread about to block in the stack
 // may read the device itself (receive_inline); while it polls, the device is
 // taken out of the I/O thread's epoll set, so the frame it waits for wakes
-// only it; a receive hold (a thread that sent a SYN or FIN and reads the
-// answer itself) does the same.  With offloads, every frame in both
-// directions is preceded by a virtio-net header (struct virtio_net_hdr, 10
-// bytes, host byte order) that this file translates to and from
-// lwsp::frame_info.
+// only it; a receive hold (a thread that sent a SYN, a FIN or a
+// connection's first data and reads the answer itself) does the same.
+// With offloads, every frame in both directions is preceded by a virtio-net
+// header (struct virtio_net_hdr, 10 bytes, host byte order) that this file
+// translates to and from lwsp::frame_info.
 #include "lwsp/tap_link.hpp"
 
 #include <fcntl.h>

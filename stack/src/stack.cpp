@@ -63,19 +63,22 @@ struct thread_hold {
     int in_sink = 0;             // inside a link_sink call: a port's thread, or an inline reader
 };
 thread_local thread_hold this_hold;
+#endif
 
 // Marks a link_sink call: the calling thread may hold the port's read lock,
-// so it must neither take a hold nor read at a release.
+// so it must neither take a hold nor read at a release.  (Bare metal has no
+// holds.)
 class sink_call {
 public:
+#if !LWSP_BARE_METAL
     sink_call() { ++this_hold.in_sink; }
     ~sink_call() { --this_hold.in_sink; }
+#else
+    sink_call() {}
+#endif
     sink_call(const sink_call&) = delete;
     sink_call& operator=(const sink_call&) = delete;
 };
-#else
-struct sink_call {};
-#endif
 
 }  // namespace
 

@@ -21,8 +21,8 @@
 // it does the device is out of the I/O thread's epoll set, so the frame
 // wakes one thread, not two; reads from either thread are serialised, so
 // frames keep their order.  Receive holds (link::hold_receive) take the
-// device out of the set the same way, from a SYN or FIN until the sending
-// thread has read the answer.
+// device out of the set the same way, from a SYN, a FIN or a connection's
+// first data until the sending thread has read the answer.
 #pragma once
 
 #include <chrono>
