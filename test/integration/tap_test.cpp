@@ -549,6 +549,22 @@ char thread_state(long tid) {
     return end_of_name != std::string::npos && end_of_name + 2 < stat.size() ? stat[end_of_name + 2] : 0;
 }
 
+// The threads started since `before` was taken (thread_ids()).
+std::vector<long> threads_since(const std::vector<long>& before) {
+    std::vector<long> since;
+    for (long tid : thread_ids())
+        if (std::find(before.begin(), before.end(), tid) == before.end()) since.push_back(tid);
+    return since;
+}
+
+// Whether every one of `tids` is asleep at this moment (a thread that spins
+// never is).
+bool all_asleep(const std::vector<long>& tids) {
+    for (long tid : tids)
+        if (thread_state(tid) != 'S') return false;
+    return true;
+}
+
 }  // namespace
 
 TEST_CASE("the TAP port starts and stops without leaving a thread or a descriptor behind", "[integration][tap]") {
@@ -634,9 +650,7 @@ TEST_CASE("with busy polling, request/response works and the reader stops spinni
     const std::vector<long> threads_before = thread_ids();
     tap_env env(1500, false, true, std::chrono::microseconds(200));
     // The threads the stack and its port started: the driver and the TAP reader.
-    std::vector<long> own;
-    for (long tid : thread_ids())
-        if (std::find(threads_before.begin(), threads_before.end(), tid) == threads_before.end()) own.push_back(tid);
+    const std::vector<long> own = threads_since(threads_before);
     REQUIRE(own.size() >= 2);
     const int lfd = kp::listen_tcp(k_kernel4, 5013);
     SOCKET s = env.socket();
@@ -659,13 +673,7 @@ TEST_CASE("with busy polling, request/response works and the reader stops spinni
     // Idle now: the polling period (200 us) ends and the reader sleeps in
     // epoll.  Wait for that: every thread of the stack and its port asleep
     // at once (a reader that kept spinning never is).
-    CHECK(eventually(
-        [&] {
-            for (long tid : own)
-                if (thread_state(tid) != 'S') return false;
-            return true;
-        },
-        10s));
+    CHECK(eventually([&] { return all_asleep(own); }, 10s));
     // Then measure the process's CPU time over one idle second: a reader
     // that spun would use all of it; a sleeping one uses none, however long
     // the second really lasts on a busy machine (a measurement window, not a
@@ -869,17 +877,9 @@ void device_deleted_under_the_stack(bool inline_receive) {
     std::atomic<long> got{0};
     std::thread reader([&] { got = env.recv(s, &in, 1); });
     REQUIRE(eventually([&] { return env.st.waiting_threads() == 1; }, 10s));
-    std::vector<long> own;
-    for (long tid : thread_ids())
-        if (std::find(threads_before.begin(), threads_before.end(), tid) == threads_before.end()) own.push_back(tid);
+    const std::vector<long> own = threads_since(threads_before);
     REQUIRE(own.size() >= 3);
-    CHECK(eventually(
-        [&] {
-            for (long tid : own)
-                if (thread_state(tid) != 'S') return false;
-            return true;
-        },
-        10s));
+    CHECK(eventually([&] { return all_asleep(own); }, 10s));
     CHECK(env.close(s) == 0);  // a close from another thread ends the receive
     reader.join();
     CHECK(got == -WSAEINTR);
