@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
@@ -268,8 +269,7 @@ void stack::expect_answer() {
 void stack::impl::release_hold(bool read) {
 #if !LWSP_BARE_METAL
     if (!this_hold.held || (read && this_hold.in_sink != 0)) return;
-    const std::shared_ptr<link> l = std::move(this_hold.held);
-    this_hold.held.reset();
+    const std::shared_ptr<link> l = std::exchange(this_hold.held, nullptr);
     l->release_receive(read && this_hold.unread);
 #else
     (void)read;

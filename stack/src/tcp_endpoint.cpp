@@ -533,7 +533,7 @@ void tcp_endpoint::close() {
     release_rx();
     if (pcb_ != nullptr) {
         detach_pcb();
-        if (state_ != state::listening) stack_.expect_answer();  // the FIN's
+        if (state_ == state::connected && !shut_wr_) stack_.expect_answer();  // the FIN's
         if (tcp_close(pcb_) != ERR_OK && state_ != state::listening) tcp_abort(pcb_);
         pcb_ = nullptr;
     }
