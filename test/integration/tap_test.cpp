@@ -568,9 +568,15 @@ bool all_asleep(const std::vector<long>& tids) {
 }  // namespace
 
 TEST_CASE("the TAP port starts and stops without leaving a thread or a descriptor behind", "[integration][tap]") {
-    const std::size_t fds_before = count_entries("/proc/self/fd");
-    const std::size_t threads_before = count_entries("/proc/self/task");
-    for (int round = 0; round < 3; ++round) {
+    // The counts are taken after a first round: a runtime may start a
+    // thread of its own at a process's first thread (ThreadSanitizer does),
+    // and that one stays.
+    std::size_t fds_before = 0, threads_before = 0;
+    for (int round = 0; round < 4; ++round) {
+        if (round == 1) {
+            fds_before = count_entries("/proc/self/fd");
+            threads_before = count_entries("/proc/self/task");
+        }
         tap_env env;
         SOCKET s = env.socket();
         const int lfd = kp::listen_tcp(k_kernel4, 5010);
@@ -581,7 +587,7 @@ TEST_CASE("the TAP port starts and stops without leaving a thread or a descripto
         CHECK(env.close(s) == 0);
         kp::close_fd(kfd);
         kp::close_fd(lfd);
-        CHECK(count_entries("/proc/self/task") > threads_before);  // the driver and the TAP thread run
+        if (round > 0) CHECK(count_entries("/proc/self/task") > threads_before);  // the driver and the TAP thread run
     }
     CHECK(count_entries("/proc/self/fd") == fds_before);
     CHECK(count_entries("/proc/self/task") == threads_before);
