@@ -214,6 +214,11 @@ void tcp_endpoint::on_err(void* arg, err_t err) {
     net_error why;
     if (err == ERR_CLSD) {
         why = net_error::ok;  // LAST_ACK finished after our FIN: a clean end
+    } else if (self->stack_.stopped()) {
+        // stop() abandons every pcb.  A thread blocked on this socket may
+        // wake before that or after it: either way it learns that the
+        // network went down, not that the connection was aborted.
+        why = net_error::network_down;
     } else if (self->state_ == state::connecting) {
         why = err == ERR_RST ? net_error::connection_refused : err == ERR_ABRT ? net_error::timed_out : from_err(err);
     } else {

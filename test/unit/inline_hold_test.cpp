@@ -15,12 +15,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <climits>
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -74,8 +76,12 @@ public:
     bool offers_inline_receive() const override { return true; }
     bool receive_inline(lwsp::platform::waker& wake, std::uint64_t until_ms) override {
         {
-            std::lock_guard<std::mutex> g(mu_);
+            std::unique_lock<std::mutex> g(mu_);
             ++holds_;
+            if (gate_closed_) {  // a thread that is slow to run again: deaf to its waker until the gate opens
+                ++at_gate_;
+                cv_.wait(g, [&] { return !gate_closed_; });
+            }
         }
         int timeout = -1;
         if (until_ms != UINT64_MAX) {
@@ -127,6 +133,22 @@ public:
     void clear_sent() {
         std::lock_guard<std::mutex> g(mu_);
         sent_while_held_.clear();
+    }
+    // While closed, a thread that starts an inline wait stops at the gate.
+    void close_gate() {
+        std::lock_guard<std::mutex> g(mu_);
+        gate_closed_ = true;
+    }
+    void open_gate() {
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            gate_closed_ = false;
+        }
+        cv_.notify_all();
+    }
+    int at_gate() const {
+        std::lock_guard<std::mutex> g(mu_);
+        return at_gate_;
     }
 
 private:
@@ -180,6 +202,8 @@ private:
     lwsp::link_sink* sink_ = nullptr;
     std::thread port_;
     bool stopping_ = false;
+    bool gate_closed_ = false;
+    int at_gate_ = 0;
     int holds_ = 0;
     int holds_taken_ = 0, released_reading_ = 0, released_only_ = 0;
     int by_port_ = 0, by_holder_ = 0;
@@ -287,6 +311,32 @@ TEST_CASE("a connection's first data send holds for the quick ACK, later sends t
     CHECK(c.holds_taken == before.holds_taken);
     CHECK(c.by_holder == before.by_holder);
     CHECK(h.conn.received_string() == "firstsecond");
+}
+
+TEST_CASE(
+    "a WSPRecv blocked when the stack stops fails WSAENETDOWN, even when it runs again only after every pcb is gone",
+    "[inline][stop]") {
+    same_host_env h;
+    const SOCKET s = h.connect();
+    h.dev->close_gate();
+    std::atomic<bool> done{false};
+    std::atomic<int> err{0};
+    std::string got = "unset";
+    std::thread reader([&] {
+        int e = 0;
+        got = h.env.recv(s, 16, e);
+        err = e;
+        done = true;
+    });
+    REQUIRE(eventually([&] { return h.dev->at_gate() == 1; }));
+    // stop() runs to its end (every pcb abandoned) while the reader has
+    // not run again.
+    h.env.st.stop();
+    CHECK_FALSE(done.load());
+    h.dev->open_gate();
+    reader.join();
+    CHECK(got.empty());
+    CHECK(err == WSAENETDOWN);  // not WSAECONNABORTED, the abandoned pcb's ERR_ABRT
 }
 
 #endif  // __linux__
