@@ -850,9 +850,12 @@ struct recv_worker_result {
 
 // Receives in random modes until the end of the stream (TCP) or until the
 // socket is closed under it (`closed` set first: UDP, which has no end).
+// With `went_pending`, the first call is overlapped (event) and every call
+// that goes pending is counted there too, for the peer to see.
 void recv_worker(wsp_env& env, SOCKET s, mode_gate& gate, unsigned t, std::uint32_t seed, bool tcp,
                  const std::vector<mode>& modes, std::atomic<std::size_t>& taken, const std::atomic<bool>& closed,
-                 clock_type::time_point end, recv_worker_result& out) {
+                 clock_type::time_point end, recv_worker_result& out,
+                 std::atomic<std::size_t>* went_pending = nullptr) {
     rand_source rnd(seed);
     auto owned = std::make_unique<slot_pool>(4);
     slot_pool& pool = *owned;
@@ -883,7 +886,8 @@ void recv_worker(wsp_env& env, SOCKET s, mode_gate& gate, unsigned t, std::uint3
         return true;
     };
     while (!over && clock_type::now() < end) {
-        const mode m = modes[rnd.below(modes.size())];
+        const mode drawn = modes[rnd.below(modes.size())];
+        const mode m = went_pending != nullptr && out.slices.empty() ? mode::ov_event : drawn;
         const std::size_t size = tcp ? 8 * rnd.between(1, 2048) : 1500;
         ++out.calls[static_cast<int>(m)];
         const std::size_t k = out.slices.size();
@@ -905,6 +909,7 @@ void recv_worker(wsp_env& env, SOCKET s, mode_gate& gate, unsigned t, std::uint3
                                            sl.routine ? &on_slot_complete : nullptr, nullptr, &err);
             if (rc == SOCKET_ERROR && err == WSA_IO_PENDING && bytes == k_untouched) {
                 ++out.pending;
+                if (went_pending != nullptr) ++*went_pending;
             } else if (rc == 0 && bytes <= size) {
                 // Complete at once: the completion action follows all the same.
             } else {
@@ -1443,6 +1448,7 @@ void random_tcp_receives(const char* what, const std::vector<mode>& modes, bool 
     const std::string stream = word_stream(words);
     std::atomic<std::size_t> taken{0};
     std::atomic<bool> closed{false};
+    std::atomic<std::size_t> went_pending{0};
     std::vector<recv_worker_result> results(k_recv_threads);
     const auto start = clock_type::now();
     const auto end = start + 30s;
@@ -1450,11 +1456,17 @@ void random_tcp_receives(const char* what, const std::vector<mode>& modes, bool 
     {
         workers pool([&env, s] { env.close(s); });
         for (unsigned t = 0; t < k_recv_threads; ++t) {
+            // Thread 0 opens with an overlapped receive, which finds the
+            // socket empty and goes pending: the mix always has one queued
+            // call, whatever the schedule (on a quick machine the peer's data
+            // was otherwise always there first, and nothing queued).
             pool.start([&, t] {
-                recv_worker(env, s, gate, t, seed + 7919 * (t + 1), true, modes, taken, closed, end, results[t]);
+                recv_worker(env, s, gate, t, seed + 7919 * (t + 1), true, modes, taken, closed, end, results[t],
+                            t == 0 ? &went_pending : nullptr);
                 ++pool.finished();
             });
         }
+        REQUIRE(eventually([&] { return went_pending.load() > 0; }, 10s));
         // The peer sends what the stack's window allows, in segments of whole
         // words, then FIN.
         std::size_t sent = 0;
