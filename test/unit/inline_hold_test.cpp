@@ -22,7 +22,6 @@
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -320,23 +319,31 @@ TEST_CASE(
     const SOCKET s = h.connect();
     h.dev->close_gate();
     std::atomic<bool> done{false};
-    std::atomic<int> err{0};
-    std::string got = "unset";
+    std::atomic<int> rc{0}, err{0};
+    std::atomic<DWORD> got{0xffffffff};
     std::thread reader([&] {
+        char buf[16];
+        WSABUF b{sizeof buf, buf};
+        DWORD n = 0xffffffff, flags = 0;
         int e = 0;
-        got = h.env.recv(s, 16, e);
+        rc = h.env.p.lpWSPRecv(s, &b, 1, &n, &flags, nullptr, nullptr, nullptr, &e);
         err = e;
+        got = n;
         done = true;
     });
     REQUIRE(eventually([&] { return h.dev->at_gate() == 1; }));
     // stop() runs to its end (every pcb abandoned) while the reader has
     // not run again.
+    const std::size_t sent_before_stop = h.env.link.frames_sent();
     h.env.st.stop();
     CHECK_FALSE(done.load());
     h.dev->open_gate();
     reader.join();
-    CHECK(got.empty());
-    CHECK(err == WSAENETDOWN);  // not WSAECONNABORTED, the abandoned pcb's ERR_ABRT
+    CHECK(rc == SOCKET_ERROR);
+    CHECK(err == WSAENETDOWN);                            // not WSAECONNABORTED, the abandoned pcb's ERR_ABRT
+    CHECK(got == 0xffffffff);                             // no count reported
+    CHECK(h.env.link.frames_sent() == sent_before_stop);  // stop sends nothing: no RST, no FIN
+    CHECK_FALSE(h.conn.rst_received());
 }
 
 #endif  // __linux__
