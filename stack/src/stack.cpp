@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 #include "lwip/etharp.h"
@@ -57,13 +60,23 @@ constexpr u16_t trusted_checks =
 #if !LWSP_BARE_METAL
 // Receive holds (docs/design.md, "Inline receive"): a hold lasts from
 // stack::expect_answer() until the same thread releases the core lock, so
-// it is the thread's.
+// it is the thread's, and a thread never ends with one.
+//
+// Trivially destructible on purpose, so that no destructor runs for it at
+// thread exit: mingw-w64's emulated TLS may free a thread_local's storage
+// before it runs the object's destructor (lwsp/platform.hpp, thread_slot).
+// With a shared_ptr member here, the Windows build's soak test failed under
+// Wine about one run in ten: a listening socket still in the handle table
+// lost its last reference (a release nobody owned), or a stream's bytes came
+// out wrong.  So the hold's reference to its link lives on the heap, for the
+// length of the hold.
 struct thread_hold {
-    std::shared_ptr<link> held;  // the link this thread holds
-    bool unread = false;         // an answer may have come since this thread last read the device
-    int in_sink = 0;             // inside a link_sink call: a port's thread, or an inline reader
+    std::shared_ptr<link>* held = nullptr;  // the link this thread holds (owned; null: none)
+    bool unread = false;                    // an answer may have come since this thread last read the device
+    int in_sink = 0;                        // inside a link_sink call: a port's thread, or an inline reader
 };
-thread_local thread_hold this_hold;
+static_assert(std::is_trivially_destructible_v<thread_hold>, "a per-thread variable has no destructor: see above");
+LWSP_THREAD_STORAGE thread_hold this_hold;
 #endif
 
 // Marks a link_sink call: the calling thread may hold the port's read lock,
@@ -258,9 +271,11 @@ void stack::expect_answer() {
     // Not while another thread polls the device inline (it reads the
     // answer), nor in the driver's timers or a port's own deliveries.
     if (!in.inline_link || in.inline_busy || this_hold.in_sink != 0 || platform::this_thread() == in.driver_id) return;
-    if (!this_hold.held) {
+    if (this_hold.held == nullptr) {
+        // Out of memory: no hold; the port's own thread reads the answer.
+        this_hold.held = new (std::nothrow) std::shared_ptr<link>(in.inline_link);
+        if (this_hold.held == nullptr) return;
         in.inline_link->hold_receive();
-        this_hold.held = in.inline_link;
     }
     this_hold.unread = true;
 #endif
@@ -268,9 +283,9 @@ void stack::expect_answer() {
 
 void stack::impl::release_hold(bool read) {
 #if !LWSP_BARE_METAL
-    if (!this_hold.held || (read && this_hold.in_sink != 0)) return;
-    const std::shared_ptr<link> l = std::exchange(this_hold.held, nullptr);
-    l->release_receive(read && this_hold.unread);
+    if (this_hold.held == nullptr || (read && this_hold.in_sink != 0)) return;
+    const std::unique_ptr<std::shared_ptr<link>> l(std::exchange(this_hold.held, nullptr));
+    (*l)->release_receive(read && this_hold.unread);
 #else
     (void)read;
 #endif
@@ -662,7 +677,8 @@ bool stack::impl::wait_inline(std::unique_lock<platform::native_mutex>& lk, plat
     clear_owner();
     lk.unlock();
     const bool waited = l->receive_inline(*w, until_platform_ms);
-    if (waited && this_hold.held == l) this_hold.unread = false;  // what was ready is read
+    if (waited && this_hold.held != nullptr && *this_hold.held == l)
+        this_hold.unread = false;  // what was ready is read
     lk.lock();
     mark_owner();
     cv.attach(nullptr);
