@@ -668,9 +668,12 @@ struct send_worker_result {
     std::size_t would_block = 0;  // nonblocking attempts that failed WSAEWOULDBLOCK
 };
 
+// With `went_pending`, the first call is an overlapped send (event) larger
+// than the send buffer, and every call that goes pending is counted there
+// too, for the peer to see.
 void send_worker(wsp_env& env, SOCKET s, mode_gate& gate, unsigned t, std::uint32_t seed, std::size_t calls,
                  const std::vector<mode>& modes, std::atomic<std::size_t>& accepted, clock_type::time_point end,
-                 send_worker_result& out) {
+                 send_worker_result& out, std::atomic<std::size_t>* went_pending = nullptr) {
     rand_source rnd(seed);
     auto owned = std::make_unique<slot_pool>(6);
     slot_pool& pool = *owned;
@@ -695,10 +698,13 @@ void send_worker(wsp_env& env, SOCKET s, mode_gate& gate, unsigned t, std::uint3
     bool stop = false;
     for (std::size_t seq = 0; seq < calls && !stop && clock_type::now() < end; ++seq) {
         const std::size_t kind = rnd.below(10);
-        const std::size_t size = kind < 2   ? rnd.between(1, 64)
-                                 : kind < 6 ? rnd.between(65, 4000)
-                                            : rnd.between(4001, 48000);
-        const mode m = modes[rnd.below(modes.size())];
+        const std::size_t drawn_size = kind < 2   ? rnd.between(1, 64)
+                                       : kind < 6 ? rnd.between(65, 4000)
+                                                  : rnd.between(4001, 48000);
+        const mode drawn = modes[rnd.below(modes.size())];  // drawn even when forced: a seed keeps its sequence
+        const bool opening = went_pending != nullptr && seq == 0;
+        const std::size_t size = opening ? send_buffer + 1000 : drawn_size;
+        const mode m = opening ? mode::ov_event : drawn;
         ++out.calls[static_cast<int>(m)];
         const std::string data = payload(t, seq, size);
         if (m == mode::ov_event || m == mode::ov_routine) {
@@ -718,6 +724,7 @@ void send_worker(wsp_env& env, SOCKET s, mode_gate& gate, unsigned t, std::uint3
             } else if (rc == SOCKET_ERROR && err == WSA_IO_PENDING && bytes == k_untouched) {
                 ++out.pending;
                 accepted += size;
+                if (went_pending != nullptr) ++*went_pending;
             } else {
                 pool.release_newest();
                 out.chunks.pop_back();
@@ -1362,17 +1369,25 @@ void random_tcp_sends(const char* what, const std::vector<mode>& modes) {
     mode_gate gate(env, s);
     constexpr std::size_t calls = 40;  // about 1.8 MB in all
     std::atomic<std::size_t> accepted{0};
+    std::atomic<std::size_t> went_pending{0};
     std::vector<send_worker_result> results(k_send_threads);
     const auto start = clock_type::now();
     const auto end = start + 30s;
     {
         workers pool([&env, s] { env.close(s); });
         for (unsigned t = 0; t < k_send_threads; ++t) {
+            // Thread 0 opens with an overlapped send larger than the send
+            // buffer, into the peer's closed window: it goes pending, so the
+            // mix always has one queued call, whatever the schedule (on a
+            // quick machine the peer otherwise drained every send at once,
+            // and nothing queued).
             pool.start([&, t] {
-                send_worker(env, s, gate, t, seed + 7919 * (t + 1), calls, modes, accepted, end, results[t]);
+                send_worker(env, s, gate, t, seed + 7919 * (t + 1), calls, modes, accepted, end, results[t],
+                            t == 0 ? &went_pending : nullptr);
                 ++pool.finished();
             });
         }
+        REQUIRE(eventually([&] { return went_pending.load() > 0; }, 10s));
         // The peer acknowledges as data comes, its window cycling through
         // sizes; while all threads run the send buffer fills.
         const std::uint16_t windows[] = {65535, 8192, 32768, 2920, 65535, 16384, 1460};
