@@ -66,7 +66,7 @@ constexpr u16_t trusted_checks =
 // thread exit: mingw-w64's emulated TLS may free a thread_local's storage
 // before it runs the object's destructor (lwsp/platform.hpp, thread_slot).
 // With a shared_ptr member here, the Windows build's soak test failed under
-// Wine about one run in ten: a listening socket still in the handle table
+// Wine about one run in eight: a listening socket still in the handle table
 // lost its last reference (a release nobody owned), or a stream's bytes came
 // out wrong.  So the hold's reference to its link lives on the heap, for the
 // length of the hold.
